@@ -1,0 +1,53 @@
+# svc — build, test, benchmark and fuzz entry points.
+# `make test` is the one test command; .ci/run runs exactly it.
+
+CARGO    ?= cargo
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build static test lint unit check-services system-test bench fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+# Static, non-PIE binaries for initramfs images, FROM-scratch containers and
+# the supervisor's memory budget (docs/benchmarks.md). The explicit --target
+# keeps RUSTFLAGS away from build scripts and proc macros.
+STATIC_TARGET ?= x86_64-unknown-linux-gnu
+static:
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
+
+# Every test of the workspace, then the lints and the shipped declarations.
+test: unit lint system-test
+
+unit:
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check-services:
+	$(CARGO) run -q -p svcctl -- check --services services.d
+
+# PID 1 under qemu, systemd-nspawn and podman (root; installs what it needs
+# from Debian). See docs/testing.md.
+system-test:
+	tests/system/install-deps.sh
+	tests/system/run-all.sh
+
+bench:
+	./tools/bench.sh
+
+# A short bounded run of every fuzz target (cargo-fuzz needs -Z flags:
+# RUSTC_BOOTSTRAP lets it run on the stable toolchain).
+fuzz:
+	./tools/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,478 @@
+//! The typed declaration model: what a declaration file says, with every
+//! default filled in. A `Service` is everything a supervisor needs to run
+//! one service, so the manager can send it whole.
+
+use crate::cmdline;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A command line already split into words; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Command {
+    argv: Vec<String>,
+}
+
+impl Command {
+    /// `None` when `argv` is empty.
+    pub fn new(argv: Vec<String>) -> Option<Self> {
+        if argv.is_empty() {
+            None
+        } else {
+            Some(Self { argv })
+        }
+    }
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+    pub fn program(&self) -> &str {
+        &self.argv[0]
+    }
+    pub fn args(&self) -> &[String] {
+        &self.argv[1..]
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&cmdline::join(&self.argv))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ServiceType {
+    /// Runs until stopped.
+    #[default]
+    Simple,
+    /// Runs to completion; up once it exits 0.
+    Oneshot,
+    /// Daemonizes; its pid is read from `pidfile`.
+    Forking,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum Ready {
+    /// Ready as soon as it has been executed.
+    #[default]
+    Started,
+    /// s6 style: ready when a line is written on this descriptor.
+    NotifyFd(i32),
+    /// `READY=1` on `$NOTIFY_SOCKET`.
+    SdNotify,
+    /// Ready once this command exits 0 (run repeatedly until then).
+    Check(Command),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Restart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Output {
+    /// Rotating log under the log directory.
+    #[default]
+    File,
+    Syslog,
+    Console,
+    Inherit,
+    Null,
+}
+
+/// A user or group, by name or by number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Account {
+    Name(String),
+    Id(u32),
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Name(n) => f.write_str(n),
+            Account::Id(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// A file of `KEY=VALUE` lines; an optional one may be missing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    pub optional: bool,
+}
+
+/// Resource limits by their Linux `RLIMIT_*` numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    Cpu = 0,
+    Fsize = 1,
+    Data = 2,
+    Stack = 3,
+    Core = 4,
+    Rss = 5,
+    Nproc = 6,
+    Nofile = 7,
+    Memlock = 8,
+    As = 9,
+    Locks = 10,
+    Sigpending = 11,
+    Msgqueue = 12,
+    Nice = 13,
+    Rtprio = 14,
+    Rttime = 15,
+}
+
+/// How a limit's numbers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitUnit {
+    Bytes,
+    Seconds,
+    Count,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 16] = [
+        Resource::Cpu,
+        Resource::Fsize,
+        Resource::Data,
+        Resource::Stack,
+        Resource::Core,
+        Resource::Rss,
+        Resource::Nproc,
+        Resource::Nofile,
+        Resource::Memlock,
+        Resource::As,
+        Resource::Locks,
+        Resource::Sigpending,
+        Resource::Msgqueue,
+        Resource::Nice,
+        Resource::Rtprio,
+        Resource::Rttime,
+    ];
+
+    /// The declaration key: `limit-nofile`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Resource::Cpu => "limit-cpu",
+            Resource::Fsize => "limit-fsize",
+            Resource::Data => "limit-data",
+            Resource::Stack => "limit-stack",
+            Resource::Core => "limit-core",
+            Resource::Rss => "limit-rss",
+            Resource::Nproc => "limit-nproc",
+            Resource::Nofile => "limit-nofile",
+            Resource::Memlock => "limit-memlock",
+            Resource::As => "limit-as",
+            Resource::Locks => "limit-locks",
+            Resource::Sigpending => "limit-sigpending",
+            Resource::Msgqueue => "limit-msgqueue",
+            Resource::Nice => "limit-nice",
+            Resource::Rtprio => "limit-rtprio",
+            Resource::Rttime => "limit-rttime",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.key() == key)
+    }
+
+    pub fn unit(self) -> LimitUnit {
+        match self {
+            Resource::Fsize
+            | Resource::Data
+            | Resource::Stack
+            | Resource::Core
+            | Resource::Rss
+            | Resource::Memlock
+            | Resource::As
+            | Resource::Msgqueue => LimitUnit::Bytes,
+            Resource::Cpu => LimitUnit::Seconds,
+            _ => LimitUnit::Count,
+        }
+    }
+
+    /// The raw Linux resource number for `setrlimit(2)`.
+    pub fn raw(self) -> i32 {
+        self as i32
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitValue {
+    Value(u64),
+    Infinity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rlimit {
+    pub soft: LimitValue,
+    pub hard: LimitValue,
+}
+
+/// The limits a declaration sets; the others are inherited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Rlimits {
+    set: [Option<Rlimit>; 16],
+}
+
+impl Rlimits {
+    pub fn get(&self, r: Resource) -> Option<Rlimit> {
+        self.set[r as usize]
+    }
+    pub fn set(&mut self, r: Resource, limit: Rlimit) {
+        self.set[r as usize] = Some(limit);
+    }
+    /// The limits that are set, in resource-number order.
+    pub fn iter(&self) -> impl Iterator<Item = (Resource, Rlimit)> + '_ {
+        Resource::ALL
+            .into_iter()
+            .filter_map(|r| self.get(r).map(|l| (r, l)))
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.iter().all(Option::is_none)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Logging {
+    pub output: Output,
+    pub max_size: u64,
+    pub max_files: u32,
+    pub timestamps: bool,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            output: Output::File,
+            max_size: 1 << 20,
+            max_files: 10,
+            timestamps: true,
+        }
+    }
+}
+
+/// Everything needed to run one service: `[service]`, `[environment]` and
+/// `[logging]` with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Service {
+    pub exec: Command,
+    pub service_type: ServiceType,
+    pub pidfile: Option<PathBuf>,
+    pub exec_pre: Vec<Command>,
+    pub exec_stop: Option<Command>,
+    pub ready: Ready,
+    pub ready_timeout: Duration,
+    pub restart: Restart,
+    pub restart_delay: Duration,
+    pub restart_delay_max: Duration,
+    pub restart_reset: Duration,
+    /// Consecutive failed starts before giving up; 0 = never.
+    pub restart_limit: u32,
+    pub stop_signal: i32,
+    pub stop_timeout: Duration,
+    pub reload_signal: i32,
+    /// `None`: the manager's own credentials.
+    pub user: Option<Account>,
+    pub group: Option<Account>,
+    pub supplementary_groups: Vec<Account>,
+    pub working_directory: PathBuf,
+    pub root_directory: PathBuf,
+    pub umask: u32,
+    pub environment_files: Vec<EnvFile>,
+    pub clear_environment: bool,
+    /// Names relative to the runtime base (`/run` or `$XDG_RUNTIME_DIR`).
+    pub runtime_directories: Vec<PathBuf>,
+    pub limits: Rlimits,
+    pub nice: Option<i32>,
+    pub no_new_privileges: bool,
+    /// `[environment]` in file order; applied after `environment_files`.
+    pub environment: Vec<(String, String)>,
+    pub logging: Logging,
+}
+
+impl Service {
+    /// A service running `exec` with every default.
+    pub fn new(exec: Command) -> Self {
+        Self {
+            exec,
+            service_type: ServiceType::Simple,
+            pidfile: None,
+            exec_pre: Vec::new(),
+            exec_stop: None,
+            ready: Ready::Started,
+            ready_timeout: Duration::from_secs(60),
+            restart: Restart::Always,
+            restart_delay: Duration::from_millis(100),
+            restart_delay_max: Duration::from_secs(30),
+            restart_reset: Duration::from_secs(10),
+            restart_limit: 0,
+            stop_signal: 15,
+            stop_timeout: Duration::from_secs(10),
+            reload_signal: 1,
+            user: None,
+            group: None,
+            supplementary_groups: Vec::new(),
+            working_directory: PathBuf::from("/"),
+            root_directory: PathBuf::from("/"),
+            umask: 0o022,
+            environment_files: Vec::new(),
+            clear_environment: true,
+            runtime_directories: Vec::new(),
+            limits: Rlimits::default(),
+            nice: None,
+            no_new_privileges: false,
+            environment: Vec::new(),
+            logging: Logging::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DepKind {
+    Requires,
+    Wants,
+    After,
+    Before,
+    Provides,
+    Conflicts,
+    WantedBy,
+}
+
+impl DepKind {
+    pub const ALL: [DepKind; 7] = [
+        DepKind::Requires,
+        DepKind::Wants,
+        DepKind::After,
+        DepKind::Before,
+        DepKind::Provides,
+        DepKind::Conflicts,
+        DepKind::WantedBy,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            DepKind::Requires => "requires",
+            DepKind::Wants => "wants",
+            DepKind::After => "after",
+            DepKind::Before => "before",
+            DepKind::Provides => "provides",
+            DepKind::Conflicts => "conflicts",
+            DepKind::WantedBy => "wanted-by",
+        }
+    }
+}
+
+/// `[dependencies]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Dependencies {
+    pub requires: Vec<String>,
+    pub wants: Vec<String>,
+    pub after: Vec<String>,
+    pub before: Vec<String>,
+    pub provides: Vec<String>,
+    pub conflicts: Vec<String>,
+    pub wanted_by: Vec<String>,
+}
+
+impl Dependencies {
+    pub fn get(&self, kind: DepKind) -> &[String] {
+        match kind {
+            DepKind::Requires => &self.requires,
+            DepKind::Wants => &self.wants,
+            DepKind::After => &self.after,
+            DepKind::Before => &self.before,
+            DepKind::Provides => &self.provides,
+            DepKind::Conflicts => &self.conflicts,
+            DepKind::WantedBy => &self.wanted_by,
+        }
+    }
+    pub fn get_mut(&mut self, kind: DepKind) -> &mut Vec<String> {
+        match kind {
+            DepKind::Requires => &mut self.requires,
+            DepKind::Wants => &mut self.wants,
+            DepKind::After => &mut self.after,
+            DepKind::Before => &mut self.before,
+            DepKind::Provides => &mut self.provides,
+            DepKind::Conflicts => &mut self.conflicts,
+            DepKind::WantedBy => &mut self.wanted_by,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Service(Box<Service>),
+    Target,
+}
+
+/// One loaded declaration: a service or a target (templates are only
+/// declarations once instantiated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub kind: Kind,
+    pub deps: Dependencies,
+    /// For an instance, its template's name (`getty@`).
+    pub template: Option<String>,
+    /// Where each key and dependency item was written, for diagnostics.
+    pub lines: SourceLines,
+}
+
+/// First line of each `(section, key)` and of each dependency item. Few per
+/// file, so a vector beats a hash map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceLines {
+    keys: Vec<(&'static str, String, u32)>,
+    deps: Vec<(DepKind, String, u32)>,
+}
+
+impl SourceLines {
+    pub fn key(&self, section: &str, key: &str) -> Option<u32> {
+        self.keys
+            .iter()
+            .find(|(s, k, _)| *s == section && k == key)
+            .map(|(_, _, l)| *l)
+    }
+    pub fn dep(&self, kind: DepKind, name: &str) -> Option<u32> {
+        self.deps
+            .iter()
+            .find(|(k, n, _)| *k == kind && n == name)
+            .map(|(_, _, l)| *l)
+    }
+    /// Records `key` at `line` unless already there.
+    pub fn add_key(&mut self, section: &'static str, key: &str, line: u32) {
+        if self.key(section, key).is_none() {
+            self.keys.push((section, key.to_string(), line));
+        }
+    }
+    /// Records a dependency item at `line` unless already there.
+    pub fn add_dep(&mut self, kind: DepKind, name: &str, line: u32) {
+        if self.dep(kind, name).is_none() {
+            self.deps.push((kind, name.to_string(), line));
+        }
+    }
+}
+
+impl Declaration {
+    pub fn service(&self) -> Option<&Service> {
+        match &self.kind {
+            Kind::Service(s) => Some(s),
+            Kind::Target => None,
+        }
+    }
+    pub fn is_target(&self) -> bool {
+        matches!(self.kind, Kind::Target)
+    }
+    pub fn key_line(&self, section: &str, key: &str) -> Option<u32> {
+        self.lines.key(section, key)
+    }
+    pub fn dep_line(&self, kind: DepKind, name: &str) -> Option<u32> {
+        self.lines.dep(kind, name)
+    }
+}

@@ -1,0 +1,352 @@
+//! The main loop: one poll over the signalfd and the initctl FIFO, with the
+//! manager's restart time, a stale partial initctl record and a pending
+//! power failure as the only timers. Nothing in here allocates.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::detect::Place;
+use crate::entrypoint::Cmd;
+use crate::initctl::{self, Command, InitEnv, Outcome, Reassembler, Reject, SwitchTo};
+use crate::manager::{Health, Manager};
+use crate::shutdown::End;
+use crate::signals::{self, Action, Power, SignalFd};
+use crate::spawn::{self, Program, Setup};
+
+/// sysvinit's inittab ran `shutdown -h +2` on a power failure: the UPS has
+/// two minutes to report that power is back (POWEROK) before we power off.
+pub const POWERFAIL_GRACE: Duration = Duration::from_secs(120);
+
+pub struct Init {
+    pub place: Place,
+    pub signals: SignalFd,
+    pub initctl: Option<OwnedFd>,
+    pub records: Reassembler,
+    pub init_env: InitEnv,
+    pub manager: Option<Manager>,
+    pub cmd: Option<Cmd>,
+    /// `/bin/sh` for when the manager cannot run (PID 1 of a system only).
+    pub emergency_shell: Option<Program>,
+    pub shell: Option<Pid>,
+    pub shell_started: Instant,
+    /// `svcctl target rescue|default`, for initctl runlevel requests.
+    pub to_rescue: Option<Program>,
+    pub to_default: Option<Program>,
+    pub powerfail_at: Option<Instant>,
+    /// Set once the shutdown sequence has begun: nothing is restarted.
+    pub stopping: bool,
+    /// What the last reap found: false once there are no children at all.
+    pub has_children: bool,
+}
+
+/// What waitpid found.
+pub fn wait_any() -> Option<(Pid, i32)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid only writes the status int. libc rather than nix:
+        // nix cannot represent a death by a real-time signal.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            return Some((Pid::from_raw(pid), status));
+        }
+        if pid < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        return None;
+    }
+}
+
+/// Whether svc-init has any child left (alive or not yet reaped).
+fn any_child_left() -> bool {
+    // SAFETY: waitid with WNOWAIT only inspects; the zeroed siginfo is valid.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        !(rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::ECHILD)
+    }
+}
+
+impl Init {
+    pub fn entrypoint(&self) -> bool {
+        self.cmd.is_some()
+    }
+
+    /// Reaps every child that has ended and tells whoever cares.
+    pub fn reap(&mut self) {
+        let now = Instant::now();
+        while let Some((pid, status)) = wait_any() {
+            if let Some(m) = self.manager.as_mut().filter(|m| m.pid == Some(pid)) {
+                if self.stopping {
+                    m.pid = None;
+                    crate::note!(
+                        "{} stopped ({})",
+                        m.path().display(),
+                        crate::StatusText(status)
+                    );
+                } else {
+                    m.exited(status, now);
+                }
+            } else if let Some(cmd) = self.cmd.as_mut().filter(|c| c.pid == pid) {
+                cmd.status = Some(status);
+            } else if self.shell == Some(pid) {
+                self.shell = None;
+                // A shell that ends at once has no console to read (stdin
+                // at end of file): do not spin, wait as without a shell.
+                let quick =
+                    now.saturating_duration_since(self.shell_started) < crate::manager::QUICK_DEATH;
+                let wait = if quick {
+                    crate::manager::MAX_DELAY
+                } else {
+                    Duration::ZERO
+                };
+                crate::log!(
+                    "emergency shell ended: trying the manager again in {} s",
+                    wait.as_secs()
+                );
+                if let Some(m) = self.manager.as_mut() {
+                    m.retry_at(now + wait);
+                }
+            }
+        }
+        self.has_children = any_child_left();
+    }
+
+    pub fn run(&mut self) -> ! {
+        let mut buf = [0u8; 4 * initctl::RECORD_LEN];
+        loop {
+            let now = Instant::now();
+            self.reap();
+            if let Some(cmd) = &self.cmd
+                && !cmd.running()
+            {
+                crate::note!(
+                    "command ended ({})",
+                    crate::StatusText(cmd.status.unwrap_or(0))
+                );
+                self.shutdown(End::Command, false);
+            }
+            self.tend_manager(now);
+            self.records.expire(now, &mut log_outcome);
+            if self.powerfail_at.is_some_and(|t| t <= now) {
+                crate::log!("power failure: powering off");
+                self.request_shutdown(Power::Poweroff, false);
+            }
+
+            let deadline = [
+                self.manager.as_ref().and_then(Manager::restart_due),
+                self.records.deadline(),
+                self.powerfail_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = deadline.map_or(PollTimeout::NONE, |t| {
+                let ms = t.saturating_duration_since(now).as_millis() + 1;
+                PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::NONE)
+            });
+            let mut fds = [
+                PollFd::new(self.signals.raw(), PollFlags::POLLIN),
+                match &self.initctl {
+                    Some(fd) => PollFd::new(fd.as_fd(), PollFlags::POLLIN),
+                    None => PollFd::new(self.signals.raw(), PollFlags::empty()),
+                },
+            ];
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    crate::log!("poll: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            while let Some((signo, sender)) = self.signals.next() {
+                self.on_signal(signo, sender);
+            }
+            if self.initctl.is_some() {
+                self.read_initctl(&mut buf);
+            }
+        }
+    }
+
+    fn tend_manager(&mut self, now: Instant) {
+        if self.stopping {
+            return;
+        }
+        let Some(m) = self.manager.as_mut() else {
+            return;
+        };
+        if m.restart_due().is_some_and(|t| t <= now) {
+            m.start(now);
+        }
+        if m.health == Health::CannotRun && self.shell.is_none() {
+            match &self.emergency_shell {
+                Some(sh) if self.place.pid1 => {
+                    crate::log!(
+                        "{} cannot run: starting an emergency shell on the console; leave it to try again",
+                        m.path().display()
+                    );
+                    let setup = Setup {
+                        new_session: true,
+                        ..Setup::default()
+                    };
+                    match spawn::spawn(sh, setup) {
+                        Ok(pid) => {
+                            self.shell = Some(pid);
+                            self.shell_started = now;
+                        }
+                        Err(e) => {
+                            crate::log!("cannot run {}: {e}", sh.path().display());
+                            m.retry_at(now + crate::manager::MAX_DELAY);
+                        }
+                    }
+                }
+                _ => {
+                    crate::log!(
+                        "{} cannot run and there is no emergency shell here; trying again in {} s",
+                        m.path().display(),
+                        crate::manager::MAX_DELAY.as_secs()
+                    );
+                    m.retry_at(now + crate::manager::MAX_DELAY);
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self, signo: i32, sender: i32) {
+        let action = signals::classify(signo, self.place.in_container(), self.entrypoint());
+        if !matches!(action, Action::Reap | Action::Ignore) {
+            crate::note!("got {} from pid {sender}", signals::name(signo));
+        }
+        match action {
+            Action::Reap | Action::Ignore => {}
+            Action::Forward(sig) => {
+                if let Some(cmd) = &self.cmd {
+                    cmd.forward(sig);
+                }
+            }
+            Action::Rescan => self.rescan(),
+            Action::Shutdown { power, immediate } => self.request_shutdown(power, immediate),
+        }
+    }
+
+    fn rescan(&self) {
+        if let Some(pid) = self.manager.as_ref().and_then(|m| m.pid) {
+            let _ = kill(pid, Signal::SIGHUP);
+        }
+    }
+
+    /// An entrypoint's orderly stop goes through CMD: it gets SIGTERM, and
+    /// its end stops the rest.
+    fn request_shutdown(&mut self, power: Power, immediate: bool) {
+        match &self.cmd {
+            Some(cmd) if !immediate => {
+                crate::note!("{}: stopping the command", power.name());
+                self.powerfail_at = None;
+                cmd.terminate();
+            }
+            Some(_) => self.shutdown(End::Command, true),
+            None => self.shutdown(End::Power(power), immediate),
+        }
+    }
+
+    fn read_initctl(&mut self, buf: &mut [u8]) {
+        // Bounded, so that a writer that never stops cannot starve signals.
+        for _ in 0..16 {
+            let Some(fd) = &self.initctl else { return };
+            let n = match nix::unistd::read(fd, buf) {
+                Ok(0) | Err(nix::errno::Errno::EAGAIN) => return,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    crate::log!("initctl: {e}");
+                    return;
+                }
+                Ok(n) => n,
+            };
+            let mut commands = [Command::Nothing; 8];
+            let mut count = 0;
+            let env = &mut self.init_env;
+            self.records
+                .feed(&buf[..n], Instant::now(), &mut |outcome| match outcome {
+                    Outcome::Record(req) => {
+                        let c = initctl::interpret(&req, env);
+                        crate::note!(
+                            "initctl: request {} runlevel {} -> {c:?}",
+                            req.cmd,
+                            req.runlevel
+                        );
+                        if count < commands.len() {
+                            commands[count] = c;
+                            count += 1;
+                        }
+                    }
+                    rejected => log_outcome(rejected),
+                });
+            for c in commands.into_iter().take(count) {
+                self.on_initctl(c);
+            }
+        }
+    }
+
+    fn on_initctl(&mut self, command: Command) {
+        match command {
+            Command::Shutdown(power) => self.request_shutdown(power, false),
+            Command::Target(to) => self.switch_target(to),
+            Command::Rescan => self.rescan(),
+            Command::PowerFail { now: true } => self.request_shutdown(Power::Poweroff, false),
+            Command::PowerFail { now: false } => {
+                crate::log!(
+                    "power failure: powering off in {} s unless power comes back",
+                    POWERFAIL_GRACE.as_secs()
+                );
+                self.powerfail_at = Some(Instant::now() + POWERFAIL_GRACE);
+            }
+            Command::PowerOk => {
+                if self.powerfail_at.take().is_some() {
+                    crate::log!("power is back: poweroff cancelled");
+                }
+            }
+            Command::Nothing | Command::Unsupported => {}
+        }
+    }
+
+    fn switch_target(&mut self, to: SwitchTo) {
+        let (program, name) = match to {
+            SwitchTo::Rescue => (&self.to_rescue, "rescue"),
+            SwitchTo::Default => (&self.to_default, "default"),
+        };
+        match program {
+            Some(p) => {
+                if let Err(e) = spawn::spawn(p, Setup::default()) {
+                    crate::log!("cannot run {} to switch to {name}: {e}", p.path().display());
+                }
+            }
+            None => crate::log!("no svcctl found: cannot switch to target {name}"),
+        }
+    }
+}
+
+fn log_outcome(outcome: Outcome) {
+    match outcome {
+        Outcome::Rejected(Reject::Short { len }) => {
+            crate::log!(
+                "initctl: dropped a short record ({len} of {} bytes)",
+                initctl::RECORD_LEN
+            )
+        }
+        Outcome::Rejected(Reject::Long { extra }) => {
+            crate::log!("initctl: dropped {extra} bytes past the end of a record")
+        }
+        Outcome::Rejected(Reject::BadMagic { dropped }) => {
+            crate::log!("initctl: dropped {dropped} bytes without the init_request magic")
+        }
+        Outcome::Record(_) => {}
+    }
+}

@@ -1,0 +1,285 @@
+//! svc-init: PID 1 of svc, and a container entrypoint. See docs/init.md.
+//!
+//! Start-up (this file) reads top to bottom as the whole contract: block the
+//! signals, find out where we are, mount what is missing, create the
+//! initctl FIFO, start CMD and/or the manager, then enter the main loop
+//! (`init.rs`), which ends only in the shutdown sequence (`shutdown.rs`).
+
+pub mod args;
+pub mod cmdline;
+pub mod detect;
+pub mod entrypoint;
+pub mod init;
+pub mod initctl;
+pub mod log;
+pub mod manager;
+pub mod mounts;
+pub mod shutdown;
+pub mod signals;
+pub mod spawn;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use args::{Options, Parsed};
+use detect::Place;
+use entrypoint::Cmd;
+use init::Init;
+use manager::Manager;
+use spawn::Program;
+
+pub const DEFAULT_INITCTL: &str = "/run/initctl";
+pub const DEV_INITCTL: &str = "/dev/initctl";
+pub const CONTAINER_FILE: &str = "/run/systemd/container";
+
+/// A wait status in words, for log lines.
+pub struct StatusText(pub i32);
+
+impl fmt::Display for StatusText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if libc::WIFEXITED(s) {
+            write!(f, "exit status {}", libc::WEXITSTATUS(s))
+        } else if libc::WIFSIGNALED(s) {
+            write!(f, "killed by signal {}", libc::WTERMSIG(s))
+        } else {
+            write!(f, "wait status {s:#x}")
+        }
+    }
+}
+
+pub fn run() -> ! {
+    // First of all, so that no signal is lost or kills us during start-up.
+    if let Err(e) = signals::block() {
+        log!("cannot block signals: {e}");
+        std::process::exit(1);
+    }
+
+    let pid1 = nix::unistd::getpid().as_raw() == 1;
+    if pid1 {
+        // Needed to tell a host from a container.
+        mounts::mount_missing(true);
+    }
+    let place = detect::probe();
+
+    let mut opts = parse_command_line(&place);
+    args::apply_env(&mut opts, |name| std::env::var_os(name));
+    log::set_quiet(!opts.command.is_empty());
+    if !place.host_pid1() && !opts.boot_words.is_empty() {
+        usage_error(&format!(
+            "unexpected argument `{}` (a command goes after `--`)",
+            opts.boot_words[0].to_string_lossy()
+        ));
+    }
+    let boot = if place.host_pid1() {
+        let line = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+        let mut words = cmdline::split_words(&line);
+        words.extend(
+            opts.boot_words
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned()),
+        );
+        cmdline::parse_boot_words(words.iter().map(String::as_str))
+    } else {
+        cmdline::BootChoice::default()
+    };
+
+    let mut mounted = Vec::new();
+    if pid1 {
+        mounted = mounts::mount_missing(false);
+        if !mounted.is_empty() {
+            note!("mounted {}", mounted.join(" "));
+        }
+    } else {
+        // Orphans of our descendants come to us, not to the real init.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    // Before any fd of ours is opened, so that none becomes fd 0, 1 or 2.
+    ensure_stdio();
+    let signals = match signals::SignalFd::open() {
+        Ok(s) => s,
+        Err(e) => {
+            log!("cannot open a signalfd: {e}");
+            std::process::exit(1);
+        }
+    };
+    if std::env::var_os("PATH").is_none() {
+        // SAFETY: single-threaded start-up; nothing reads the environment concurrently.
+        unsafe { std::env::set_var("PATH", spawn::DEFAULT_PATH) };
+    }
+    if pid1 && let Some(kind) = &place.container_env {
+        write_container_file(kind, opts.runtime_dir.as_deref());
+    }
+    if place.host_pid1() && place.cap_sys_boot {
+        // Ctrl-Alt-Del then reaches us as SIGINT instead of rebooting at once.
+        let _ = nix::sys::reboot::set_cad_enabled(false);
+    }
+
+    let initctl = if pid1 || opts.initctl.is_some() {
+        // /dev/initctl is the old name, made only where /dev is ours: on a
+        // host, or a /dev we mounted — never a /dev shared with the host.
+        let dev_is_ours = place.host_pid1() || mounted.contains(&"/dev");
+        setup_initctl(&opts, dev_is_ours)
+    } else {
+        None
+    };
+
+    let own_exe = std::fs::read_link("/proc/self/exe").ok();
+    let cmd = if opts.command.is_empty() {
+        None
+    } else {
+        match Cmd::start(&opts.command, opts.forward_to, &opts.remap_exit) {
+            Ok(cmd) => Some(cmd),
+            Err(code) => std::process::exit(i32::from(code)),
+        }
+    };
+    let want_manager = cmd.is_none() || entrypoint::has_declarations(&opts.services);
+    let manager = want_manager.then(|| {
+        let explicit = opts
+            .manager
+            .clone()
+            .or(boot.manager.as_ref().map(PathBuf::from));
+        let found = manager::locate(explicit.as_deref(), own_exe.as_deref());
+        if found.is_none() {
+            log!("no svc-manager found (next to svc-init or on PATH)");
+        }
+        let path = found
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("svc-manager"));
+        let argv = manager::arguments(&opts, boot.target.as_deref());
+        let program = Program::new(&path, &argv).unwrap_or_else(|e| usage_error(&e));
+        Manager::new(program, found.is_some())
+    });
+
+    let svcctl = manager::locate_program("svcctl", None, own_exe.as_deref());
+    let target_program = |t: &str| {
+        let path = svcctl.as_ref()?;
+        let mut argv: Vec<OsString> = Vec::new();
+        if let Some(s) = &opts.socket {
+            argv.extend([OsString::from("--socket"), s.clone()]);
+        }
+        argv.extend([OsString::from("target"), OsString::from(t)]);
+        Program::new(path, &argv).ok()
+    };
+    let shell = Path::new("/bin/sh");
+    let mut init = Init {
+        place,
+        signals,
+        initctl,
+        records: initctl::Reassembler::default(),
+        init_env: initctl::InitEnv::default(),
+        manager,
+        emergency_shell: (cmd.is_none() && spawn::is_executable(shell))
+            .then(|| Program::new(shell, &[] as &[&str]).ok())
+            .flatten(),
+        cmd,
+        shell: None,
+        shell_started: std::time::Instant::now(),
+        to_rescue: target_program("rescue"),
+        to_default: target_program("default"),
+        powerfail_at: None,
+        stopping: false,
+        has_children: true,
+    };
+    init.run()
+}
+
+fn parse_command_line(place: &Place) -> Options {
+    match args::parse(std::env::args_os().skip(1)) {
+        Ok(Parsed::Run(opts)) => *opts,
+        Ok(Parsed::Help) => {
+            print!("{}", args::USAGE);
+            std::process::exit(0);
+        }
+        Ok(Parsed::Version) => {
+            println!("svc-init {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0);
+        }
+        Err(e) if place.host_pid1() => {
+            // Exiting would panic the kernel: boot with the defaults instead.
+            log!("{e}; ignoring the command line");
+            Options::default()
+        }
+        Err(e) => usage_error(&e.0),
+    }
+}
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("svc-init: {message}\ntry `svc-init --help`");
+    std::process::exit(2);
+}
+
+/// The kernel starts init with /dev/console as fds 0-2 — unless there is no
+/// /dev/console. Then fill the gaps, so that no fd we open later becomes a
+/// child's stdin or stdout by accident.
+fn ensure_stdio() {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    use std::os::fd::{BorrowedFd, IntoRawFd};
+    for fd in 0..3 {
+        // SAFETY: only asks whether the fd is open.
+        let open_already = fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD).is_ok();
+        if open_already {
+            continue;
+        }
+        let flags = OFlag::O_RDWR | OFlag::O_NOCTTY;
+        let mode = nix::sys::stat::Mode::empty();
+        if let Ok(new) =
+            open("/dev/console", flags, mode).or_else(|_| open("/dev/null", flags, mode))
+        {
+            let raw = new.into_raw_fd();
+            if raw != fd {
+                // SAFETY: dup2 onto a free fd number, then close the original.
+                unsafe {
+                    libc::dup2(raw, fd);
+                    libc::close(raw);
+                }
+            }
+        }
+    }
+}
+
+/// `$container` for systemd-aware tools. Beside the runtime directory when
+/// one is given (tests), else /run/systemd/container.
+fn write_container_file(kind: &str, runtime_dir: Option<&Path>) {
+    let path = match runtime_dir {
+        Some(dir) => dir.join("container"),
+        None => PathBuf::from(CONTAINER_FILE),
+    };
+    let result = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, format!("{kind}\n")));
+    if let Err(e) = result {
+        log!("cannot write {}: {e}", path.display());
+    }
+}
+
+fn setup_initctl(opts: &Options, dev_is_ours: bool) -> Option<std::os::fd::OwnedFd> {
+    let path = opts
+        .initctl
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_INITCTL));
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let fd = match initctl::open_fifo(&path) {
+        Ok(fd) => fd,
+        Err(e) => {
+            log!("cannot create the initctl FIFO {}: {e}", path.display());
+            return None;
+        }
+    };
+    if opts.initctl.is_none() && dev_is_ours {
+        let dev = Path::new(DEV_INITCTL);
+        let points_right = std::fs::read_link(dev).is_ok_and(|t| t == path);
+        if !points_right {
+            let _ = std::fs::remove_file(dev);
+            if let Err(e) = std::os::unix::fs::symlink(&path, dev) {
+                log!("cannot link {DEV_INITCTL} to {}: {e}", path.display());
+            }
+        }
+    }
+    Some(fd)
+}

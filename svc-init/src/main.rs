@@ -1,0 +1,3 @@
+fn main() {
+    svc_init::run()
+}

@@ -1,0 +1,1276 @@
+//! The supervisor: one thread, one poll loop over a signalfd (SIGCHLD,
+//! SIGTERM, SIGINT), the log pipe, the readiness channel, the control
+//! socket and its clients, and the manager's socket; timers are poll
+//! timeouts. The lifecycle decisions live in `table`; this module carries
+//! out their actions and turns what happens to processes into events.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use libnv::{NvView, NvWriter, ValueRef};
+
+use crate::creds;
+use crate::ipc::{self, Conn, code};
+use crate::log::Log;
+use crate::notify::{NotifyPipe, PipeNews, SdNotify, parse_notice};
+use crate::spawn::{self, Command, Context, Stdio};
+use crate::spec::{Kind, Ready, Spec, parse_signal};
+use crate::sys::{self, ExitStatus};
+use crate::table::{Actions, Ctx, Event, Lifecycle, Policy, State, Want};
+
+/// Largest request accepted on a control connection.
+const MAX_REQUEST: usize = 16 * 1024;
+/// Largest declaration accepted from a manager.
+pub const MAX_DECLARATION: usize = 1024 * 1024;
+/// Control clients served at once (besides the manager).
+const MAX_CLIENTS: usize = 16;
+/// A message must be complete this long after its first byte.
+const MESSAGE_TIMEOUT_MS: u64 = 10_000;
+/// A peer that lets this much output pile up is cut off.
+const MAX_BACKLOG: usize = 256 * 1024;
+/// Index of the first control client in the poll set.
+const FIRST_CLIENT: usize = 7;
+/// How often a forking service's pidfile is looked for.
+const PIDFILE_RETRY_MS: u64 = 20;
+
+/// How the supervisor is run.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Control socket path.
+    pub control: Option<PathBuf>,
+    /// The manager's end of a socketpair, already holding the declaration.
+    pub manager: Option<OwnedFd>,
+    /// Start the service at once (standalone), rather than on request.
+    pub start: bool,
+    /// Standalone `--once`.
+    pub once: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Peer {
+    Manager,
+    Client(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AuxKind {
+    Pre(usize),
+    Check,
+    Stop,
+}
+
+/// What the service's prepared commands are, built at the first start.
+struct Prepared {
+    ctx: Context,
+    main: Command,
+    pre: Vec<Command>,
+    stop: Option<Command>,
+    check: Option<Command>,
+    runtime_dirs: Vec<PathBuf>,
+}
+
+pub struct Supervisor {
+    spec: Spec,
+    policy: Policy,
+    life: Lifecycle,
+    since_unix: i64,
+    prepared: Option<Prepared>,
+    main_pid: i32,
+    /// The process group of the service (its first process's pid).
+    pgid: i32,
+    /// The main pid is the first process of a forking service, whose
+    /// daemon's pid is not known yet.
+    forking_initial: bool,
+    aux: Option<(i32, AuxKind)>,
+    last_exit: Option<ExitStatus>,
+    timer_at: Option<u64>,
+    check_at: Option<u64>,
+    pidfile_at: Option<u64>,
+    log: Log,
+    sd_notify: Option<SdNotify>,
+    notify_pipe: Option<NotifyPipe>,
+    /// A pidfd on a main process named by MAINPID= (which may not be our child).
+    main_pidfd: Option<OwnedFd>,
+    status_text: [u8; 128],
+    status_len: usize,
+    signals: OwnedFd,
+    listener: Option<(OwnedFd, PathBuf)>,
+    manager: Conn,
+    clients: Vec<Conn>,
+    /// Scratch for events, encoded once and copied to each peer.
+    event_buf: Vec<u8>,
+    /// Scratch for replies.
+    reply_buf: Vec<u8>,
+    /// sd_notify datagrams (allocated only for `ready = sd-notify`).
+    notify_buf: Box<[u8]>,
+    /// The pid file's path, NUL-terminated, for reads without allocating.
+    pidfile_c: Option<std::ffi::CString>,
+    exiting: bool,
+    exit_code: i32,
+}
+
+fn unix_now() -> i64 {
+    sys::realtime().0
+}
+
+impl Supervisor {
+    /// Sets up everything that can fail before the loop: log, signals,
+    /// subreaper, notify socket, control socket.
+    pub fn new(spec: Spec, opts: &mut Options) -> Result<Supervisor, String> {
+        spec.validate()?;
+        sys::ensure_stdio_open();
+        sys::cloexec_from(3);
+        sys::set_child_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
+        let log = Log::open(&spec.name, &spec.logging)?;
+        let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+            .map_err(|e| format!("signalfd: {e}"))?;
+        // SAFETY: ignoring SIGPIPE: writes to gone peers return EPIPE instead.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let sd_notify = if spec.ready == Ready::SdNotify {
+            Some(SdNotify::bind(&spec.name)?)
+        } else {
+            None
+        };
+        let listener = match &opts.control {
+            Some(path) => Some((listen(path)?, path.clone())),
+            None => None,
+        };
+        let mut manager = Conn::new(MAX_REQUEST);
+        if let Some(fd) = opts.manager.take() {
+            sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;
+            manager.fd = Some(fd);
+            manager.attached = true;
+        }
+        let notify_buf = if spec.ready == Ready::SdNotify {
+            vec![0u8; 4096].into_boxed_slice()
+        } else {
+            Box::default()
+        };
+        let pidfile_c = spec
+            .pidfile
+            .as_ref()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()))
+            .transpose()
+            .map_err(|_| "'pidfile' contains a NUL byte".to_string())?;
+        let policy = spec.policy();
+        // Slots are made on first use and then kept with their buffers.
+        let clients = Vec::new();
+        Ok(Supervisor {
+            spec,
+            policy,
+            life: Lifecycle::default(),
+            since_unix: unix_now(),
+            prepared: None,
+            main_pid: 0,
+            pgid: 0,
+            forking_initial: false,
+            aux: None,
+            last_exit: None,
+            timer_at: None,
+            check_at: None,
+            pidfile_at: None,
+            log,
+            sd_notify,
+            notify_pipe: None,
+            main_pidfd: None,
+            status_text: [0; 128],
+            status_len: 0,
+            signals,
+            listener,
+            manager,
+            clients,
+            event_buf: Vec::new(),
+            reply_buf: Vec::new(),
+            notify_buf,
+            pidfile_c,
+            exiting: false,
+            exit_code: 0,
+        })
+    }
+
+    pub fn state(&self) -> State {
+        self.life.state
+    }
+
+    /// Runs until asked to exit (SIGTERM, `exit`); returns the exit status.
+    pub fn run(mut self, opts: &Options) -> i32 {
+        if opts.start {
+            self.feed(if opts.once {
+                Event::WantOnce
+            } else {
+                Event::WantUp
+            });
+        }
+        sys::trim_heap();
+        sys::release_unused_stack();
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; FIRST_CLIENT + MAX_CLIENTS];
+        loop {
+            if self.exiting && !self.life.state.has_process() && self.life.state != State::Backoff {
+                break;
+            }
+            let now = sys::monotonic_ms();
+            let timeout = [self.timer_at, self.check_at, self.pidfile_at]
+                .into_iter()
+                .flatten()
+                .chain(self.client_deadlines())
+                .min()
+                .map_or(-1, |at| at.saturating_sub(now).min(i32::MAX as u64) as i32);
+            let n = self.fill_pollfds(&mut fds);
+            if let Err(e) = sys::poll(&mut fds[..n], timeout) {
+                self.log.notice_fmt(format_args!("poll: {e}"));
+                self.exit_code = 1;
+                break;
+            }
+            self.dispatch(&fds[..n]);
+            self.run_timers();
+        }
+        self.flush_on_exit();
+        if let Some((_, path)) = &self.listener {
+            let _ = std::fs::remove_file(path);
+        }
+        self.exit_code
+    }
+
+    fn client_deadlines(&self) -> impl Iterator<Item = u64> + '_ {
+        self.clients
+            .iter()
+            .chain(std::iter::once(&self.manager))
+            .filter_map(|c| c.partial_since.map(|t| t + MESSAGE_TIMEOUT_MS))
+    }
+
+    fn fill_pollfds(&self, fds: &mut [libc::pollfd]) -> usize {
+        let mut n = 0;
+        let mut push = |fd: RawFd, events: i16| {
+            fds[n] = libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            };
+            n += 1;
+        };
+        push(self.signals.as_raw_fd(), libc::POLLIN);
+        push(self.log.pipe_fd().unwrap_or(-1), libc::POLLIN);
+        push(
+            self.notify_pipe.as_ref().map_or(-1, |p| p.read.as_raw_fd()),
+            libc::POLLIN,
+        );
+        push(self.sd_notify.as_ref().map_or(-1, |s| s.fd()), libc::POLLIN);
+        push(
+            self.listener.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()),
+            libc::POLLIN,
+        );
+        let conn_events = |c: &Conn| {
+            if c.outbox.pending() > 0 {
+                libc::POLLIN | libc::POLLOUT
+            } else {
+                libc::POLLIN
+            }
+        };
+        push(self.manager.raw(), conn_events(&self.manager));
+        push(sys::raw(&self.main_pidfd), libc::POLLIN);
+        for c in &self.clients {
+            push(c.raw(), conn_events(c));
+        }
+        n
+    }
+
+    fn dispatch(&mut self, fds: &[libc::pollfd]) {
+        let ready = |i: usize| fds[i].fd >= 0 && fds[i].revents != 0;
+        // Output first, so that a service's last lines precede its exit.
+        if ready(1) {
+            self.log.on_readable();
+        }
+        if ready(2) {
+            self.on_notify_pipe();
+        }
+        if ready(3) {
+            self.on_sd_notify();
+        }
+        if ready(0) {
+            self.on_signals();
+        }
+        if ready(5) {
+            let revents = fds[5].revents;
+            self.on_manager(revents);
+        }
+        if ready(6) {
+            self.on_main_pidfd();
+        }
+        for i in 0..fds.len().saturating_sub(FIRST_CLIENT) {
+            if ready(FIRST_CLIENT + i) {
+                self.on_client(i, fds[FIRST_CLIENT + i].revents);
+            }
+        }
+        if ready(4) {
+            self.accept_clients();
+        }
+    }
+
+    // ----- events and actions -----
+
+    /// Feeds an event, carries out the actions, and feeds what they cause.
+    fn feed(&mut self, event: Event) {
+        let mut next = Some(event);
+        while let Some(event) = next {
+            let before = self.life.state;
+            let now = sys::monotonic_ms();
+            let actions = self.life.step(
+                event,
+                &Ctx {
+                    policy: &self.policy,
+                    now_ms: now,
+                },
+            );
+            if self.life.state != before {
+                self.since_unix = unix_now();
+            }
+            next = self.carry_out(actions, now);
+            if self.life.state != before {
+                self.broadcast_event();
+            }
+        }
+    }
+
+    fn carry_out(&mut self, a: Actions, now: u64) -> Option<Event> {
+        if a.disarm_timer {
+            self.timer_at = None;
+            self.check_at = None;
+            self.pidfile_at = None;
+        }
+        if let Some(ms) = a.arm_timer {
+            self.timer_at = Some(now.saturating_add(ms));
+        }
+        if a.count_restart {
+            self.life.restarts += 1;
+        }
+        if a.reap_group {
+            self.reap_group();
+        }
+        if a.cleanup {
+            self.remove_runtime_dirs();
+        }
+        if a.kill_all {
+            self.kill_all();
+        }
+        if a.signal_stop {
+            self.check_at = None;
+            self.pidfile_at = None;
+            if let Some(e) = self.signal_stop() {
+                return Some(e);
+            }
+        }
+        if a.prepare
+            && let Err(e) = self.prepare()
+        {
+            self.log.notice_fmt(format_args!("start failed: {e}"));
+            return Some(Event::StartFailed);
+        }
+        if a.run_pre {
+            return self.run_pre(0);
+        }
+        if a.spawn {
+            return Some(self.spawn_main());
+        }
+        if a.watch_ready {
+            self.watch_ready(now);
+        }
+        None
+    }
+
+    /// Builds the prepared commands (once) and the runtime directories.
+    fn prepare(&mut self) -> Result<(), String> {
+        if self.prepared.is_none() {
+            let spec = &self.spec;
+            let creds = creds::resolve(
+                spec.user.as_deref(),
+                spec.group.as_deref(),
+                &spec.supplementary_groups,
+            )?;
+            let ctx = Context::new(
+                spec,
+                creds,
+                self.sd_notify.as_ref().map(|s| s.address.as_str()),
+            )?;
+            let root = spec.root_directory.as_deref();
+            let cmd = |argv: &[String]| Command::new(argv, &ctx.search_path, root);
+            let main = cmd(&spec.exec)?;
+            let pre = spec
+                .exec_pre
+                .iter()
+                .map(|c| cmd(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let stop = spec.exec_stop.as_deref().map(cmd).transpose()?;
+            let check = match &spec.ready {
+                Ready::Check(c) => Some(cmd(c)?),
+                _ => None,
+            };
+            let runtime_dirs = match &spec.runtime_root {
+                Some(root) => spec
+                    .runtime_directory
+                    .iter()
+                    .map(|d| root.join(d))
+                    .collect(),
+                None => Vec::new(),
+            };
+            self.prepared = Some(Prepared {
+                ctx,
+                main,
+                pre,
+                stop,
+                check,
+                runtime_dirs,
+            });
+            sys::trim_heap();
+        }
+        let Some(p) = &self.prepared else {
+            return Ok(());
+        };
+        for dir in &p.runtime_dirs {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            if let Some(c) = p.ctx.creds() {
+                std::os::unix::fs::chown(dir, Some(c.uid), Some(c.gid))
+                    .map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_runtime_dirs(&mut self) {
+        if let Some(p) = &self.prepared {
+            for dir in &p.runtime_dirs {
+                if dir.exists()
+                    && let Err(e) = std::fs::remove_dir_all(dir)
+                {
+                    self.log
+                        .notice_fmt(format_args!("removing {}: {e}", dir.display()));
+                }
+            }
+        }
+    }
+
+    fn stdio(&self, extra: Option<(RawFd, RawFd)>) -> Stdio {
+        let (stdout, stderr) = self.log.service_fds();
+        Stdio {
+            stdout,
+            stderr,
+            extra,
+        }
+    }
+
+    /// Runs `exec-pre` command `index`, or reports that all are done.
+    /// Runs `exec-pre` command `index`; the event to feed, if any (none
+    /// while the command runs).
+    fn run_pre(&mut self, index: usize) -> Option<Event> {
+        let Some(p) = &self.prepared else {
+            return Some(Event::StartFailed);
+        };
+        let Some(cmd) = p.pre.get(index) else {
+            return Some(Event::PreDone);
+        };
+        match spawn::spawn(&p.ctx, cmd, &self.stdio(None)) {
+            Ok(pid) => {
+                self.aux = Some((pid, AuxKind::Pre(index)));
+                self.pgid = pid;
+                None
+            }
+            Err(e) => {
+                self.log.notice_fmt(format_args!("exec-pre failed: {e}"));
+                Some(Event::StartFailed)
+            }
+        }
+    }
+
+    fn spawn_main(&mut self) -> Event {
+        let Some(p) = &self.prepared else {
+            return Event::StartFailed;
+        };
+        let mut notify_write = None;
+        let extra = match self.spec.ready {
+            Ready::NotifyFd(n) => match sys::pipe(0) {
+                Ok((r, w)) => {
+                    let _ = sys::set_nonblocking(r.as_raw_fd());
+                    self.notify_pipe = Some(NotifyPipe { read: r });
+                    let raw = w.as_raw_fd();
+                    notify_write = Some(w);
+                    Some((raw, n))
+                }
+                Err(e) => {
+                    self.log.notice_fmt(format_args!("notify pipe: {e}"));
+                    return Event::StartFailed;
+                }
+            },
+            _ => None,
+        };
+        let result = spawn::spawn(&p.ctx, &p.main, &self.stdio(extra));
+        drop(notify_write);
+        match result {
+            Ok(pid) => {
+                self.main_pid = pid;
+                self.pgid = pid;
+                self.log.pid = pid;
+                self.forking_initial = self.spec.kind == Kind::Forking;
+                self.status_len = 0;
+                Event::Spawned
+            }
+            Err(e) => {
+                self.notify_pipe = None;
+                self.log.notice_fmt(format_args!("start failed: {e}"));
+                Event::StartFailed
+            }
+        }
+    }
+
+    fn watch_ready(&mut self, now: u64) {
+        if matches!(self.spec.ready, Ready::Check(_)) && !self.forking_initial {
+            self.check_at = Some(now);
+        }
+    }
+
+    fn start_check(&mut self) {
+        let Some(p) = &self.prepared else { return };
+        let Some(cmd) = &p.check else { return };
+        match spawn::spawn(&p.ctx, cmd, &self.stdio(None)) {
+            Ok(pid) => self.aux = Some((pid, AuxKind::Check)),
+            Err(e) => {
+                self.log.notice_fmt(format_args!("ready check: {e}"));
+                self.check_at = Some(sys::monotonic_ms() + self.spec.check_interval_ms);
+            }
+        }
+    }
+
+    /// `exec-stop`, or the stop signal to the group (and the daemon of a
+    /// forking service). Returns an event when nothing is left to wait for.
+    fn signal_stop(&mut self) -> Option<Event> {
+        // A readiness check has nothing more to say.
+        if let Some((pid, AuxKind::Check)) = self.aux {
+            let _ = sys::kill(-pid, libc::SIGKILL);
+            self.aux = None;
+        }
+        if self.main_pid == 0 {
+            return match self.aux {
+                // A pre command is running: stop it like a service.
+                Some((pid, AuxKind::Pre(_))) => {
+                    let _ = sys::kill(-pid, self.spec.stop_signal);
+                    let _ = sys::kill(-pid, libc::SIGCONT);
+                    None
+                }
+                _ => Some(Event::ExitFail),
+            };
+        }
+        if let Some(p) = &self.prepared
+            && let Some(cmd) = &p.stop
+        {
+            match spawn::spawn_with_main_pid(&p.ctx, cmd, &self.stdio(None), self.main_pid) {
+                Ok(pid) => {
+                    self.aux = Some((pid, AuxKind::Stop));
+                    return None;
+                }
+                Err(e) => self.log.notice_fmt(format_args!("exec-stop: {e}")),
+            }
+        }
+        self.signal_service(self.spec.stop_signal);
+        None
+    }
+
+    /// Sends `signal` to the service's process group and main process.
+    fn signal_service(&self, signal: i32) {
+        for target in [-self.pgid, self.main_pid] {
+            if target != 0 {
+                let _ = sys::kill(target, signal);
+                if signal != libc::SIGKILL && signal != libc::SIGCONT {
+                    let _ = sys::kill(target, libc::SIGCONT);
+                }
+            }
+        }
+        // A forking service's daemon may lead a group of its own.
+        if self.main_pid > 0 && self.main_pid != self.pgid {
+            // SAFETY: getpgid has no memory arguments.
+            if unsafe { libc::getpgid(self.main_pid) } == self.main_pid {
+                let _ = sys::kill(-self.main_pid, signal);
+            }
+        }
+    }
+
+    /// SIGKILL to the group and to every descendant (those that escaped
+    /// the group are our children or grandchildren, as we are a subreaper).
+    fn kill_all(&mut self) {
+        self.signal_service(libc::SIGKILL);
+        if let Some((pid, _)) = self.aux {
+            let _ = sys::kill(-pid, libc::SIGKILL);
+        }
+        sys::kill_descendants(|_| false);
+    }
+
+    /// The main process is gone: nothing of this run may survive it.
+    fn reap_group(&mut self) {
+        if self.pgid > 0 {
+            let _ = sys::kill(-self.pgid, libc::SIGKILL);
+        }
+        if let Some((pid, _)) = self.aux.take() {
+            let _ = sys::kill(-pid, libc::SIGKILL);
+        }
+        sys::kill_descendants(|_| false);
+        self.pgid = 0;
+        self.notify_pipe = None;
+    }
+
+    // ----- what the outside world does -----
+
+    fn on_signals(&mut self) {
+        while let Some(sig) = sys::read_signal(&self.signals) {
+            match sig as i32 {
+                libc::SIGCHLD => self.reap(),
+                libc::SIGTERM | libc::SIGINT => self.request_exit(),
+                _ => {}
+            }
+        }
+    }
+
+    fn request_exit(&mut self) {
+        self.exiting = true;
+        // Also in Stopping: a pending restart must not happen.
+        self.feed(Event::WantDown);
+    }
+
+    fn reap(&mut self) {
+        while let Some((pid, how)) = sys::reap_one() {
+            if pid == self.main_pid {
+                self.on_main_exit(how);
+            } else if let Some((aux_pid, kind)) = self.aux
+                && pid == aux_pid
+            {
+                self.aux = None;
+                self.on_aux_exit(kind, how);
+            }
+        }
+    }
+
+    /// The main process named by MAINPID= exited. If it was our child the
+    /// SIGCHLD path handles it; otherwise its status is unknown.
+    fn on_main_pidfd(&mut self) {
+        self.main_pidfd = None;
+        let pid = self.main_pid;
+        if pid <= 0 {
+            return;
+        }
+        if let Some(how) = sys::reap_pid(pid) {
+            self.on_main_exit(how);
+            return;
+        }
+        if sys::kill(pid, 0).is_err() || !sys::alive(pid) {
+            self.log
+                .notice_fmt(format_args!("main process {pid} exited (status unknown)"));
+            self.main_pid = 0;
+            self.log.flush_partial();
+            self.feed(Event::ExitFail);
+        }
+    }
+
+    fn on_main_exit(&mut self, how: ExitStatus) {
+        self.main_pidfd = None;
+        if self.forking_initial && self.life.state == State::Running {
+            self.main_pid = 0;
+            if how.success() {
+                self.pidfile_at = Some(sys::monotonic_ms());
+                self.read_pidfile();
+                return;
+            }
+        }
+        self.main_pid = 0;
+        self.forking_initial = false;
+        self.pidfile_at = None;
+        self.last_exit = Some(how);
+        self.log.flush_partial();
+        if self.life.state != State::Stopping {
+            match how {
+                ExitStatus::Code(c) if c != 0 => {
+                    self.log.notice_fmt(format_args!("exited with status {c}"))
+                }
+                ExitStatus::Signal(s) => self.log.notice_fmt(format_args!("killed by signal {s}")),
+                _ => {}
+            }
+        }
+        self.feed(if how.success() {
+            Event::ExitOk
+        } else {
+            Event::ExitFail
+        });
+    }
+
+    fn read_pidfile(&mut self) {
+        let Some(path) = &self.pidfile_c else {
+            return;
+        };
+        let mut buf = [0u8; 32];
+        let pid = read_small_file(path, &mut buf)
+            .and_then(|text| std::str::from_utf8(text).ok()?.trim().parse::<i32>().ok())
+            .filter(|&p| p > 1 && sys::kill(p, 0).is_ok());
+        let Some(pid) = pid else {
+            self.pidfile_at = Some(sys::monotonic_ms() + PIDFILE_RETRY_MS);
+            return;
+        };
+        self.pidfile_at = None;
+        self.forking_initial = false;
+        self.main_pid = pid;
+        self.log.pid = pid;
+        // The daemon exited already? Then its exit was reaped as an unknown
+        // pid; kill(pid, 0) above would have failed for a reaped process.
+        match self.spec.ready {
+            Ready::Started => self.feed(Event::Ready),
+            Ready::Check(_) => self.check_at = Some(sys::monotonic_ms()),
+            _ => {}
+        }
+    }
+
+    fn on_aux_exit(&mut self, kind: AuxKind, how: ExitStatus) {
+        match kind {
+            AuxKind::Pre(i) => {
+                self.log.flush_partial();
+                if self.life.state == State::Stopping {
+                    self.feed(Event::ExitFail);
+                } else if how.success() {
+                    if let Some(e) = self.run_pre(i + 1) {
+                        self.feed(e);
+                    }
+                } else {
+                    self.log
+                        .notice_fmt(format_args!("exec-pre command {} failed: {how}", i + 1));
+                    self.feed(Event::StartFailed);
+                }
+            }
+            AuxKind::Check => {
+                if how.success() {
+                    self.feed(Event::Ready);
+                } else if self.life.state == State::Running {
+                    self.check_at = Some(sys::monotonic_ms() + self.spec.check_interval_ms);
+                }
+            }
+            // The stop timer keeps running: SIGKILL if the service outlives it.
+            AuxKind::Stop => {}
+        }
+    }
+
+    fn on_notify_pipe(&mut self) {
+        let Some(pipe) = &self.notify_pipe else {
+            return;
+        };
+        match pipe.poll_ready() {
+            PipeNews::Ready => {
+                self.notify_pipe = None;
+                self.feed(Event::Ready);
+            }
+            PipeNews::Nothing => {}
+            PipeNews::Closed => self.notify_pipe = None,
+        }
+    }
+
+    fn on_sd_notify(&mut self) {
+        let mut buf = std::mem::take(&mut self.notify_buf);
+        for _ in 0..16 {
+            let Some(sock) = &self.sd_notify else { break };
+            let Some((n, pid)) = sock.recv(&mut buf) else {
+                break;
+            };
+            if pid == 0 || pid != self.main_pid {
+                continue;
+            }
+            let notice = parse_notice(&buf[..n]);
+            if let Some((a, b)) = notice.status {
+                let len = (b - a).min(self.status_text.len());
+                self.status_text[..len].copy_from_slice(&buf[a..a + len]);
+                self.status_len = len;
+            }
+            if let Some(pid) = notice.main_pid
+                && pid != self.main_pid
+            {
+                self.main_pid = pid;
+                self.log.pid = pid;
+                // Not necessarily our child: a pidfd tells when it exits.
+                self.main_pidfd = sys::pidfd_open(pid);
+            }
+            if notice.ready {
+                self.feed(Event::Ready);
+            }
+            if notice.stopping {
+                self.feed(Event::Stopping);
+            }
+        }
+        self.notify_buf = buf;
+    }
+
+    fn run_timers(&mut self) {
+        let now = sys::monotonic_ms();
+        if self.pidfile_at.is_some_and(|t| t <= now) {
+            self.read_pidfile();
+        }
+        if self.check_at.is_some_and(|t| t <= now) {
+            self.check_at = None;
+            if self.life.state == State::Running && self.aux.is_none() {
+                self.start_check();
+            }
+        }
+        if self.timer_at.is_some_and(|t| t <= now) {
+            self.timer_at = None;
+            self.feed(Event::Timeout);
+        }
+        for i in 0..self.clients.len() {
+            if self.clients[i]
+                .partial_since
+                .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now)
+            {
+                self.clients[i].close();
+            }
+        }
+        if self
+            .manager
+            .partial_since
+            .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now)
+        {
+            self.drop_manager();
+        }
+    }
+
+    // ----- control -----
+
+    fn accept_clients(&mut self) {
+        let Some((listener, _)) = &self.listener else {
+            return;
+        };
+        let lfd = listener.as_raw_fd();
+        loop {
+            // SAFETY: accept4 with null address pointers.
+            let fd = unsafe {
+                libc::accept4(
+                    lfd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                )
+            };
+            if fd < 0 {
+                return;
+            }
+            // SAFETY: a fresh fd nothing else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if let Some(slot) = self.clients.iter_mut().find(|c| !c.is_open()) {
+                slot.fd = Some(fd);
+            } else if self.clients.len() < MAX_CLIENTS {
+                let mut conn = Conn::new(MAX_REQUEST);
+                conn.fd = Some(fd);
+                self.clients.push(conn);
+            }
+            // No free slot: the connection is closed by dropping it.
+        }
+    }
+
+    fn drop_manager(&mut self) {
+        self.manager.close();
+    }
+
+    fn on_manager(&mut self, revents: i16) {
+        if !self.serve(Peer::Manager, revents) {
+            // The service keeps running; a new manager may attach on the
+            // control socket.
+            self.drop_manager();
+        }
+    }
+
+    fn on_client(&mut self, i: usize, revents: i16) {
+        if !self.serve(Peer::Client(i), revents) {
+            self.clients[i].close();
+        }
+    }
+
+    fn conn(&mut self, peer: Peer) -> &mut Conn {
+        match peer {
+            Peer::Manager => &mut self.manager,
+            Peer::Client(i) => &mut self.clients[i],
+        }
+    }
+
+    /// Reads, answers and writes for one connection. False: close it.
+    fn serve(&mut self, peer: Peer, revents: i16) -> bool {
+        let fd = self.conn(peer).raw();
+        if revents & libc::POLLOUT != 0 && self.conn(peer).outbox.flush(fd).is_err() {
+            return false;
+        }
+        if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 {
+            return true;
+        }
+        // The inbox is lent out while its messages are answered, so that
+        // events caused by a request still reach this peer's outbox.
+        let mut inbox = std::mem::replace(&mut self.conn(peer).inbox, ipc::Inbox::new(0));
+        let mut keep = true;
+        let open = match inbox.fill(fd) {
+            Ok(open) => open,
+            Err(_) => {
+                keep = false;
+                true
+            }
+        };
+        while keep {
+            let len = match inbox.message() {
+                Ok(Some(msg)) => {
+                    let len = msg.len();
+                    let mut reply = std::mem::take(&mut self.reply_buf);
+                    reply.clear();
+                    let attach = self.answer(msg, &mut reply);
+                    let conn = self.conn(peer);
+                    if conn.is_open() {
+                        conn.outbox.buffer().extend_from_slice(&reply);
+                        conn.attached |= attach;
+                    }
+                    self.reply_buf = reply;
+                    len
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    keep = false;
+                    break;
+                }
+            };
+            inbox.consume(len);
+        }
+        let now = sys::monotonic_ms();
+        let conn = self.conn(peer);
+        conn.partial_since = if inbox.is_empty() {
+            None
+        } else {
+            conn.partial_since.or(Some(now))
+        };
+        conn.inbox = inbox;
+        if !conn.is_open() || conn.outbox.flush(fd).is_err() || conn.outbox.pending() > MAX_BACKLOG
+        {
+            return false;
+        }
+        keep && open
+    }
+
+    /// Answers one request into `out`. True when the connection asked for events.
+    fn answer(&mut self, msg: &[u8], out: &mut Vec<u8>) -> bool {
+        let req = match ipc::parse_request(msg) {
+            Ok(r) => r,
+            Err((id, code, text)) => {
+                let _ = ipc::error_reply(out, id, "", code, text);
+                return false;
+            }
+        };
+        let (id, method) = (req.id, req.method);
+        if !self.names_match(&req.args) {
+            let _ = ipc::error_reply(out, id, method, code::NO_SUCH_SERVICE, "no such service");
+            return false;
+        }
+        let mut attach = false;
+        let result: Result<(), (u64, &str)> = match method {
+            "status" => Ok(()),
+            "start" => {
+                self.feed(Event::WantUp);
+                Ok(())
+            }
+            "once" => {
+                self.feed(Event::WantOnce);
+                Ok(())
+            }
+            "stop" => {
+                self.feed(Event::WantDown);
+                Ok(())
+            }
+            "restart" => {
+                self.feed(Event::WantRestart);
+                Ok(())
+            }
+            "kill" => self.kill_request(&req.args),
+            "reload" => {
+                if self.main_pid > 0 {
+                    let _ = sys::kill(self.main_pid, self.spec.reload_signal);
+                    Ok(())
+                } else {
+                    Err((code::FAILED, "the service is not running"))
+                }
+            }
+            "exit" => {
+                self.request_exit();
+                Ok(())
+            }
+            "attach" => {
+                attach = true;
+                Ok(())
+            }
+            "declare" => Err((code::FAILED, "the service is already declared")),
+            _ => Err((code::UNKNOWN_METHOD, "unknown method")),
+        };
+        match result {
+            Ok(()) => {
+                if self.write_status(out, id, method, true).is_err() {
+                    out.clear();
+                    let _ = ipc::error_reply(out, id, method, code::FAILED, "reply too large");
+                }
+            }
+            Err((c, text)) => {
+                let _ = ipc::error_reply(out, id, method, c, text);
+            }
+        }
+        attach
+    }
+
+    fn names_match(&self, args: &NvView) -> bool {
+        match args.get("names") {
+            Some(ValueRef::StringArray(names)) => {
+                names.is_empty() || names.iter().any(|n| n == self.spec.name.as_bytes())
+            }
+            Some(ValueRef::String(n)) => n == self.spec.name.as_bytes(),
+            _ => true,
+        }
+    }
+
+    fn kill_request(&mut self, args: &NvView) -> Result<(), (u64, &'static str)> {
+        let signal = match args.get("signal") {
+            None => libc::SIGKILL,
+            Some(ValueRef::Number(n)) if (1..=64).contains(&n) => n as i32,
+            Some(ValueRef::String(s)) => std::str::from_utf8(s)
+                .ok()
+                .and_then(parse_signal)
+                .ok_or((code::INVALID_ARGUMENT, "signal: not a signal"))?,
+            Some(_) => return Err((code::INVALID_ARGUMENT, "signal: not a signal")),
+        };
+        if !self.life.state.has_process() || (self.main_pid == 0 && self.pgid == 0) {
+            return Err((code::FAILED, "the service is not running"));
+        }
+        // Marked wanted-down before the signal lands, so its death is
+        // never answered with a respawn.
+        self.feed(Event::Killed);
+        self.signal_service(signal);
+        Ok(())
+    }
+
+    /// The status keys of protocol.md.
+    fn status_keys(&self, w: &mut NvWriter) -> libnv::Result<()> {
+        w.add_string("name", &self.spec.name)?;
+        w.add_string("state", self.life.state.name())?;
+        w.add_number("pid", self.main_pid.max(0) as u64)?;
+        w.add_number("since", self.since_unix.max(0) as u64)?;
+        w.add_number("restarts", self.life.restarts)?;
+        w.add_string(
+            "wanted",
+            if self.life.want == Want::Down {
+                "down"
+            } else {
+                "up"
+            },
+        )?;
+        match self.last_exit {
+            Some(ExitStatus::Code(c)) => w.add_number("last_exit_status", c as u64)?,
+            Some(ExitStatus::Signal(s)) => w.add_number("last_exit_signal", s as u64)?,
+            None => {}
+        }
+        if let Some(reason) = self.life.reason.text() {
+            w.add_string("reason", reason)?;
+        }
+        if self.status_len > 0 {
+            w.add_string("status_text", &self.status_text[..self.status_len])?;
+        }
+        w.add_number("log_dropped", self.log.dropped)?;
+        Ok(())
+    }
+
+    fn write_status(
+        &self,
+        out: &mut Vec<u8>,
+        id: u64,
+        method: &str,
+        reply: bool,
+    ) -> libnv::Result<()> {
+        let mut w = ipc::begin(out, id, method, reply)?;
+        self.status_keys(&mut w)?;
+        w.finish()?;
+        Ok(())
+    }
+
+    /// Sends the new state to the manager and every attached client.
+    fn broadcast_event(&mut self) {
+        let mut buf = std::mem::take(&mut self.event_buf);
+        buf.clear();
+        if self.write_status(&mut buf, 0, "event", false).is_ok() {
+            let deliver = |c: &mut Conn| {
+                if c.is_open() && c.attached {
+                    c.outbox.buffer().extend_from_slice(&buf);
+                    if c.outbox.flush(c.raw()).is_err() || c.outbox.pending() > MAX_BACKLOG {
+                        c.close();
+                    }
+                }
+            };
+            deliver(&mut self.manager);
+            for c in &mut self.clients {
+                deliver(c);
+            }
+        }
+        self.event_buf = buf;
+    }
+
+    /// Last chance for replies and events to leave before exit: wait
+    /// briefly for slow readers, never long.
+    fn flush_on_exit(&mut self) {
+        let deadline = sys::monotonic_ms() + 1000;
+        for c in self
+            .clients
+            .iter_mut()
+            .chain(std::iter::once(&mut self.manager))
+        {
+            while c.is_open() && c.outbox.pending() > 0 && sys::monotonic_ms() < deadline {
+                let mut pfd = [libc::pollfd {
+                    fd: c.raw(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
+                let _ = sys::poll(&mut pfd, 100);
+                if c.outbox.flush(c.raw()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Log {
+    /// A supervisor notice from format arguments, built on the stack.
+    pub fn notice_fmt(&mut self, args: std::fmt::Arguments) {
+        struct Buf {
+            data: [u8; 400],
+            len: usize,
+        }
+        impl std::fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let n = s.len().min(self.data.len() - self.len);
+                self.data[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+                self.len += n;
+                Ok(())
+            }
+        }
+        let mut buf = Buf {
+            data: [0; 400],
+            len: 0,
+        };
+        let _ = std::fmt::write(&mut buf, args);
+        let mut len = buf.len;
+        while std::str::from_utf8(&buf.data[..len]).is_err() {
+            len -= 1;
+        }
+        let text = std::str::from_utf8(&buf.data[..len]).unwrap_or("");
+        self.notice(text);
+    }
+}
+
+/// Reads a small file into `buf` without allocating.
+fn read_small_file<'b>(path: &std::ffi::CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let n = sys::read(fd.as_raw_fd(), buf).ok()?;
+    Some(&buf[..n])
+}
+
+/// Binds the control socket, mode 0600. A stale socket is replaced; one
+/// that answers belongs to a running supervisor and is left alone.
+fn listen(path: &Path) -> Result<OwnedFd, String> {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "{}: another supervisor is listening there",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    // SAFETY: umask only changes this process's file creation mask.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let listener = bound.map_err(|e| format!("{}: {e}", path.display()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(OwnedFd::from(listener))
+}
+
+/// Reads the first message from a manager (blocking up to `timeout_ms`):
+/// the declaration, as the `declare` request.
+pub fn receive_declaration(fd: &OwnedFd, timeout_ms: u64) -> Result<(u64, Spec), String> {
+    let mut inbox = ipc::Inbox::new(MAX_DECLARATION);
+    let deadline = sys::monotonic_ms() + timeout_ms;
+    sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;
+    loop {
+        match inbox.message() {
+            Ok(Some(msg)) => {
+                let req = ipc::parse_request(msg)
+                    .map_err(|(_, _, text)| format!("manager fd: {text}"))?;
+                if req.method != "declare" {
+                    return Err(format!(
+                        "manager fd: expected 'declare' first, got '{}'",
+                        req.method
+                    ));
+                }
+                let Some(service) = req.args.get_nvlist("service") else {
+                    return Err("manager fd: 'declare' without a 'service' nvlist".into());
+                };
+                return match crate::spec::wire::parse(&service) {
+                    Ok(spec) => Ok((req.id, spec)),
+                    Err(e) => {
+                        // Tell the manager why before going away.
+                        let mut out = Vec::new();
+                        if ipc::error_reply(&mut out, req.id, "declare", code::INVALID_ARGUMENT, &e)
+                            .is_ok()
+                        {
+                            let _ = sys::set_blocking(fd.as_raw_fd());
+                            let _ = sys::write(fd.as_raw_fd(), &out);
+                        }
+                        Err(e)
+                    }
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("manager fd: bad message: {e:?}")),
+        }
+        let now = sys::monotonic_ms();
+        if now >= deadline {
+            return Err("manager fd: no declaration received in time".into());
+        }
+        let mut pfd = [libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut pfd, (deadline - now).min(1000) as i32)
+            .map_err(|e| format!("manager fd: {e}"))?;
+        if pfd[0].revents != 0
+            && !inbox
+                .fill(fd.as_raw_fd())
+                .map_err(|e| format!("manager fd: {e}"))?
+        {
+            return Err("manager fd: closed before the declaration".into());
+        }
+    }
+}
+
+impl Supervisor {
+    /// Answers the manager's `declare` with the initial status.
+    pub fn acknowledge_declaration(&mut self, id: u64) {
+        let mut out = std::mem::take(self.manager.outbox.buffer());
+        if self.write_status(&mut out, id, "declare", true).is_ok() {
+            *self.manager.outbox.buffer() = out;
+            let fd = self.manager.raw();
+            if self.manager.outbox.flush(fd).is_err() {
+                self.drop_manager();
+            }
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The thin layer of syscalls the supervisor needs, each in a small safe
+//! function. Nothing here allocates.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// errno of the last failed call, as an io::Error.
+pub fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 { Err(last_error()) } else { Ok(ret) }
+}
+
+/// Milliseconds on the monotonic clock.
+pub fn monotonic_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Wall-clock time as (seconds, microseconds) since the epoch.
+pub fn realtime() -> (i64, u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec, (ts.tv_nsec / 1000) as u32)
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid array of two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | flags) })?;
+    // SAFETY: pipe2 returned two fresh fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we hold; bad fds give EBADF.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+pub fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we hold; bad fds give EBADF.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+    Ok(())
+}
+
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd; bad fds give EBADF.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(())
+}
+
+/// read(2), retried on EINTR.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = last_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// write(2), retried on EINTR.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = last_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// send(2) with MSG_NOSIGNAL | MSG_DONTWAIT: never blocks, never SIGPIPE.
+pub fn send_nonblocking(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = last_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// kill(2); ESRCH (already gone) is not an error.
+pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
+    // SAFETY: kill has no memory arguments.
+    if unsafe { libc::kill(pid, signal) } < 0 {
+        let e = last_error();
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// How a child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ExitStatus {
+    pub fn success(self) -> bool {
+        self == ExitStatus::Code(0)
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit status {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+/// Reaps one child that has ended, if any.
+pub fn reap_one() -> Option<(i32, ExitStatus)> {
+    let mut status = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let how = if libc::WIFEXITED(status) {
+                ExitStatus::Code(libc::WEXITSTATUS(status))
+            } else {
+                ExitStatus::Signal(libc::WTERMSIG(status))
+            };
+            return Some((pid, how));
+        }
+        if pid == 0 || last_error().kind() != io::ErrorKind::Interrupted {
+            return None;
+        }
+    }
+}
+
+/// Reaps `pid` if it is our child and has ended.
+pub fn reap_pid(pid: i32) -> Option<ExitStatus> {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if got != pid {
+        return None;
+    }
+    Some(if libc::WIFEXITED(status) {
+        ExitStatus::Code(libc::WEXITSTATUS(status))
+    } else {
+        ExitStatus::Signal(libc::WTERMSIG(status))
+    })
+}
+
+/// A pidfd for `pid` (Linux 5.3+); None where unavailable.
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    let fd = fd as RawFd;
+    let _ = set_cloexec(fd);
+    // SAFETY: a fresh fd nothing else owns.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// True unless `pid` is gone or a zombie (a zombie that is not our child
+/// is reaped by its own parent; for us it has exited).
+pub fn alive(pid: i32) -> bool {
+    let mut path = [0u8; 32];
+    let mut w = crate::fmt::Writer::new(&mut path);
+    w.str("/proc/").uint(pid as u64).str("/stat\0");
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = [0u8; 512];
+    let n = read(fd.as_raw_fd(), &mut buf).unwrap_or(0);
+    // The state follows the last ')' (the name may contain one).
+    let stat = &buf[..n];
+    match stat.iter().rposition(|&b| b == b')') {
+        Some(i) => !matches!(stat.get(i + 2), Some(b'Z') | Some(b'X') | None),
+        None => false,
+    }
+}
+
+/// Blocks `signals` and returns a close-on-exec, non-blocking signalfd for them.
+pub fn signalfd(signals: &[i32]) -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: set is valid; s is a signal number.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    // SAFETY: set is valid; the old mask is not wanted.
+    check(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) })?;
+    // SAFETY: set is valid; -1 asks for a new fd.
+    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    // SAFETY: a fresh fd nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one pending signal number from a signalfd.
+pub fn read_signal(fd: &OwnedFd) -> Option<u32> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: info is valid for size bytes.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            size,
+        )
+    };
+    (n as usize == size).then_some(info.ssi_signo)
+}
+
+/// Marks every inherited fd from 3 up close-on-exec, so that nothing the
+/// supervisor was started with leaks into the service.
+pub fn cloexec_from(first: u32) {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret < 0 {
+        // Old kernel: walk the fds one by one.
+        for fd in first..1024 {
+            // SAFETY: fcntl on a possibly closed fd just fails with EBADF.
+            unsafe { libc::fcntl(fd as i32, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// Makes sure fds 0, 1, 2 are open (on /dev/null if they were closed), so
+/// that no later open() lands on them.
+pub fn ensure_stdio_open() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on a possibly closed fd.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            // SAFETY: opening a constant path; the lowest free fd is `fd`.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
+/// Becomes a child subreaper, so that daemons that double-fork stay our
+/// descendants.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })?;
+    Ok(())
+}
+
+/// Sets the kernel's name of this thread (15 bytes shown by ps -o comm).
+pub fn set_thread_name(name: &[u8]) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name[..n]);
+    // SAFETY: buf is NUL-terminated and outlives the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr(), 0, 0, 0) };
+}
+
+/// poll(2) on `fds` for at most `timeout_ms` (-1: forever); EINTR counts as
+/// a wakeup with nothing ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: fds is a valid slice of pollfd.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if n < 0 {
+        let e = last_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(n as usize)
+}
+
+/// Calls `f` with each thread id of `pid` (entries of /proc/PID/task),
+/// read with getdents64 into a stack buffer.
+fn for_each_task(pid: i32, mut f: impl FnMut(i32)) {
+    let mut path = [0u8; 32];
+    let mut w = crate::fmt::Writer::new(&mut path);
+    w.str("/proc/").uint(pid as u64).str("/task\0");
+    if w.overflowed() {
+        return;
+    }
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr().cast(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = [0u64; 64];
+    loop {
+        // SAFETY: buf is valid for its size in bytes.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                buf.as_mut_ptr(),
+                std::mem::size_of_val(&buf),
+            )
+        };
+        if n <= 0 {
+            return;
+        }
+        // SAFETY: the kernel filled n bytes of buf.
+        let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+        let mut off = 0;
+        // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+        while off + 19 < bytes.len() {
+            let reclen = u16::from_ne_bytes([bytes[off + 16], bytes[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > bytes.len() {
+                return;
+            }
+            let name = &bytes[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            let mut tid: i64 = 0;
+            if !name.is_empty() && name.iter().all(u8::is_ascii_digit) && name.len() < 10 {
+                for &d in name {
+                    tid = tid * 10 + i64::from(d - b'0');
+                }
+                f(tid as i32);
+            }
+            off += reclen;
+        }
+    }
+}
+
+/// The pids of the direct children of `pid`, forked by any of its threads
+/// (as /proc/PID/task/TID/children lists them), passed to `f` one by one;
+/// nothing is allocated.
+pub fn for_each_child(pid: i32, mut f: impl FnMut(i32)) {
+    for_each_task(pid, |tid| read_children(pid, tid, &mut f));
+}
+
+fn read_children(pid: i32, tid: i32, f: &mut impl FnMut(i32)) {
+    let mut path = [0u8; 64];
+    let mut w = crate::fmt::Writer::new(&mut path);
+    w.str("/proc/")
+        .uint(pid as u64)
+        .str("/task/")
+        .uint(tid as u64)
+        .str("/children\0");
+    if w.overflowed() {
+        return;
+    }
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = [0u8; 256];
+    let mut current: i64 = -1;
+    loop {
+        let n = match read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            if b.is_ascii_digit() {
+                current = current.max(0) * 10 + i64::from(b - b'0');
+            } else if current >= 0 {
+                f(current as i32);
+                current = -1;
+            }
+        }
+    }
+    if current >= 0 {
+        f(current as i32);
+    }
+}
+
+/// SIGKILLs every descendant of this process except those `keep` names
+/// (e.g. nothing). As a subreaper, orphans of the service are our children,
+/// so walking /proc from our pid finds them all. A fixed stack bounds the walk.
+pub fn kill_descendants(keep: impl Fn(i32) -> bool) {
+    // SAFETY: getpid has no arguments.
+    let me = unsafe { libc::getpid() };
+    let mut stack = [0i32; 256];
+    let mut depth = 0usize;
+    stack[0] = me;
+    depth += 1;
+    let mut visited = 0;
+    while depth > 0 && visited < 4096 {
+        depth -= 1;
+        let pid = stack[depth];
+        visited += 1;
+        if pid != me && !keep(pid) {
+            // Freeze it first so it cannot fork while we walk.
+            let _ = kill(pid, libc::SIGSTOP);
+        }
+        for_each_child(pid, |child| {
+            if depth < stack.len() {
+                stack[depth] = child;
+                depth += 1;
+            }
+        });
+        if pid != me && !keep(pid) {
+            let _ = kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Borrow-free view of a raw fd for APIs that want AsRawFd.
+pub fn raw(fd: &Option<OwnedFd>) -> RawFd {
+    fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+}
+
+/// Gives freed heap memory back to the system (glibc), so that what
+/// set-up used and freed does not stay dirty for the supervisor's life.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Drops the stack pages below the caller's frame (keeping a margin) that
+/// set-up dirtied and the loop may never need again. What lies below the
+/// stack pointer is dead; the kernel gives back zero pages if it is used.
+#[inline(never)]
+pub fn release_unused_stack() {
+    const PAGE: usize = 4096;
+    const MARGIN: usize = 2 * PAGE;
+    const SPAN: usize = 256 * 1024;
+    let marker = 0u8;
+    let sp = std::hint::black_box(&marker) as *const u8 as usize;
+    let top = (sp - MARGIN) & !(PAGE - 1);
+    let bottom = top.saturating_sub(SPAN);
+    // SAFETY: the range is below the stack pointer, unused by any live
+    // frame (no signal handlers run on this stack: signals come through a
+    // signalfd); unmapped parts only make madvise return ENOMEM.
+    unsafe {
+        libc::madvise(
+            bottom as *mut libc::c_void,
+            top - bottom,
+            libc::MADV_DONTNEED,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_of_any_thread_are_found() {
+        // A child forked from a second thread is listed under that thread.
+        let child = std::thread::spawn(|| {
+            std::process::Command::new("/bin/sleep")
+                .arg("5")
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let mut found = false;
+        // SAFETY: getpid has no arguments.
+        for_each_child(unsafe { libc::getpid() }, |pid| {
+            found |= pid == child.id() as i32
+        });
+        let mut child = child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(found);
+    }
+}
