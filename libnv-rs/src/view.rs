@@ -770,13 +770,33 @@ const RESCAN_PAIRS: u32 = 48;
 /// Slots of the on-stack name table of the zero-allocation validator (64 KiB of stack):
 /// enough for every pair of any message up to about 120 KiB.
 const STACK_SLOTS: usize = 8192;
+/// Messages up to this size are validated in a small stack frame: a supervisor validates
+/// one on every request, and stack pages once touched stay resident (stack probes touch
+/// every page of a big frame even when the table itself is never used).
+const SMALL_MESSAGE: usize = 2048;
+/// Every pair can be a duplicate candidate: at most `SMALL_MESSAGE / 20` pairs, at load 3/4.
+const SMALL_SLOTS: usize = 256;
+/// Each level of nesting costs at least a pair header, a one-byte name and a list header
+/// (39 bytes) before the next level can open, so a small message nests at most 52 deep.
+const SMALL_FRAMES: usize = SMALL_MESSAGE / 39 + 2;
+
+/// Stack space for a name table, zero-filled only when a list gets big.
+trait StackSlots {
+    fn zeroed(&mut self) -> &mut [u64];
+}
+
+impl<const N: usize> StackSlots for std::mem::MaybeUninit<[u64; N]> {
+    fn zeroed(&mut self) -> &mut [u64] {
+        self.write([0; N])
+    }
+}
 
 /// Where the duplicate-name hash table lives.
 enum Slots<'s> {
     /// Not needed yet.
     Unused,
     /// On the stack (the validator's frame): the zero-allocation validator.
-    Stack(&'s mut [u64; STACK_SLOTS]),
+    Stack(&'s mut [u64]),
     /// On the heap, sized for every possible pair of the message: the owned unpacker.
     Heap(Vec<u64>),
     /// A prefix of a caller's [`Scratch`], sized for the message; zeroed again afterwards.
@@ -820,7 +840,7 @@ fn slots_for(len: usize) -> usize {
 pub(crate) struct Duplicates<'s> {
     slots: Slots<'s>,
     /// Uninitialized stack space for the stack table, zeroed only if a list gets big.
-    stack: Option<&'s mut std::mem::MaybeUninit<[u64; STACK_SLOTS]>>,
+    stack: Option<&'s mut dyn StackSlots>,
     heap: bool,
     /// A caller's scratch, not yet cut to size.
     scratch: Option<&'s mut [u64]>,
@@ -877,13 +897,13 @@ impl<'s> Duplicates<'s> {
             } else if self.heap {
                 Slots::Heap(vec![0; slots_for(message_len)])
             } else if let Some(space) = self.stack.take() {
-                Slots::Stack(space.write([0; STACK_SLOTS]))
+                Slots::Stack(space.zeroed())
             } else {
                 Slots::Unused
             };
         }
         match &mut self.slots {
-            Slots::Stack(s) => &mut s[..],
+            Slots::Stack(s) => s,
             Slots::Heap(v) => v,
             Slots::Scratch(s) => s,
             Slots::Unused => &mut [],
@@ -1005,7 +1025,22 @@ pub(crate) fn validate(
     options: &UnpackOptions,
     table: TableMode<'_>,
 ) -> Result<(ByteOrder, Flags), DecodeError> {
-    let mut stack_table = std::mem::MaybeUninit::<[u64; STACK_SLOTS]>::uninit();
+    if msg.len() <= SMALL_MESSAGE {
+        validate_in::<SMALL_SLOTS, SMALL_FRAMES>(msg, nfds, options, table)
+    } else {
+        validate_in::<STACK_SLOTS, { MAX_DEPTH_CAP + 1 }>(msg, nfds, options, table)
+    }
+}
+
+/// The validator proper, with `SLOTS` slots of stack table and room for `FRAMES - 1` levels.
+#[inline(never)]
+fn validate_in<const SLOTS: usize, const FRAMES: usize>(
+    msg: &[u8],
+    nfds: usize,
+    options: &UnpackOptions,
+    table: TableMode<'_>,
+) -> Result<(ByteOrder, Flags), DecodeError> {
+    let mut stack_table = std::mem::MaybeUninit::<[u64; SLOTS]>::uninit();
     let mut duplicates = match table {
         TableMode::Stack => Duplicates::on_stack(msg.len()),
         TableMode::Heap => Duplicates::on_heap(msg.len()),
@@ -1049,8 +1084,9 @@ pub(crate) fn validate(
             ));
         }
     }
-    let max_depth = limits.depth();
-    let mut frames = [Frame::default(); MAX_DEPTH_CAP + 1];
+    // FRAMES covers any depth a message of this size can reach (see SMALL_FRAMES).
+    let max_depth = limits.depth().min(FRAMES - 1);
+    let mut frames = [Frame::default(); FRAMES];
     let mut depth = 0usize;
     frames[0] = Frame {
         pairs: 0,

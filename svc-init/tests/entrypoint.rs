@@ -255,11 +255,25 @@ fn cmd_starts_clean_whatever_svc_init_inherited() {
     // and CMD starts clean
     assert_eq!(mask(child, "SigBlk:"), 0, "CMD's blocked signals");
     assert_eq!(mask(child, "SigIgn:"), 0, "CMD's ignored signals");
-    let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{child}/fd"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    fds.sort();
+    // The new cmdline is visible before execve has closed the close-on-exec
+    // descriptors, so wait for the listing to settle; a real leak still
+    // fails here, when the bound runs out.
+    let fds_of = |pid: i32| {
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        fds.sort();
+        fds
+    };
+    let mut fds = Vec::new();
+    wait_for("CMD's fds to be 0, 1, 2", BOUND, || {
+        fds = fds_of(child);
+        fds == ["0", "1", "2"]
+    });
     assert_eq!(fds, ["0", "1", "2"], "CMD's fds");
     send(r.pid(), libc::SIGTERM);
     assert_eq!(r.wait().code(), Some(143));
