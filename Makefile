@@ -10,19 +10,20 @@ FUZZ_SECONDS ?= 30
 
 all: build
 
-build:
-	$(CARGO) build --release --workspace
-
-# Static, non-PIE binaries for initramfs images, FROM-scratch containers and
-# the supervisor's memory budget (docs/benchmarks.md). The explicit --target
-# keeps RUSTFLAGS away from build scripts and proc macros.
+# The shipped build: static, non-PIE binaries in
+# target/$(STATIC_TARGET)/release. Static because svc-init goes into
+# initramfs images and FROM-scratch containers, and because svc-supervise
+# runs once per service: static and non-PIE it needs no relocated data
+# pages, which keeps it within 64 kB of private memory (docs/benchmarks.md).
+# The explicit --target keeps RUSTFLAGS away from build scripts and proc
+# macros.
 STATIC_TARGET ?= x86_64-unknown-linux-gnu
-static:
+build static:
 	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
 	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
 
 # Every test of the workspace, then the lints and the shipped declarations.
-test: unit lint system-test
+test: unit lint check-services system-test
 
 unit:
 	$(CARGO) build --workspace --bins

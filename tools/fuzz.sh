@@ -13,14 +13,26 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 # toolchain accept them (no nightly toolchain can be fetched here).
 export RUSTC_BOOTSTRAP=1
 
+# Seeds: real packings for the nvlist targets, the shipped declarations for
+# the INI parser. The working corpus stays under fuzz/corpus (gitignored).
+seeds_for() {
+  case $1 in
+  libnv-rs:unpack) echo tests/vectors/valid ;;
+  libsvc:ini) echo ../services.d ;;
+  esac
+}
+
 status=0
 for dir in libnv-rs/fuzz libsvc/fuzz; do
   [ -d "$dir" ] || continue
   crate="${dir%/fuzz}"
   for target in $(cd "$crate" && cargo fuzz list); do
     echo "== fuzz $crate:$target for ${seconds}s"
-    if ! (cd "$crate" && cargo fuzz run "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048); then
-      echo "fuzz target $crate:$target FAILED" >&2
+    mkdir -p "$dir/corpus/$target"
+    seeds=$(seeds_for "$crate:$target")
+    if ! (cd "$crate" && cargo fuzz run -O "$target" "fuzz/corpus/$target" $seeds -- \
+      -max_total_time="$seconds" -rss_limit_mb=2048); then
+      echo "fuzz target $crate:$target FAILED (input under $dir/artifacts/$target)" >&2
       status=1
     fi
   done

@@ -1,0 +1,64 @@
+//! One line per service outcome on stdout, OpenRC style
+//! (` * Starting nginx ...  [ ok ]`), coloured on a terminal, plain
+//! otherwise. Writes never block the loop for long: stdout is a console
+//! or a file.
+
+use std::io::{IsTerminal, Write};
+
+pub struct Console {
+    tty: bool,
+    width: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    Failed,
+}
+
+impl Console {
+    pub fn new() -> Console {
+        let tty = std::io::stdout().is_terminal();
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .filter(|&w: &usize| (40..=500).contains(&w))
+            .unwrap_or(80);
+        Console { tty, width }
+    }
+
+    /// ` * Starting nginx ... [ ok ]`, with an optional reason after a failure.
+    pub fn line(&self, verb: &str, name: &str, verdict: Verdict, reason: Option<&str>) {
+        let text = format!("{verb} {name} ...");
+        let mark = match verdict {
+            Verdict::Ok => "ok",
+            Verdict::Failed => "!!",
+        };
+        let mut out = String::new();
+        if self.tty {
+            let (star, colour) = match verdict {
+                Verdict::Ok => ("\x1b[1;32m*\x1b[0m", "\x1b[1;32m"),
+                Verdict::Failed => ("\x1b[1;31m*\x1b[0m", "\x1b[1;31m"),
+            };
+            let pad = self.width.saturating_sub(text.len() + 3 + 7).max(1);
+            out.push_str(&format!(
+                " {star} {text}{:pad$}\x1b[1;34m[\x1b[0m {colour}{mark}\x1b[0m \x1b[1;34m]\x1b[0m\n",
+                ""
+            ));
+        } else {
+            out.push_str(&format!(" * {text} [ {mark} ]\n"));
+        }
+        if let (Verdict::Failed, Some(r)) = (verdict, reason) {
+            out.push_str(&format!("   {name}: {r}\n"));
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(out.as_bytes());
+        let _ = stdout.flush();
+    }
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console::new()
+    }
+}

@@ -1,0 +1,546 @@
+//! The control socket: accepting clients, permissions from SO_PEERCRED,
+//! reading requests incrementally, answering every method of
+//! docs/protocol.md, and streaming events to `watch` clients.
+
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use libnv::{NvList, NvSender, NvView, RecvStatus};
+
+use crate::jobs::Waiter;
+use crate::link::receiver;
+use crate::manager::{
+    CLIENT_MESSAGE_MAX, Client, MAX_CLIENT_BACKLOG, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_UID,
+    MESSAGE_TIMEOUT, Manager, REQUESTS_PER_TURN,
+};
+use crate::proto::{self, Failure, code};
+use crate::sys;
+
+/// Methods anyone who may connect can use.
+const READ_ONLY: [&str; 3] = ["list", "status", "watch"];
+
+impl Manager {
+    pub fn accept(&mut self) {
+        for _ in 0..64 {
+            let sock = match self.listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    return;
+                }
+            };
+            self.admit(sock);
+        }
+    }
+
+    fn admit(&mut self, sock: UnixStream) {
+        let Ok((pid, uid, gid)) = sys::peer_cred(&sock) else {
+            return;
+        };
+        let own = nix::unistd::getuid().as_raw();
+        if self.cfg.user_mode && uid != own && uid != 0 {
+            tracing::warn!("refused a connection from uid {uid} (pid {pid})");
+            return;
+        }
+        if self.clients.len() >= MAX_CONNECTIONS {
+            return;
+        }
+        if uid != 0
+            && self.clients.values().filter(|c| c.uid == uid).count() >= MAX_CONNECTIONS_PER_UID
+        {
+            tracing::warn!("uid {uid} has too many connections; refusing another");
+            return;
+        }
+        if sock.set_nonblocking(true).is_err() {
+            return;
+        }
+        let privileged = uid == 0
+            || (self.cfg.user_mode && uid == own)
+            || self
+                .cfg
+                .control_group
+                .as_ref()
+                .is_some_and(|g| sys::in_group(uid, gid, g));
+        let key = self.next_client;
+        self.next_client += 1;
+        self.clients.insert(
+            key,
+            Client {
+                sock,
+                rx: receiver(CLIENT_MESSAGE_MAX),
+                tx: NvSender::new(),
+                uid,
+                privileged,
+                partial_since: None,
+                watching: false,
+            },
+        );
+    }
+
+    pub fn on_client(&mut self, key: u64, revents: i16) {
+        let mut alive = true;
+        if revents & libc::POLLOUT != 0
+            && let Some(c) = self.clients.get_mut(&key)
+            && c.tx.flush(&c.sock).is_err()
+        {
+            alive = false;
+        }
+        if alive && revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            alive = self.read_client(key);
+        }
+        if !alive {
+            self.clients.remove(&key);
+        }
+    }
+
+    /// Reads and answers up to REQUESTS_PER_TURN requests. False: close.
+    fn read_client(&mut self, key: u64) -> bool {
+        let mut handled = 0;
+        loop {
+            let Some(c) = self.clients.get_mut(&key) else {
+                return false;
+            };
+            // Take complete messages first; read more only when none is left.
+            let msg = match c.rx.next_message() {
+                Ok(Some(m)) => Some(m.bytes().to_vec()),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::debug!("client {key}: {e}; closing");
+                    return false;
+                }
+            };
+            if let Some(bytes) = msg {
+                handled += 1;
+                self.handle_message(key, &bytes);
+                if handled >= REQUESTS_PER_TURN {
+                    break;
+                }
+                continue;
+            }
+            let Some(c) = self.clients.get_mut(&key) else {
+                return false;
+            };
+            if c.tx.pending() >= crate::manager::PAUSE_CLIENT_BACKLOG {
+                break;
+            }
+            match c.rx.recv_from(&c.sock) {
+                Ok(RecvStatus::Data(_)) => continue,
+                Ok(RecvStatus::WouldBlock) => break,
+                Ok(RecvStatus::Eof) => return false,
+                Err(e) => {
+                    tracing::debug!("client {key}: {e}; closing");
+                    return false;
+                }
+            }
+        }
+        let Some(c) = self.clients.get_mut(&key) else {
+            return false;
+        };
+        c.partial_since = if c.rx.has_partial() {
+            c.partial_since.or(Some(Instant::now()))
+        } else {
+            None
+        };
+        true
+    }
+
+    /// Cuts off clients whose message has been incomplete for too long.
+    pub fn expire_partial_messages(&mut self) {
+        let now = Instant::now();
+        let late: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.partial_since.is_some_and(|t| now >= t + MESSAGE_TIMEOUT))
+            .map(|(&k, _)| k)
+            .collect();
+        for k in late {
+            tracing::debug!("client {k}: message incomplete after 10 s; closing");
+            self.clients.remove(&k);
+        }
+    }
+
+    pub fn send_to_client(&mut self, key: u64, msg: &NvList) {
+        let Some(c) = self.clients.get_mut(&key) else {
+            return;
+        };
+        let ok = c.tx.queue(msg).is_ok()
+            && c.tx.flush(&c.sock).is_ok()
+            && c.tx.pending() <= MAX_CLIENT_BACKLOG;
+        if !ok {
+            tracing::debug!("client {key}: not reading its replies; closing");
+            self.clients.remove(&key);
+        }
+    }
+
+    fn handle_message(&mut self, key: u64, bytes: &[u8]) {
+        let view = match NvView::new(bytes) {
+            Ok(v) => v,
+            Err(_) => return,
+        };
+        let req = match proto::parse_request(view) {
+            Ok(r) => r,
+            Err((id, f)) => {
+                self.send_to_client(key, &proto::error_reply(id, "", &f));
+                return;
+            }
+        };
+        let (id, method) = (req.id, req.method.to_owned());
+        let privileged = self.clients.get(&key).is_some_and(|c| c.privileged);
+        let uid = self.clients.get(&key).map_or(0, |c| c.uid);
+        let reply = if !privileged && !READ_ONLY.contains(&method.as_str()) {
+            Err(Failure::new(
+                code::NOT_PERMITTED,
+                format!(
+                    "not permitted: uid {uid} may only read (list, status, watch); \
+                     ask root, or a member of the manager's --control-group"
+                ),
+            ))
+        } else {
+            self.dispatch(key, id, &method, &req.args)
+        };
+        match reply {
+            Ok(Some(r)) => self.send_to_client(key, &r),
+            Ok(None) => {}
+            Err(f) => self.send_to_client(key, &proto::error_reply(id, &method, &f)),
+        }
+    }
+
+    /// Answers one request; `Ok(None)` when the answer comes later.
+    fn dispatch(
+        &mut self,
+        key: u64,
+        id: u64,
+        method: &str,
+        args: &NvView,
+    ) -> Result<Option<NvList>, Failure> {
+        let reply = || proto::message(id, method, true);
+        match method {
+            "list" => Ok(Some(self.list_reply(reply()))),
+            "status" => {
+                let names = self.resolve(&proto::names(args)?, true)?;
+                let mut r = reply();
+                let items: Vec<NvList> = names.iter().map(|n| self.status_item(n)).collect();
+                if !items.is_empty() {
+                    let _ = r.add_nvlist_array("services", items);
+                }
+                Ok(Some(r))
+            }
+            "start" | "stop" | "restart" => {
+                let names = self.resolve(&proto::names(args)?, false)?;
+                let job = match method {
+                    "start" => self.start_job(&names)?,
+                    "stop" => self.stop_job(&names),
+                    _ => self.restart_job(&names),
+                };
+                self.run_job(key, id, method, args, job)
+            }
+            "target" => {
+                let target = match proto::string(args, "target")? {
+                    Some(t) => t.to_owned(),
+                    None => proto::names(args)?.into_iter().next().ok_or_else(|| {
+                        Failure::new(code::INVALID_ARGUMENT, "target: which target?")
+                    })?,
+                };
+                if !self.knows(&target, true) {
+                    return Err(no_such(&target));
+                }
+                let job = self.switch_job(&target)?;
+                self.run_job(key, id, method, args, job)
+            }
+            "reload" => {
+                let names = self.resolve(&proto::names(args)?, false)?;
+                for n in &names {
+                    let running = self
+                        .units
+                        .get(n)
+                        .is_some_and(|u| u.link.is_some() && u.status.has_process());
+                    if !running {
+                        return Err(Failure::new(code::FAILED, format!("{n} is not running")));
+                    }
+                }
+                for n in &names {
+                    if let Some(l) = self.link_mut(n) {
+                        l.request("reload", None);
+                    }
+                }
+                Ok(Some(reply()))
+            }
+            "enable" | "disable" => {
+                let names = self.resolve(&proto::names(args)?, false)?;
+                let target = proto::string(args, "target")?.map(str::to_owned);
+                let mut changed = Vec::new();
+                for n in &names {
+                    changed.extend(self.set_enabled(n, target.as_deref(), method == "enable")?);
+                }
+                let errors = self.load();
+                let mut r = reply();
+                if !changed.is_empty() {
+                    let _ = r.add_string_array("changed", &changed);
+                }
+                if !errors.is_empty() {
+                    let _ = r.add_string_array("errors", &errors);
+                }
+                Ok(Some(r))
+            }
+            "rescan" => {
+                let before: Vec<String> = self.set.declarations.keys().cloned().collect();
+                let errors = self.load();
+                let mut r = reply();
+                let added: Vec<&String> = self
+                    .set
+                    .declarations
+                    .keys()
+                    .filter(|n| before.binary_search(n).is_err())
+                    .collect();
+                if !added.is_empty() {
+                    let _ = r.add_string_array("added", &added);
+                }
+                if !errors.is_empty() {
+                    let _ = r.add_string_array("errors", &errors);
+                }
+                Ok(Some(r))
+            }
+            "shutdown" => {
+                let waiter = (!proto::flag(args, "no_wait")?).then(|| Waiter {
+                    client: key,
+                    id,
+                    method: method.to_owned(),
+                });
+                let answer_now = waiter.is_none();
+                self.begin_shutdown(waiter);
+                Ok(answer_now.then(reply))
+            }
+            "watch" => {
+                if let Some(c) = self.clients.get_mut(&key) {
+                    c.watching = true;
+                }
+                Ok(Some(reply()))
+            }
+            _ => Err(Failure::new(
+                code::UNKNOWN_METHOD,
+                format!("unknown method '{method}'"),
+            )),
+        }
+    }
+
+    fn run_job(
+        &mut self,
+        key: u64,
+        id: u64,
+        method: &str,
+        args: &NvView,
+        mut job: crate::jobs::Job,
+    ) -> Result<Option<NvList>, Failure> {
+        let no_wait = proto::flag(args, "no_wait")?;
+        let job_id = job.id;
+        if !no_wait {
+            job.waiters.push(Waiter {
+                client: key,
+                id,
+                method: method.to_owned(),
+            });
+        }
+        self.submit(job);
+        if no_wait {
+            let mut r = proto::message(id, method, true);
+            let _ = r.add_number("job", job_id);
+            return Ok(Some(r));
+        }
+        Ok(None)
+    }
+
+    /// The names asked for, each known; none means all (when `all_ok`).
+    fn resolve(&mut self, names: &[String], all_ok: bool) -> Result<Vec<String>, Failure> {
+        if names.is_empty() {
+            if !all_ok {
+                return Err(Failure::new(
+                    code::INVALID_ARGUMENT,
+                    "names: which services?",
+                ));
+            }
+            let mut all: Vec<String> = self.set.declarations.keys().cloned().collect();
+            for (n, u) in &self.units {
+                if u.link.is_some() && !self.set.declarations.contains_key(n) {
+                    all.push(n.clone());
+                }
+            }
+            all.sort();
+            return Ok(all);
+        }
+        for n in names {
+            if !self.knows(n, !all_ok) {
+                return Err(no_such(n));
+            }
+        }
+        Ok(names.to_vec())
+    }
+
+    /// One service's or target's status, as `status` and events carry it.
+    pub fn status_item(&self, name: &str) -> NvList {
+        let mut item = NvList::new();
+        let _ = item.add_string("name", name);
+        let decl = self.set.declarations.get(name);
+        let is_target = decl.is_some_and(|d| d.is_target());
+        let _ = item.add_string("kind", if is_target { "target" } else { "service" });
+        if let Some(d) = decl.and_then(|d| d.description.as_deref()) {
+            let _ = item.add_string("description", d);
+        }
+        if is_target {
+            let up = self.targets_up.contains(name);
+            let status = proto::Status {
+                state: if up { "ready" } else { "down" }.into(),
+                wanted: if up { "up" } else { "down" }.into(),
+                since: self.started_at,
+                ..proto::Status::default()
+            };
+            let _ = status.write(&mut item);
+            return item;
+        }
+        match self.units.get(name) {
+            Some(u) => {
+                let mut status = u.status.clone();
+                if u.link.is_none()
+                    && let Some(b) = &u.blocked
+                {
+                    status.reason = Some(b.clone());
+                }
+                if decl.is_none() && u.link.is_some() && status.reason.is_none() {
+                    status.reason = Some("its declaration is gone".into());
+                }
+                let _ = status.write(&mut item);
+            }
+            None => {
+                let status = proto::Status {
+                    since: self.started_at,
+                    ..proto::Status::default()
+                };
+                let _ = status.write(&mut item);
+            }
+        }
+        if let Some(pid) = self
+            .units
+            .get(name)
+            .and_then(|u| u.link)
+            .and_then(|i| self.links[i].as_ref())
+            .and_then(|l| l.pid)
+        {
+            let _ = item.add_number("supervisor_pid", u64::from(pid));
+        }
+        let _ = item.add_string("log", self.log_path(name).as_os_str().as_encoded_bytes());
+        item
+    }
+
+    fn list_reply(&self, mut r: NvList) -> NvList {
+        let mut items = Vec::new();
+        for (name, d) in &self.set.declarations {
+            let mut item = self.status_item(name);
+            let _ = item.add_string("file", d.file.as_os_str().as_encoded_bytes());
+            let enabled = self.set.enabled_in(name);
+            if !enabled.is_empty() {
+                let _ = item.add_string_array("enabled", &enabled);
+            }
+            items.push(item);
+        }
+        for (name, u) in &self.units {
+            if u.link.is_some() && !self.set.declarations.contains_key(name) {
+                items.push(self.status_item(name));
+            }
+        }
+        if !items.is_empty() {
+            let _ = r.add_nvlist_array("services", items);
+        }
+        let templates: Vec<&String> = self.set.templates.keys().collect();
+        if !templates.is_empty() {
+            let _ = r.add_string_array("templates", &templates);
+        }
+        r
+    }
+
+    /// Creates or removes `enabled/TARGET/NAME`; returns the paths changed.
+    fn set_enabled(
+        &mut self,
+        name: &str,
+        target: Option<&str>,
+        enable: bool,
+    ) -> Result<Vec<String>, Failure> {
+        let Some(dir) = self.cfg.layout.enabled.clone() else {
+            return Err(Failure::new(code::FAILED, "no enablement directory"));
+        };
+        let targets: Vec<String> = match target {
+            Some(t) => vec![t.to_owned()],
+            None if enable => {
+                let wanted_by = self
+                    .set
+                    .declarations
+                    .get(name)
+                    .map(|d| d.deps.wanted_by.clone())
+                    .unwrap_or_default();
+                if wanted_by.is_empty() {
+                    vec!["default".to_owned()]
+                } else {
+                    wanted_by
+                }
+            }
+            None => self
+                .set
+                .enabled_in(name)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let mut changed = Vec::new();
+        for t in targets {
+            if libsvc::names::check_reference(&t).is_err() {
+                return Err(Failure::new(
+                    code::INVALID_ARGUMENT,
+                    format!("'{t}' is not a valid target name"),
+                ));
+            }
+            let path = dir.join(&t).join(name);
+            let fail =
+                |e: std::io::Error| Failure::new(code::FAILED, format!("{}: {e}", path.display()));
+            if enable {
+                if path.symlink_metadata().is_ok() {
+                    continue;
+                }
+                std::fs::create_dir_all(dir.join(&t)).map_err(fail)?;
+                std::fs::File::create(&path).map_err(fail)?;
+            } else {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(fail(e)),
+                }
+            }
+            changed.push(path.to_string_lossy().into_owned());
+        }
+        Ok(changed)
+    }
+
+    /// Sends `name`'s status to every `watch` client.
+    pub fn broadcast_event(&mut self, name: &str) {
+        if !self.clients.values().any(|c| c.watching) {
+            return;
+        }
+        let mut msg = proto::message(0, "event", false);
+        let item = self.status_item(name);
+        for pair in item.into_pairs() {
+            let (k, v) = pair.into_parts();
+            let _ = msg.add(k, v);
+        }
+        let watchers: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.watching)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in watchers {
+            self.send_to_client(k, &msg);
+        }
+    }
+}
+
+fn no_such(name: &str) -> Failure {
+    Failure::new(code::NO_SUCH_SERVICE, format!("no such service: {name}"))
+}

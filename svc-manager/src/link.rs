@@ -1,0 +1,190 @@
+//! The manager's connection to one supervisor: the socketpair of a
+//! supervisor it started, or the control socket of one it adopted.
+//! Messages in and out are non-blocking; what arrives is turned into
+//! plain data (`Incoming`) for the manager to act on.
+
+use std::os::unix::net::UnixStream;
+
+use std::io::Read;
+
+use libnv::{Limits, NvList, NvReceiver, NvSender, NvView, UnpackOptions};
+use libsvc::Service;
+
+use crate::proto::{self, Status};
+
+/// Supervisor replies and events are small; this bounds what one may send.
+const SUPERVISOR_MESSAGE_MAX: usize = 16 * 1024;
+
+/// What one supervisor message said.
+#[derive(Debug)]
+pub enum Incoming {
+    /// An `event`, or the status part of a reply.
+    Status {
+        status: Status,
+        reply_to: Option<(u64, String)>,
+    },
+    /// A failed reply.
+    Error { method: String, text: String },
+}
+
+pub struct Link {
+    pub name: String,
+    pub sock: UnixStream,
+    /// Bytes of a message not complete yet. Supervisors send small
+    /// messages without descriptors, so a plain growing buffer (sized by
+    /// what arrives, not by the limit) keeps a thousand links cheap.
+    inbox: Vec<u8>,
+    tx: NvSender,
+    next_id: u64,
+    /// The supervisor took its declaration (always true once adopted).
+    pub declared: bool,
+    /// Send `start` as soon as the declaration is taken.
+    pub start_when_declared: bool,
+    /// Send `exit` as soon as the declaration is taken.
+    pub exit_when_declared: bool,
+    /// Id of a `start` whose reply has not come: events before it describe
+    /// the past, so the plan does not judge on them.
+    pub awaiting_start: Option<u64>,
+    /// `exit` was sent: the supervisor is going away.
+    pub exiting: bool,
+    /// Our child (None when adopted).
+    pub pid: Option<u32>,
+    /// The declaration it runs (None when adopted: unknown).
+    pub given: Option<Box<Service>>,
+}
+
+pub fn receiver(max: usize) -> NvReceiver {
+    NvReceiver::new(UnpackOptions {
+        limits: Limits {
+            max_size: max,
+            max_depth: 8,
+            max_descriptors: 0,
+        },
+        ..UnpackOptions::default()
+    })
+}
+
+impl Link {
+    pub fn new(
+        name: &str,
+        sock: UnixStream,
+        pid: Option<u32>,
+        given: Option<Box<Service>>,
+    ) -> Link {
+        Link {
+            name: name.to_owned(),
+            sock,
+            inbox: Vec::new(),
+            tx: NvSender::new(),
+            next_id: 1,
+            declared: given.is_none(),
+            start_when_declared: false,
+            exit_when_declared: false,
+            awaiting_start: None,
+            exiting: false,
+            pid,
+            given,
+        }
+    }
+
+    /// Queues a request and tries to send it; returns its id.
+    pub fn request(&mut self, method: &str, extra: Option<NvList>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut msg = proto::message(id, method, false);
+        if let Some(extra) = extra {
+            for pair in extra.into_pairs() {
+                let (k, v) = pair.into_parts();
+                let _ = msg.add(k, v);
+            }
+        }
+        if let Err(e) = self.tx.queue(&msg) {
+            tracing::warn!("{}: cannot queue {method}: {e}", self.name);
+        }
+        let _ = self.flush();
+        id
+    }
+
+    /// Sends what is queued; Err when the supervisor is gone.
+    pub fn flush(&mut self) -> libnv::Result<bool> {
+        self.tx.flush(&self.sock)
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// Bytes already received (after adoption's first exchange).
+    pub fn preload(&mut self, bytes: &[u8]) {
+        self.inbox.extend_from_slice(bytes);
+    }
+
+    /// Reads everything available. `Ok(false)`: the supervisor closed.
+    pub fn read(&mut self, out: &mut Vec<Incoming>) -> Result<bool, String> {
+        let mut chunk = [0u8; 8192];
+        let mut open = true;
+        loop {
+            match (&self.sock).read(&mut chunk) {
+                Ok(0) => {
+                    open = false;
+                    break;
+                }
+                Ok(n) => self.inbox.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        let mut used = 0;
+        while let Some(len) = frame_len(&self.inbox[used..], SUPERVISOR_MESSAGE_MAX)? {
+            let view = NvView::new(&self.inbox[used..used + len]).map_err(|e| e.to_string())?;
+            decode(&view, out);
+            used += len;
+        }
+        self.inbox.drain(..used);
+        if !open && !self.inbox.is_empty() {
+            return Err("closed in the middle of a message".into());
+        }
+        Ok(open)
+    }
+}
+
+/// The length of the message at the start of `buf`, once it is all there.
+pub fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    const HEADER: usize = libnv::HEADER_SIZE;
+    if buf.len() < HEADER {
+        return Ok(None);
+    }
+    if buf[0] != b'l' || buf[3..11] != [0u8; 8] {
+        return Err("not an nvlist without descriptors".into());
+    }
+    let size: [u8; 8] = buf[11..19].try_into().map_err(|_| "short header")?;
+    let size = if buf[2] & 0x80 != 0 {
+        u64::from_be_bytes(size)
+    } else {
+        u64::from_le_bytes(size)
+    };
+    let total = size.saturating_add(HEADER as u64);
+    if total > max as u64 {
+        return Err(format!("a message of {total} bytes is over the limit"));
+    }
+    let total = total as usize;
+    Ok((buf.len() >= total).then_some(total))
+}
+
+/// Turns one supervisor message into what the manager acts on.
+fn decode(v: &NvView, out: &mut Vec<Incoming>) {
+    let method = v.get_str("ipc:method").unwrap_or("").to_owned();
+    let reply = v.get_bool("ipc:reply") == Some(true);
+    if let Some(text) = v.get_str("ipc:error") {
+        out.push(Incoming::Error {
+            method,
+            text: text.to_owned(),
+        });
+        return;
+    }
+    if let Some(status) = Status::from_view(v) {
+        let reply_to = reply.then(|| (v.get_number("ipc:id").unwrap_or(0), method));
+        out.push(Incoming::Status { status, reply_to });
+    }
+}

@@ -1,0 +1,188 @@
+//! svc-manager: loads the declarations, starts a target's services each
+//! under its own svc-supervise, and answers svcctl on its control socket
+//! (docs/manager.md).
+
+mod args;
+mod console;
+mod control;
+mod jobs;
+mod link;
+mod manager;
+mod proto;
+mod spec;
+mod sys;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use libsvc::Paths;
+use libsvc::load::Layout;
+
+use args::Args;
+use manager::{Config, Manager};
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("svc-manager: {message}");
+    ExitCode::from(1)
+}
+
+/// svc-supervise next to our own executable, else on PATH.
+fn find_supervise() -> PathBuf {
+    if let Ok(me) = std::env::current_exe()
+        && let Some(dir) = me.parent()
+    {
+        let p = dir.join("svc-supervise");
+        if p.is_file() {
+            return p;
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join("svc-supervise");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    PathBuf::from("svc-supervise")
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Binds the control socket; a live manager already there is an error, a
+/// stale socket file is replaced.
+fn bind(path: &Path, user_mode: bool) -> Result<UnixListener, String> {
+    if let Some(dir) = path.parent() {
+        if user_mode {
+            make_dir(dir, 0o700)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        } else {
+            make_dir(dir, 0o755)?;
+        }
+    }
+    if path.symlink_metadata().is_ok() {
+        if UnixStream::connect(path).is_ok() {
+            return Err(format!(
+                "{}: another manager is answering there",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Anyone may connect to the system socket: permissions are checked per
+    // request from the peer's credentials. A user's socket is private.
+    let mode = if user_mode { 0o600 } else { 0o666 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+fn config(args: Args) -> Result<Config, String> {
+    let mut paths = Paths::for_mode(args.user).map_err(|e| e.to_string())?;
+    if !args.services.is_empty() {
+        paths.services = args.services;
+    }
+    if let Some(e) = args.enabled {
+        paths.enabled = e;
+    }
+    if let Some(s) = args.socket {
+        paths.socket = s;
+    }
+    if let Some(r) = args.runtime_dir {
+        paths.runtime_dir = r;
+    }
+    if let Some(l) = args.log_dir {
+        paths.log_dir = l;
+    }
+    if let Some(b) = args.runtime_base {
+        paths.runtime_base = b;
+    }
+    let control_group = match &args.control_group {
+        Some(g) => Some(
+            nix::unistd::Group::from_name(g)
+                .map_err(|e| format!("--control-group {g}: {e}"))?
+                .ok_or_else(|| format!("--control-group {g}: no such group"))?,
+        ),
+        None => None,
+    };
+    if let Some(fd) = args.notify_fd {
+        if fd <= 2 || !sys::fd_is_open(fd) {
+            return Err(format!("--notify-fd {fd}: not an open descriptor above 2"));
+        }
+        sys::set_cloexec(fd);
+    }
+    let notify_socket = std::env::var_os("NOTIFY_SOCKET");
+    // SAFETY: single-threaded at this point; children must not inherit it.
+    unsafe { std::env::remove_var("NOTIFY_SOCKET") };
+    Ok(Config {
+        user_mode: args.user,
+        layout: Layout::from(&paths),
+        socket: paths.socket,
+        runtime_dir: paths.runtime_dir,
+        log_dir: paths.log_dir,
+        runtime_base: paths.runtime_base,
+        target: args.target,
+        control_group,
+        supervise: args.supervise.unwrap_or_else(find_supervise),
+        notify_fd: args.notify_fd,
+        notify_socket,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SVC_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cfg = match config(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let dir_mode = if cfg.user_mode { 0o700 } else { 0o755 };
+    for (dir, mode) in [
+        (cfg.runtime_dir.clone(), dir_mode),
+        (cfg.runtime_dir.join("supervise"), 0o700),
+        (cfg.log_dir.clone(), dir_mode),
+    ] {
+        if let Err(e) = make_dir(&dir, mode) {
+            return fail(e);
+        }
+    }
+    let signals = match sys::signals() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("signals: {e}")),
+    };
+    let listener = match bind(&cfg.socket, cfg.user_mode) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let target = cfg.target.clone();
+    tracing::info!(
+        "svc-manager {} on {} (target {target})",
+        env!("CARGO_PKG_VERSION"),
+        cfg.socket.display()
+    );
+    let mut m = Manager::new(cfg, listener, signals);
+    m.adopt();
+    m.boot(&target);
+    ExitCode::from(m.run() as u8)
+}

@@ -1,0 +1,681 @@
+//! The manager's state and its one poll loop: a signalfd, the control
+//! socket, one connection per supervisor, one per client. Nothing blocks:
+//! every socket is non-blocking, every message is received incrementally.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use libnv::{NvList, NvReceiver, NvSender};
+use libsvc::graph::Graph;
+use libsvc::load::{Layout, ServiceSet};
+use nix::sys::signalfd::SignalFd;
+
+use crate::console::{Console, Verdict};
+use crate::jobs::Job;
+use crate::link::{Incoming, Link};
+use crate::proto::{self, Status};
+use crate::spec::{self, Places};
+use crate::sys;
+
+/// Everything fixed at start-up.
+pub struct Config {
+    pub user_mode: bool,
+    pub layout: Layout,
+    pub socket: PathBuf,
+    pub runtime_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub runtime_base: PathBuf,
+    pub target: String,
+    pub control_group: Option<nix::unistd::Group>,
+    pub supervise: PathBuf,
+    pub notify_fd: Option<RawFd>,
+    pub notify_socket: Option<OsString>,
+}
+
+/// A partial message must complete within this long of its first byte.
+pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request a client may send.
+pub const CLIENT_MESSAGE_MAX: usize = 64 * 1024;
+/// Connections one non-root uid may hold open at once.
+pub const MAX_CONNECTIONS_PER_UID: usize = 32;
+/// Connections in all.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Replies and events a client has not read yet, before it is cut off.
+pub const MAX_CLIENT_BACKLOG: usize = 8 << 20;
+/// Above this backlog a client's further requests wait until it reads.
+pub const PAUSE_CLIENT_BACKLOG: usize = 1 << 20;
+/// Requests taken from one client per loop turn, so that one busy client
+/// cannot starve the others.
+pub const REQUESTS_PER_TURN: usize = 64;
+
+/// What the manager knows of one service beyond its declaration.
+#[derive(Default)]
+pub struct Unit {
+    /// Index into `Manager::links`.
+    pub link: Option<usize>,
+    pub status: Status,
+    /// Why a plan did not start it (`dependency X failed`).
+    pub blocked: Option<String>,
+    /// The supervisor's `restarts` when it was last told to start.
+    pub restarts_base: u64,
+    /// Start it again once its current supervisor has gone (its
+    /// declaration changed).
+    pub respawn: bool,
+}
+
+pub struct Client {
+    pub sock: UnixStream,
+    pub rx: NvReceiver,
+    pub tx: NvSender,
+    pub uid: u32,
+    pub privileged: bool,
+    pub partial_since: Option<Instant>,
+    pub watching: bool,
+}
+
+pub struct Manager {
+    pub cfg: Config,
+    pub set: ServiceSet,
+    pub graph: Graph,
+    pub units: HashMap<String, Unit>,
+    pub links: Vec<Option<Link>>,
+    pub targets_up: BTreeSet<String>,
+    pub clients: BTreeMap<u64, Client>,
+    pub next_client: u64,
+    pub jobs: Vec<Job>,
+    pub next_job: u64,
+    /// Settled start plans with failed members, kept so that requirers
+    /// start if such a member becomes ready later.
+    pub lingering: Vec<libsvc::plan::StartPlan>,
+    pub console: Console,
+    pub listener: UnixListener,
+    pub signals: SignalFd,
+    /// Set when a shutdown has finished: leave the loop.
+    pub exit: bool,
+    pub started_at: u64,
+    pub notified: bool,
+}
+
+enum Who {
+    Signals,
+    Listener,
+    Link(usize),
+    Client(u64),
+}
+
+impl Manager {
+    pub fn new(cfg: Config, listener: UnixListener, signals: SignalFd) -> Manager {
+        let mut m = Manager {
+            cfg,
+            set: ServiceSet::default(),
+            graph: Graph::default(),
+            units: HashMap::new(),
+            links: Vec::new(),
+            targets_up: BTreeSet::new(),
+            clients: BTreeMap::new(),
+            next_client: 1,
+            jobs: Vec::new(),
+            next_job: 1,
+            lingering: Vec::new(),
+            console: Console::new(),
+            listener,
+            signals,
+            exit: false,
+            started_at: proto::now_unix(),
+            notified: false,
+        };
+        m.load();
+        m
+    }
+
+    // ----- declarations -----
+
+    /// Loads the declarations; a file with errors keeps its last good
+    /// version. Returns the diagnostics as text.
+    pub fn load(&mut self) -> Vec<String> {
+        let mut set = ServiceSet::load(&self.cfg.layout);
+        for (name, _) in set.broken.clone() {
+            if let Some(old) = self.set.declarations.get(&name) {
+                tracing::warn!("{name}: keeping the last good declaration");
+                set.declarations.insert(name.clone(), old.clone());
+            }
+        }
+        let (graph, graph_diags) = Graph::build(&set);
+        let mut out = Vec::new();
+        for d in set.diagnostics.iter().chain(&graph_diags) {
+            if d.is_error() {
+                tracing::error!("{d}");
+            } else {
+                tracing::warn!("{d}");
+            }
+            out.push(d.to_string());
+        }
+        self.set = set;
+        self.graph = graph;
+        out
+    }
+
+    pub fn is_target(&self, name: &str) -> bool {
+        self.set
+            .declarations
+            .get(name)
+            .is_some_and(|d| d.is_target())
+    }
+
+    /// A name the manager can talk about: declared, or running without a
+    /// declaration (adopted, or its file removed). An instance of a template
+    /// is made when `create` (a privileged request names it); a read-only
+    /// request only learns that it could be, so reading cannot grow the set.
+    pub fn knows(&mut self, name: &str, create: bool) -> bool {
+        if self.set.declarations.contains_key(name) {
+            return true;
+        }
+        if self.units.get(name).is_some_and(|u| u.link.is_some()) {
+            return true;
+        }
+        if !create {
+            return match libsvc::names::classify(name) {
+                Ok(libsvc::names::NameKind::Instance { template, .. }) => {
+                    self.set.templates.get(template).is_some_and(|t| !t.broken)
+                }
+                _ => false,
+            };
+        }
+        if self.set.instantiate(name) {
+            let (graph, _) = Graph::build(&self.set);
+            self.graph = graph;
+            return true;
+        }
+        false
+    }
+
+    pub fn link_mut(&mut self, name: &str) -> Option<&mut Link> {
+        let i = self.units.get(name)?.link?;
+        self.links[i].as_mut()
+    }
+
+    /// Running, as plans count it: a service whose supervisor says it is up,
+    /// a target that was reached.
+    pub fn is_up(&self, name: &str) -> bool {
+        if self.targets_up.contains(name) {
+            return true;
+        }
+        self.units
+            .get(name)
+            .is_some_and(|u| u.link.is_some() && u.status.is_up())
+    }
+
+    /// Has a supervisor (or is a reached target): what a stop must stop.
+    pub fn is_active(&self, name: &str) -> bool {
+        self.targets_up.contains(name) || self.units.get(name).is_some_and(|u| u.link.is_some())
+    }
+
+    pub fn active_names(&self) -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = self.targets_up.iter().cloned().collect();
+        s.extend(
+            self.units
+                .iter()
+                .filter(|(_, u)| u.link.is_some())
+                .map(|(n, _)| n.clone()),
+        );
+        s
+    }
+
+    pub fn control_path(&self, name: &str) -> PathBuf {
+        self.cfg
+            .runtime_dir
+            .join("supervise")
+            .join(format!("{name}.sock"))
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.cfg.log_dir.join(name).join("current")
+    }
+
+    // ----- supervisors -----
+
+    fn add_link(&mut self, link: Link) -> usize {
+        let name = link.name.clone();
+        let i = match self.links.iter().position(Option::is_none) {
+            Some(i) => {
+                self.links[i] = Some(link);
+                i
+            }
+            None => {
+                self.links.push(Some(link));
+                self.links.len() - 1
+            }
+        };
+        self.units.entry(name).or_default().link = Some(i);
+        i
+    }
+
+    /// Tells the service's supervisor to start it, starting a supervisor
+    /// first when there is none. Err: it cannot be started at all.
+    pub fn start_unit(&mut self, name: &str) -> Result<(), String> {
+        let service = match self.set.declarations.get(name) {
+            Some(d) => match d.service() {
+                Some(s) => s.clone(),
+                None => return Err("a target has no process".into()),
+            },
+            None => return Err("no declaration".into()),
+        };
+        let unit = self.units.entry(name.to_owned()).or_default();
+        unit.blocked = None;
+        if let Some(i) = unit.link {
+            let restarts = unit.status.restarts;
+            let has_process = unit.status.has_process();
+            let Some(link) = self.links[i].as_mut() else {
+                return Err("supervisor lost".into());
+            };
+            if link.exiting {
+                return Err("it is being stopped".into());
+            }
+            let stale = link.given.as_deref().is_some_and(|g| *g != service);
+            if stale && !has_process {
+                // The declaration changed: a fresh supervisor takes it.
+                link.exiting = true;
+                link.request("exit", None);
+                if let Some(u) = self.units.get_mut(name) {
+                    u.respawn = true;
+                }
+                return Ok(());
+            }
+            if link.declared {
+                link.awaiting_start = Some(link.request("start", None));
+            } else {
+                link.start_when_declared = true;
+            }
+            if let Some(u) = self.units.get_mut(name) {
+                u.restarts_base = restarts;
+            }
+            return Ok(());
+        }
+        self.spawn_unit(name, service)
+    }
+
+    fn spawn_unit(&mut self, name: &str, service: libsvc::Service) -> Result<(), String> {
+        let control = self.control_path(name);
+        let places = Places {
+            log_dir: &self.cfg.log_dir,
+            runtime_base: &self.cfg.runtime_base,
+        };
+        let decl = spec::service_nvlist(name, &service, &places)
+            .map_err(|e| format!("cannot encode the declaration: {e}"))?;
+        let (pid, sock) = sys::spawn_supervisor(&self.cfg.supervise, &control).map_err(|e| {
+            format!(
+                "cannot run the supervisor {}: {e}",
+                self.cfg.supervise.display()
+            )
+        })?;
+        tracing::debug!("{name}: supervisor pid {pid}");
+        let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
+        let mut args = NvList::new();
+        let _ = args.add_nvlist("service", decl);
+        link.request("declare", Some(args));
+        link.start_when_declared = true;
+        let i = self.add_link(link);
+        let unit = self.units.entry(name.to_owned()).or_default();
+        unit.restarts_base = 0;
+        unit.status = Status {
+            state: "starting".into(),
+            wanted: "up".into(),
+            ..Status::default()
+        };
+        let _ = i;
+        Ok(())
+    }
+
+    /// Tells the service's supervisor to stop it and exit. True: nothing
+    /// runs (done now); false: wait for the supervisor to go.
+    pub fn stop_unit(&mut self, name: &str) -> bool {
+        if self.targets_up.contains(name) {
+            return true;
+        }
+        let Some(link) = self.link_mut(name) else {
+            return true;
+        };
+        if !link.exiting {
+            link.exiting = true;
+            if link.declared {
+                link.request("exit", None);
+            } else {
+                link.exit_when_declared = true;
+            }
+        }
+        false
+    }
+
+    fn on_link(&mut self, i: usize, revents: i16) {
+        let mut incoming = Vec::new();
+        let (alive, name) = {
+            let Some(link) = self.links[i].as_mut() else {
+                return;
+            };
+            let mut alive = true;
+            if revents & libc::POLLOUT != 0 && link.flush().is_err() {
+                alive = false;
+            }
+            if alive && revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                match link.read(&mut incoming) {
+                    Ok(open) => alive = open,
+                    Err(e) => {
+                        tracing::warn!("{}: supervisor connection: {e}", link.name);
+                        alive = false;
+                    }
+                }
+            }
+            (alive, link.name.clone())
+        };
+        for msg in incoming {
+            self.on_supervisor_message(i, &name, msg);
+        }
+        if !alive {
+            self.link_gone(i);
+        }
+    }
+
+    fn on_supervisor_message(&mut self, i: usize, name: &str, msg: Incoming) {
+        match msg {
+            Incoming::Error { method, text } => {
+                tracing::warn!("{name}: supervisor refused {method}: {text}");
+                if let Some(link) = self.links[i].as_mut()
+                    && method == "start"
+                {
+                    link.awaiting_start = None;
+                }
+                self.unit_changed(name);
+            }
+            Incoming::Status { status, reply_to } => {
+                let Some(link) = self.links[i].as_mut() else {
+                    return;
+                };
+                if let Some((id, method)) = &reply_to {
+                    if method == "declare" && !link.declared {
+                        link.declared = true;
+                        if link.exit_when_declared {
+                            link.request("exit", None);
+                        } else if link.start_when_declared {
+                            link.start_when_declared = false;
+                            link.awaiting_start = Some(link.request("start", None));
+                        }
+                    }
+                    if link.awaiting_start == Some(*id) {
+                        link.awaiting_start = None;
+                    }
+                }
+                let unit = self.units.entry(name.to_owned()).or_default();
+                let changed = unit.status != status;
+                if changed {
+                    tracing::debug!("{name}: {}", status.state);
+                }
+                unit.status = status;
+                if changed && reply_to.is_none() {
+                    self.broadcast_event(name);
+                }
+                self.unit_changed(name);
+            }
+        }
+    }
+
+    /// The supervisor of link `i` has gone (exited, or its socket closed).
+    fn link_gone(&mut self, i: usize) {
+        let Some(link) = self.links[i].take() else {
+            return;
+        };
+        let name = link.name.clone();
+        let unit = self.units.entry(name.clone()).or_default();
+        unit.link = None;
+        if !link.exiting {
+            tracing::warn!("{name}: its supervisor went away");
+            unit.status.reason = Some(if link.declared {
+                "the supervisor exited".into()
+            } else {
+                "the supervisor did not take the declaration (see the manager's log)".into()
+            });
+            unit.status.state = "failed".into();
+        } else if unit.status.state != "failed" && unit.status.state != "finished" {
+            unit.status.state = "down".into();
+        }
+        unit.status.pid = 0;
+        unit.status.wanted = "down".into();
+        unit.status.since = proto::now_unix();
+        let respawn = std::mem::take(&mut unit.respawn);
+        self.broadcast_event(&name);
+        if respawn {
+            if let Err(e) = self.start_unit(&name) {
+                tracing::warn!("{name}: {e}");
+            }
+        }
+        self.unit_changed(&name);
+        self.unit_stopped(&name);
+    }
+
+    // ----- adoption -----
+
+    /// Finds the supervisors a previous manager left running (their
+    /// control sockets under RUNTIME/supervise) and takes them over.
+    pub fn adopt(&mut self) {
+        let dir = self.cfg.runtime_dir.join("supervise");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".sock"))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            match adopt_one(&path) {
+                Ok((sock, status, rest)) => {
+                    tracing::info!(
+                        "{name}: adopted its supervisor ({} pid {})",
+                        status.state,
+                        status.pid
+                    );
+                    let mut link = Link::new(&name, sock, None, None);
+                    link.preload(&rest);
+                    self.add_link(link);
+                    let unit = self.units.entry(name.clone()).or_default();
+                    unit.status = status;
+                    unit.restarts_base = unit.status.restarts;
+                }
+                Err(e) => {
+                    tracing::info!("{}: not adopted ({e}); removing it", path.display());
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+    }
+
+    // ----- the loop -----
+
+    pub fn run(&mut self) -> i32 {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut who: Vec<Who> = Vec::new();
+        while !self.exit {
+            fds.clear();
+            who.clear();
+            let mut add = |fd: RawFd, events: i16, w: Who| {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                who.push(w);
+            };
+            add(self.signals.as_raw_fd(), libc::POLLIN, Who::Signals);
+            if self.clients.len() < MAX_CONNECTIONS {
+                add(self.listener.as_raw_fd(), libc::POLLIN, Who::Listener);
+            }
+            for (i, l) in self.links.iter().enumerate() {
+                if let Some(l) = l {
+                    let mut ev = libc::POLLIN;
+                    if l.wants_write() {
+                        ev |= libc::POLLOUT;
+                    }
+                    add(l.sock.as_raw_fd(), ev, Who::Link(i));
+                }
+            }
+            let mut deadline: Option<Instant> = None;
+            for (&k, c) in &self.clients {
+                let mut ev = 0;
+                if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
+                    ev |= libc::POLLIN;
+                }
+                if !c.tx.is_empty() {
+                    ev |= libc::POLLOUT;
+                }
+                if let Some(t) = c.partial_since {
+                    let d = t + MESSAGE_TIMEOUT;
+                    deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
+                }
+                add(c.sock.as_raw_fd(), ev, Who::Client(k));
+            }
+            let timeout = deadline.map_or(-1, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32
+                    + 1
+            });
+            if let Err(e) = sys::poll(&mut fds, timeout) {
+                tracing::error!("poll: {e}");
+                return 1;
+            }
+            for (f, w) in fds.iter().zip(who.drain(..)) {
+                if f.revents == 0 {
+                    continue;
+                }
+                match w {
+                    Who::Signals => self.on_signals(),
+                    Who::Listener => self.accept(),
+                    Who::Link(i) => self.on_link(i, f.revents),
+                    Who::Client(k) => self.on_client(k, f.revents),
+                }
+            }
+            self.expire_partial_messages();
+        }
+        let _ = std::fs::remove_file(&self.cfg.socket);
+        0
+    }
+
+    fn on_signals(&mut self) {
+        for sig in sys::read_signals(&self.signals) {
+            match sig {
+                libc::SIGCHLD => {
+                    sys::reap_children();
+                }
+                libc::SIGHUP => {
+                    tracing::info!("SIGHUP: re-reading declarations");
+                    self.load();
+                }
+                libc::SIGTERM | libc::SIGINT => {
+                    tracing::info!("signal {sig}: stopping everything");
+                    self.begin_shutdown(None);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Tells the parent once that the manager is up.
+    pub fn notify_parent(&mut self) {
+        if self.notified {
+            return;
+        }
+        self.notified = true;
+        sys::notify_ready(self.cfg.notify_fd, self.cfg.notify_socket.as_deref());
+    }
+
+    pub fn print_outcome(&self, verb: &str, name: &str, ok: bool, reason: Option<&str>) {
+        let verdict = if ok { Verdict::Ok } else { Verdict::Failed };
+        self.console.line(verb, name, verdict, reason);
+    }
+}
+
+/// Connects to a supervisor's control socket and asks it to send events.
+/// Returns the status in the reply and any bytes that followed it.
+fn adopt_one(path: &Path) -> Result<(UnixStream, Status, Vec<u8>), String> {
+    use std::io::Read;
+    let sock = UnixStream::connect(path).map_err(|e| e.to_string())?;
+    sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let req = proto::message(1, "attach", false);
+    req.send(&sock).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(len) = crate::link::frame_len(&buf, 64 * 1024)? {
+            let view = libnv::NvView::new(&buf[..len]).map_err(|e| e.to_string())?;
+            if let Some(e) = view.get_str("ipc:error") {
+                return Err(format!("attach refused: {e}"));
+            }
+            let status = Status::from_view(&view).ok_or("attach reply without a state")?;
+            buf.drain(..len);
+            return Ok((sock, status, buf));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("no answer to attach".into());
+        }
+        let mut pfd = [libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut pfd, left.as_millis() as i32 + 1).map_err(|e| e.to_string())?;
+        let mut chunk = [0u8; 4096];
+        match (&sock).read(&mut chunk) {
+            Ok(0) => return Err("closed before answering".into()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+impl Manager {
+    /// Starts the target given on the command line; the parent hears of
+    /// it once the plan has settled.
+    pub fn boot(&mut self, target: &str) {
+        if !self.knows(target, true) {
+            tracing::error!("target {target}: no such declaration; starting nothing");
+            self.notify_parent();
+            return;
+        }
+        let adopted = self.units.values().any(|u| u.link.is_some());
+        let planned = if adopted {
+            // What the previous manager left under supervision was already
+            // settled by it: failed services are not retried by a re-attach.
+            self.graph
+                .start_plan_with(&[target], &|n| self.is_active(n) || self.is_up(n))
+                .map(|p| {
+                    self.new_job(
+                        crate::jobs::StopPhase::Nothing,
+                        crate::jobs::StartPhase::Plan(p),
+                    )
+                })
+                .map_err(|e| proto::Failure::new(proto::code::FAILED, e.to_string()))
+        } else {
+            self.start_job(&[target.to_owned()])
+        };
+        match planned {
+            Ok(mut job) => {
+                job.boot = true;
+                self.submit(job);
+            }
+            Err(e) => {
+                tracing::error!("target {target}: {}", e.text);
+                self.notify_parent();
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Every system call the manager makes beyond std: signals, poll, peer
+//! credentials, spawning supervisors, reaping, readiness to the parent.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, getsockopt, socketpair, sockopt};
+
+/// The signals the loop handles; blocked and read from a signalfd.
+pub fn signals() -> std::io::Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        set.add(s);
+    }
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+    // SAFETY: ignoring SIGPIPE only turns writes to gone peers into EPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    Ok(SignalFd::with_flags(
+        &set,
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    )?)
+}
+
+/// Signals waiting on the signalfd.
+pub fn read_signals(fd: &SignalFd) -> Vec<i32> {
+    let mut out = Vec::new();
+    while let Ok(Some(info)) = fd.read_signal() {
+        out.push(info.ssi_signo as i32);
+    }
+    out
+}
+
+/// poll(2) over `fds`; EINTR counts as nothing ready.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> std::io::Result<()> {
+    // SAFETY: `fds` is a valid, exclusively borrowed array of pollfd.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+        for f in fds.iter_mut() {
+            f.revents = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Peer credentials of a connected unix socket: (pid, uid, gid).
+pub fn peer_cred(sock: &UnixStream) -> std::io::Result<(i32, u32, u32)> {
+    let c = getsockopt(sock, sockopt::PeerCredentials)?;
+    Ok((c.pid(), c.uid(), c.gid()))
+}
+
+/// Whether user `uid` (primary group `gid`) belongs to group `group`.
+pub fn in_group(uid: u32, gid: u32, group: &nix::unistd::Group) -> bool {
+    if group.gid.as_raw() == gid {
+        return true;
+    }
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(user)) => group.mem.contains(&user.name),
+        _ => false,
+    }
+}
+
+/// Reaps every exited child (the supervisors this manager started).
+pub fn reap_children() -> Vec<i32> {
+    let mut out = Vec::new();
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid status pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return out;
+        }
+        out.push(pid);
+    }
+}
+
+/// Starts `program --manager-fd N --control CONTROL` in a process group
+/// of its own (so that neither the manager's death nor its terminal's
+/// signals reach it) and returns its pid and the manager's end of the
+/// socketpair.
+///
+/// No `pre_exec`: std then uses posix_spawn (a vfork-style clone), which
+/// is what keeps bring-up of a thousand services fast. The child's end is
+/// made inheritable just for the spawn; the manager is single-threaded, so
+/// no other child can inherit it meanwhile.
+pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32, UnixStream)> {
+    use std::os::unix::process::CommandExt as _;
+    let (mine, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    let child_fd = theirs.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(child_fd, libc::F_SETFD, 0) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let child = Command::new(program)
+        .arg("--manager-fd")
+        .arg(child_fd.to_string())
+        .arg("--control")
+        .arg(control)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn();
+    drop(theirs);
+    let child = child?;
+    let sock = UnixStream::from(mine);
+    sock.set_nonblocking(true)?;
+    Ok((child.id(), sock))
+}
+
+/// Tells the parent that the manager is ready: a line on `fd`, and/or
+/// `READY=1` to `$NOTIFY_SOCKET`.
+pub fn notify_ready(fd: Option<RawFd>, notify_socket: Option<&OsStr>) {
+    if let Some(fd) = fd {
+        // SAFETY: the descriptor number was handed to us for this purpose;
+        // we take it over and close it after writing.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let _ = nix::unistd::write(&owned, b"\n");
+    }
+    if let Some(path) = notify_socket {
+        if let Err(e) = sd_notify(path, b"READY=1\n") {
+            tracing::warn!("NOTIFY_SOCKET: {e}");
+        }
+    }
+}
+
+fn sd_notify(path: &OsStr, msg: &[u8]) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let bytes = path.as_encoded_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => SocketAddr::from_abstract_name(name)?,
+        None => SocketAddr::from_pathname(Path::new(path))?,
+    };
+    let sock = UnixDatagram::unbound()?;
+    sock.send_to_addr(msg, &addr)?;
+    Ok(())
+}
+
+/// Whether a descriptor number is open.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD on any number is harmless.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Marks an inherited descriptor close-on-exec.
+pub fn set_cloexec(fd: RawFd) {
+    // SAFETY: F_SETFD on a descriptor we were handed.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+}

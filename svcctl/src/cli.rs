@@ -1,0 +1,180 @@
+//! The whole command line, defined once: help, completions and (later) the
+//! man page come from this definition.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    libsvc::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Arguments of start, stop and restart.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Return at once instead of waiting until settled.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after this long (250ms, 10s, 5m); the job goes on.
+    #[arg(long, value_parser = parse_duration, value_name = "D")]
+    pub timeout: Option<Duration>,
+}
+
+/// Arguments of enable and disable.
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// The target (default: the service's wanted-by, else `default`).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Also start (enable) or stop (disable) now.
+    #[arg(long)]
+    pub now: bool,
+}
+
+/// Arguments of poweroff, reboot and halt.
+#[derive(Debug, Args)]
+pub struct PowerArgs {
+    /// The init to signal (tests point it elsewhere).
+    #[arg(long, default_value_t = 1, value_name = "PID")]
+    pub init_pid: i32,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "svcctl", version, about = "Control and inspect svc services")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the command name.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Talk to (or read the declarations of) the calling user's manager.
+    #[arg(long, global = true)]
+    pub user: bool,
+    /// The manager's control socket.
+    #[arg(long, global = true, env = "SVC_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Declaration directory for offline commands, earliest wins; replaces
+    /// the default directories. Repeatable; SVC_SERVICES is ':'-separated.
+    #[arg(
+        long,
+        global = true,
+        env = "SVC_SERVICES",
+        value_name = "DIR",
+        value_delimiter = ':'
+    )]
+    pub services: Vec<PathBuf>,
+    /// Enablement directory (enabled/TARGET/NAME) for offline commands.
+    #[arg(long, global = true, env = "SVC_ENABLED", value_name = "DIR")]
+    pub enabled: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate declarations (all, or the files given) and report every error.
+    ///
+    /// Exit 1 if there is any error; what depends on the host (a missing
+    /// user, program or path) is only a warning. With --json: {"ok",
+    /// "declarations", "templates", "errors", "warnings", "diagnostics":
+    /// [{"severity", "file", "line", "message"}]}.
+    Check {
+        /// Declaration files to check on their own instead of the directories.
+        files: Vec<PathBuf>,
+    },
+    /// Print the dependency graph (of TARGET, or of everything) as Graphviz DOT.
+    Graph {
+        /// Only what this target or service pulls in.
+        target: Option<String>,
+    },
+    /// List every declaration: its kind and the targets it is enabled in.
+    ///
+    /// With --json: {"declarations": [{"name", "kind" (service, target,
+    /// template or invalid), "file", "description", "enabled_in": [targets],
+    /// "instance_of" (template or null), "provides": [names]}]}.
+    ///
+    /// Without --offline, asks the manager: every known service and target
+    /// with its state. With --json: {"services": [{"name", "kind", "state",
+    /// "enabled": [targets], "description", "file"}], "templates": [names]}.
+    List {
+        /// Read the declaration files instead of asking the manager.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Show services: a table, or one service in detail with its last log
+    /// lines.
+    ///
+    /// Exit 0 when every service named is up, 3 when one is not, 4 when a
+    /// name is unknown. With --json: {"services": [{"name", "kind"
+    /// (service|target), "state", "pid" (or null), "since" (unix seconds),
+    /// "restarts", "last_exit": {"status", "signal"} (or null), "wanted"
+    /// (up|down), "reason" (or null)}]}.
+    Status {
+        /// Services or targets (none: all).
+        names: Vec<String>,
+    },
+    /// Start services and what they need; waits until settled and prints
+    /// the outcome of each service touched.
+    ///
+    /// Exit 1 when one failed. With --json: {"ok", "job", "services":
+    /// [{"name", "kind", "result", "state", "pid", "reason"}]}.
+    Start(JobArgs),
+    /// Stop services and what requires them, in reverse order.
+    Stop(JobArgs),
+    /// Stop services, then start them again with their current declaration.
+    Restart(JobArgs),
+    /// Send services their reload signal.
+    Reload {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Add services to a target's enablement directory.
+    Enable(EnableArgs),
+    /// Remove services from a target's enablement directory.
+    Disable(EnableArgs),
+    /// Switch to target T: stop what it does not pull in, start what it does.
+    Target {
+        target: String,
+        /// Return at once instead of waiting until settled.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up waiting after this long (250ms, 10s, 5m).
+        #[arg(long, value_parser = parse_duration, value_name = "D")]
+        timeout: Option<Duration>,
+    },
+    /// Print a service's log.
+    Log {
+        name: String,
+        /// Keep printing what is appended.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+        lines: usize,
+    },
+    /// Print every state change as it happens (`NAME STATE [pid N]`; JSON
+    /// lines of `status` items with --json) until interrupted.
+    Watch,
+    /// Re-read declarations (errors are printed and make the exit 1).
+    Rescan,
+    /// Ask init to power off (SIGUSR2, the busybox signal contract).
+    Poweroff(PowerArgs),
+    /// Ask init to reboot (SIGTERM).
+    Reboot(PowerArgs),
+    /// Ask init to halt (SIGUSR1).
+    Halt(PowerArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}

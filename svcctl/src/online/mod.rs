@@ -1,0 +1,354 @@
+//! Commands that talk to a running manager over its control socket
+//! (docs/protocol.md): status, list, start, stop, restart, reload,
+//! enable, disable, target, rescan, log, and the power commands that
+//! signal init.
+
+pub mod client;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libnv::NvList;
+use serde_json::{Value, json};
+
+use client::{Client, ClientError, NO_SUCH_SERVICE, NOT_PERMITTED};
+
+/// Exit statuses (cli.md).
+pub const OK: u8 = 0;
+pub const FAILURE: u8 = 1;
+pub const DOWN: u8 = 3;
+pub const UNKNOWN: u8 = 4;
+
+/// Where and how to talk.
+pub struct Options {
+    pub socket: PathBuf,
+    pub user: bool,
+    pub json: bool,
+}
+
+impl Options {
+    pub fn new(socket: Option<&Path>, user: bool, json: bool) -> Options {
+        Options {
+            socket: client::socket_path(socket, user),
+            user,
+            json,
+        }
+    }
+
+    fn connect(&self) -> Result<Client, u8> {
+        Client::connect(&self.socket, self.user).map_err(|e| fail(&e))
+    }
+}
+
+fn fail(e: &ClientError) -> u8 {
+    match e {
+        ClientError::Refused { code, .. } if *code == NOT_PERMITTED => {
+            eprintln!("svcctl: {e} (run it as root)")
+        }
+        _ => eprintln!("svcctl: {e}"),
+    }
+    match e {
+        ClientError::Refused { code, .. } if *code == NO_SUCH_SERVICE => UNKNOWN,
+        _ => FAILURE,
+    }
+}
+
+fn with_names(mut req: NvList, names: &[String]) -> NvList {
+    if !names.is_empty() {
+        let _ = req.add_string_array("names", names);
+    }
+    req
+}
+
+pub fn services(reply: &NvList) -> &[NvList] {
+    reply.get_nvlist_array("services").unwrap_or(&[])
+}
+
+/// Up as far as `status`' exit code goes (LSB: 0 running, 3 not).
+fn is_up(s: &NvList) -> bool {
+    matches!(s.get_str("state"), Some("ready" | "running" | "finished"))
+}
+
+/// `status [NAME…]`.
+pub fn status(opts: &Options, names: &[String]) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = with_names(c.request("status"), names);
+    let reply = match c.call(req, None) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let items = services(&reply);
+    if opts.json {
+        let list: Vec<Value> = items.iter().map(render::status_json).collect();
+        println!("{}", json!({ "services": list }));
+    } else if names.len() == 1 && items.len() == 1 {
+        render::detail(&items[0]);
+    } else {
+        render::table(items);
+    }
+    if !names.is_empty() && items.iter().any(|s| !is_up(s)) {
+        DOWN
+    } else {
+        OK
+    }
+}
+
+/// `list`: every known service and target.
+pub fn list(opts: &Options) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = c.request("list");
+    let reply = match c.call(req, None) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if opts.json {
+        let list: Vec<Value> = services(&reply).iter().map(render::list_json).collect();
+        let templates: Vec<String> = reply
+            .get_string_array("templates")
+            .unwrap_or(&[])
+            .iter()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
+        println!("{}", json!({ "services": list, "templates": templates }));
+    } else {
+        render::list_table(services(&reply));
+    }
+    OK
+}
+
+/// `start|stop|restart NAME…`, and `target T` (names = [T]).
+pub fn job(
+    opts: &Options,
+    method: &str,
+    names: &[String],
+    no_wait: bool,
+    timeout: Option<Duration>,
+) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut req = c.request(method);
+    if method == "target" {
+        if let Some(t) = names.first() {
+            let _ = req.add_string("target", t);
+        }
+    } else {
+        req = with_names(req, names);
+    }
+    if no_wait {
+        let _ = req.add_bool("no_wait", true);
+    }
+    let reply = match c.call(req, timeout) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let ok = reply.get_bool("ok").unwrap_or(true);
+    if opts.json {
+        let list: Vec<Value> = services(&reply).iter().map(render::outcome_json).collect();
+        println!(
+            "{}",
+            json!({ "ok": ok, "job": reply.get_number("job"), "services": list })
+        );
+    } else if no_wait {
+        println!("job {} queued", reply.get_number("job").unwrap_or(0));
+    } else {
+        render::outcomes(services(&reply));
+    }
+    if ok { OK } else { FAILURE }
+}
+
+/// `reload NAME…`.
+pub fn reload(opts: &Options, names: &[String]) -> u8 {
+    simple(opts, "reload", names, |_| {})
+}
+
+/// `rescan`: errors in declarations are printed, and make the exit 1.
+pub fn rescan(opts: &Options) -> u8 {
+    let mut errors = 0;
+    let json = opts.json;
+    let code = simple(opts, "rescan", &[], |reply| {
+        if json {
+            errors = strings(reply, "errors").len();
+        } else {
+            print_list(reply, "added", false);
+            errors = print_list(reply, "errors", true);
+        }
+    });
+    if code == OK && errors > 0 {
+        FAILURE
+    } else {
+        code
+    }
+}
+
+/// `enable|disable NAME… [--target T] [--now]`.
+pub fn enable(
+    opts: &Options,
+    enable: bool,
+    names: &[String],
+    target: Option<&str>,
+    now: bool,
+) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let method = if enable { "enable" } else { "disable" };
+    let mut req = with_names(c.request(method), names);
+    if let Some(t) = target {
+        let _ = req.add_string("target", t);
+    }
+    let reply = match c.call(req, None) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let changed: Vec<String> = strings(&reply, "changed");
+    if opts.json && !now {
+        println!(
+            "{}",
+            json!({ "changed": changed, "errors": strings(&reply, "errors") })
+        );
+    } else if !opts.json {
+        for p in &changed {
+            println!("{} {p}", if enable { "created" } else { "removed" });
+        }
+        print_list(&reply, "errors", true);
+    }
+    if !now {
+        return OK;
+    }
+    drop(c);
+    job(
+        opts,
+        if enable { "start" } else { "stop" },
+        names,
+        false,
+        None,
+    )
+}
+
+/// `log NAME [-f] [-n N]`.
+pub fn log(opts: &Options, name: &str, follow: bool, lines: usize) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = with_names(c.request("status"), &[name.to_owned()]);
+    let reply = match c.call(req, None) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    drop(c);
+    let Some(path) = services(&reply).first().and_then(|s| s.get_str("log")) else {
+        eprintln!("svcctl: {name} has no log file");
+        return FAILURE;
+    };
+    match render::tail(Path::new(path), lines, follow) {
+        Ok(()) => OK,
+        Err(e) => {
+            eprintln!("svcctl: {path}: {e}");
+            FAILURE
+        }
+    }
+}
+
+/// `watch`: one line per state change (JSON lines with --json) until the
+/// manager goes away.
+pub fn watch(opts: &Options) -> u8 {
+    use std::io::Write;
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = c.request("watch");
+    if let Err(e) = c.call(req, None) {
+        return fail(&e);
+    }
+    loop {
+        let ev = match c.receive(None) {
+            Ok(ev) => ev,
+            Err(e) => {
+                eprintln!("svcctl: the manager closed the connection ({e})");
+                return FAILURE;
+            }
+        };
+        if ev.get_str("ipc:method") != Some("event") {
+            continue;
+        }
+        let line = if opts.json {
+            render::status_json(&ev).to_string()
+        } else {
+            render::event_line(&ev)
+        };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return OK;
+        }
+    }
+}
+
+/// `poweroff|reboot|halt`: the busybox signal contract to init.
+pub fn power(action: &str, init_pid: i32) -> u8 {
+    let signal = match action {
+        "poweroff" => libc::SIGUSR2,
+        "reboot" => libc::SIGTERM,
+        _ => libc::SIGUSR1,
+    };
+    // SAFETY: kill(2) with a pid and a signal number.
+    if unsafe { libc::kill(init_pid, signal) } != 0 {
+        let e = std::io::Error::last_os_error();
+        eprintln!("svcctl: cannot ask init (pid {init_pid}) to {action}: {e}");
+        return FAILURE;
+    }
+    OK
+}
+
+fn simple(opts: &Options, method: &str, names: &[String], show: impl FnOnce(&NvList)) -> u8 {
+    let mut c = match opts.connect() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = with_names(c.request(method), names);
+    match c.call(req, None) {
+        Ok(reply) => {
+            if opts.json {
+                println!(
+                    "{}",
+                    json!({ "ok": true, "errors": strings(&reply, "errors"), "added": strings(&reply, "added") })
+                );
+            }
+            show(&reply);
+            OK
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn strings(l: &NvList, key: &str) -> Vec<String> {
+    l.get_string_array(key)
+        .unwrap_or(&[])
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Prints a string array (errors to stderr); returns how many.
+fn print_list(l: &NvList, key: &str, to_stderr: bool) -> usize {
+    let items = strings(l, key);
+    for i in &items {
+        if to_stderr {
+            eprintln!("svcctl: {i}");
+        } else {
+            println!("{key}: {i}");
+        }
+    }
+    items.len()
+}
