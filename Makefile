@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build static test lint unit check-services system-test bench fuzz clean
+.PHONY: all build static test test-deps lint unit check-services system-test bench fuzz clean
 
 all: build
 
@@ -23,7 +23,12 @@ build static:
 	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
 
 # Every test of the workspace, then the lints and the shipped declarations.
-test: unit lint check-services system-test
+test: test-deps unit lint check-services system-test
+
+# Debian packages the process tests drive for real (nginx, rsyslog, curl),
+# installed without starting them.
+test-deps:
+	tools/ci-daemons.sh
 
 unit:
 	$(CARGO) build --workspace --bins
