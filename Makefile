@@ -6,7 +6,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build static test test-deps lint unit check-services system-test bench fuzz clean
+.PHONY: all build static test test-deps lint unit check-services system-test bench fuzz clean \
+	man completions install uninstall run
 
 all: build
 
@@ -57,3 +58,65 @@ fuzz:
 
 clean:
 	$(CARGO) clean
+
+# --- packaging: man pages, completions, install, run ----------------------
+# `make && make install DESTDIR=... PREFIX=/usr` installs the static build
+# (BIN_DIR); install never builds, so that it can run as another user than
+# the build. svcctl's man page and completions are generated from its clap
+# definition (`svcctl generate`, hidden); the other pages are in man/.
+BIN_DIR ?= $(or $(CARGO_TARGET_DIR),target)/$(STATIC_TARGET)/release
+GEN_DIR ?= $(or $(CARGO_TARGET_DIR),target)/generated
+SBIN_PROGRAMS := svc-init svc-manager svc-supervise svc-notify
+BIN_PROGRAMS  := svcctl
+MAN8_PAGES    := man/svc-init.8 man/svc-manager.8 man/svc-supervise.8
+MAN5_PAGES    := man/svc.ini.5
+DECLARATIONS  := $(wildcard services.d/*.ini)
+
+SBINDIR     = $(DESTDIR)$(PREFIX)/sbin
+BINDIR      = $(DESTDIR)$(PREFIX)/bin
+SERVICESDIR = $(DESTDIR)$(PREFIX)/lib/svc/services.d
+MAN8DIR     = $(DESTDIR)$(PREFIX)/share/man/man8
+MAN5DIR     = $(DESTDIR)$(PREFIX)/share/man/man5
+BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+# Fails with a hint rather than cargo's build when the programs are missing.
+have-programs = @for p in $(SBIN_PROGRAMS) $(BIN_PROGRAMS); do \
+	  test -x "$(BIN_DIR)/$$p" || { echo "make: $(BIN_DIR)/$$p is missing: run \`make\` first (or set BIN_DIR)" >&2; exit 1; }; \
+	done
+
+man:
+	$(have-programs)
+	"$(BIN_DIR)/svcctl" generate man "$(GEN_DIR)/man"
+
+completions:
+	$(have-programs)
+	"$(BIN_DIR)/svcctl" generate completions "$(GEN_DIR)/completions"
+
+install: man completions
+	install -d "$(SBINDIR)" "$(BINDIR)" "$(SERVICESDIR)" "$(MAN8DIR)" "$(MAN5DIR)" \
+	  "$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(FISHCOMPDIR)"
+	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(SBIN_PROGRAMS)) "$(SBINDIR)"
+	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(BIN_PROGRAMS)) "$(BINDIR)"
+	install -m 0644 $(DECLARATIONS) "$(SERVICESDIR)"
+	install -m 0644 $(MAN8_PAGES) "$(GEN_DIR)/man/svcctl.8" "$(MAN8DIR)"
+	install -m 0644 $(MAN5_PAGES) "$(MAN5DIR)"
+	install -m 0644 "$(GEN_DIR)/completions/svcctl.bash" "$(BASHCOMPDIR)/svcctl"
+	install -m 0644 "$(GEN_DIR)/completions/_svcctl" "$(ZSHCOMPDIR)/_svcctl"
+	install -m 0644 "$(GEN_DIR)/completions/svcctl.fish" "$(FISHCOMPDIR)/svcctl.fish"
+
+# Removes exactly the files install put there, and the svc directories if
+# they are left empty (shared ones like share/man/man8 stay).
+uninstall:
+	rm -f $(addprefix "$(SBINDIR)"/,$(SBIN_PROGRAMS)) $(addprefix "$(BINDIR)"/,$(BIN_PROGRAMS))
+	rm -f $(addprefix "$(SERVICESDIR)"/,$(notdir $(DECLARATIONS)))
+	rm -f $(addprefix "$(MAN8DIR)"/,$(notdir $(MAN8_PAGES)) svcctl.8) \
+	  $(addprefix "$(MAN5DIR)"/,$(notdir $(MAN5_PAGES)))
+	rm -f "$(BASHCOMPDIR)/svcctl" "$(ZSHCOMPDIR)/_svcctl" "$(FISHCOMPDIR)/svcctl.fish"
+	rmdir "$(SERVICESDIR)" "$(DESTDIR)$(PREFIX)/lib/svc" 2>/dev/null || true
+
+# Boots the shipped system as PID 1 of a PID+mount namespace, everything
+# under a temporary directory; Ctrl-C powers it off. See tools/run.sh.
+run: build
+	SVC_BIN_DIR="$(BIN_DIR)" ./tools/run.sh

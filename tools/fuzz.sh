@@ -23,7 +23,7 @@ seeds_for() {
 }
 
 status=0
-for dir in libnv-rs/fuzz libsvc/fuzz; do
+for dir in libnv-rs/fuzz libsvc/fuzz svc-init/fuzz; do
   [ -d "$dir" ] || continue
   crate="${dir%/fuzz}"
   for target in $(cd "$crate" && cargo fuzz list); do

@@ -85,13 +85,19 @@ pub fn run() -> ! {
         cmdline::BootChoice::default()
     };
 
+    // `-- CMD` without declarations is a plain container init (tini's job):
+    // reap and forward. It mounts nothing and makes no initctl FIFO, which
+    // keeps its start-up cost at the floor and an unprivileged container's
+    // log free of EPERM noise.
+    let plain_entrypoint =
+        !opts.command.is_empty() && !entrypoint::has_declarations(&opts.services);
     let mut mounted = Vec::new();
-    if pid1 {
+    if pid1 && !plain_entrypoint {
         mounted = mounts::mount_missing(false);
         if !mounted.is_empty() {
             note!("mounted {}", mounted.join(" "));
         }
-    } else {
+    } else if !pid1 {
         // Orphans of our descendants come to us, not to the real init.
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -117,7 +123,7 @@ pub fn run() -> ! {
         let _ = nix::sys::reboot::set_cad_enabled(false);
     }
 
-    let initctl = if pid1 || opts.initctl.is_some() {
+    let initctl = if (pid1 && !plain_entrypoint) || opts.initctl.is_some() {
         // /dev/initctl is the old name, made only where /dev is ours: on a
         // host, or a /dev we mounted — never a /dev shared with the host.
         let dev_is_ours = place.host_pid1() || mounted.contains(&"/dev");
@@ -135,7 +141,7 @@ pub fn run() -> ! {
             Err(code) => std::process::exit(i32::from(code)),
         }
     };
-    let want_manager = cmd.is_none() || entrypoint::has_declarations(&opts.services);
+    let want_manager = !plain_entrypoint;
     let manager = want_manager.then(|| {
         let explicit = opts
             .manager
@@ -153,7 +159,12 @@ pub fn run() -> ! {
         Manager::new(program, found.is_some())
     });
 
-    let svcctl = manager::locate_program("svcctl", None, own_exe.as_deref());
+    // Only initctl runlevel records need it, and a plain entrypoint has none.
+    let svcctl = if plain_entrypoint {
+        None
+    } else {
+        manager::locate_program("svcctl", None, own_exe.as_deref())
+    };
     let target_program = |t: &str| {
         let path = svcctl.as_ref()?;
         let mut argv: Vec<OsString> = Vec::new();

@@ -76,6 +76,12 @@ impl Manager {
                 watching: false,
             },
         );
+        // A client usually sends its request right after connecting: serve
+        // it in this turn rather than after another poll over every
+        // supervisor's socket (svcctl status NAME then costs one wake-up).
+        if !self.read_client(key) {
+            self.clients.remove(&key);
+        }
     }
 
     pub fn on_client(&mut self, key: u64, revents: i16) {

@@ -15,8 +15,6 @@ use crate::proto::{self, Failure, code};
 pub enum StopPhase {
     Nothing,
     Plan(StopPlan),
-    /// Stop exactly these (a restart leaves their requirers alone).
-    Direct(BTreeSet<String>),
 }
 
 pub enum StartPhase {
@@ -98,7 +96,6 @@ impl Job {
         match &self.stop {
             StopPhase::Nothing => true,
             StopPhase::Plan(p) => p.is_done(),
-            StopPhase::Direct(s) => s.is_empty(),
         }
     }
 
@@ -158,7 +155,6 @@ impl Manager {
             let first = match &mut job.stop {
                 StopPhase::Nothing => Vec::new(),
                 StopPhase::Plan(p) => p.begin(),
-                StopPhase::Direct(s) => s.iter().cloned().collect(),
             };
             self.stop_some(job, first);
         }
@@ -221,9 +217,6 @@ impl Manager {
                     if let Ok(more) = p.stopped(&name) {
                         work.extend(more);
                     }
-                }
-                StopPhase::Direct(s) => {
-                    s.remove(&name);
                 }
                 StopPhase::Nothing => {}
             }
@@ -369,7 +362,6 @@ impl Manager {
         self.each_job(|m, job| {
             let waiting = match &job.stop {
                 StopPhase::Plan(p) => p.state(&name) == Some(StopState::Stopping),
-                StopPhase::Direct(s) => s.contains(&name),
                 StopPhase::Nothing => false,
             };
             if !waiting || !job.stop_begun {
@@ -380,10 +372,6 @@ impl Manager {
             job.outcome.insert(name.clone(), Outcome::Stopped);
             let more = match &mut job.stop {
                 StopPhase::Plan(p) => p.stopped(&name).unwrap_or_default(),
-                StopPhase::Direct(s) => {
-                    s.remove(&name);
-                    Vec::new()
-                }
                 StopPhase::Nothing => Vec::new(),
             };
             m.stop_some(job, more);
@@ -501,17 +489,32 @@ impl Manager {
         self.new_job(stop_phase(plan), StartPhase::Nothing)
     }
 
-    /// `restart NAMES`: stop exactly these, then start them again.
+    /// `restart NAMES`: stop these and the running services that require
+    /// them (stopping one stops its requirers, declarations.md), in reverse
+    /// order; then start them all again, requirers once what they require
+    /// is back. Targets stay reached meanwhile.
     pub fn restart_job(&mut self, names: &[String]) -> Job {
-        let services: BTreeSet<String> = names
+        let services: Vec<&str> = names
             .iter()
             .filter(|n| !self.is_target(n))
-            .cloned()
+            .map(String::as_str)
             .collect();
-        self.new_job(
-            StopPhase::Direct(services),
-            StartPhase::Names(names.to_vec()),
-        )
+        let plan = self.graph.stop_plan(&services, &|n| {
+            self.is_active(n) && !self.targets_up.contains(n) && !self.is_target(n)
+        });
+        let mut again: Vec<String> = names.to_vec();
+        for member in plan.members() {
+            if !again.contains(member) {
+                again.push(member.clone());
+            }
+        }
+        if again.len() > names.len() {
+            tracing::info!(
+                "restart: also restarting {} (they require what restarts)",
+                again[names.len()..].join(", ")
+            );
+        }
+        self.new_job(stop_phase(plan), StartPhase::Names(again))
     }
 
     /// `target T`: stop what T does not pull in, start what it does.

@@ -42,8 +42,9 @@ pub struct Link {
     pub start_when_declared: bool,
     /// Send `exit` as soon as the declaration is taken.
     pub exit_when_declared: bool,
-    /// Id of a `start` whose reply has not come: events before it describe
-    /// the past, so the plan does not judge on them.
+    /// Id of a `start` (or of a `declare` carrying `start`) whose reply has
+    /// not come: events before it describe the past, so the plan does not
+    /// judge on them.
     pub awaiting_start: Option<u64>,
     /// `exit` was sent: the supervisor is going away.
     pub exiting: bool,

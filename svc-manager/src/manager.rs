@@ -316,8 +316,11 @@ impl Manager {
         let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
         let mut args = NvList::new();
         let _ = args.add_nvlist("service", decl);
-        link.request("declare", Some(args));
-        link.start_when_declared = true;
+        // The supervisor starts the service as soon as it has taken the
+        // declaration: no round trip per service before anything runs, so
+        // services start while the manager is still spawning the others.
+        let _ = args.add_bool("start", true);
+        link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
         let unit = self.units.entry(name.to_owned()).or_default();
         unit.restarts_base = 0;
@@ -384,7 +387,7 @@ impl Manager {
             Incoming::Error { method, text } => {
                 tracing::warn!("{name}: supervisor refused {method}: {text}");
                 if let Some(link) = self.links[i].as_mut()
-                    && method == "start"
+                    && (method == "start" || method == "declare")
                 {
                     link.awaiting_start = None;
                 }

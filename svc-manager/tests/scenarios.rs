@@ -129,6 +129,51 @@ fn stop_in_reverse_order_and_sigterm_exits_zero() {
     assert!(pids_mentioning(&t.root.to_string_lossy()).is_empty());
 }
 
+/// `restart a` also restarts what requires a, which its stop stops:
+/// c requires b requires a, d requires a (tests/scenarios/stop-order).
+/// Requirers stop first and start again once a is back; a leaf's restart
+/// touches nothing else.
+#[test]
+fn restart_brings_back_the_requirers_it_stopped() {
+    let t = Tree::new("stop-order");
+    let m = Manager::start(&t, &[]);
+    let mut c = m.client();
+    c.wait_state("default", "ready");
+    wait_for(Duration::from_secs(20), "4 started", || {
+        t.lines("started").len() == 4
+    });
+    let before: Vec<u64> = ["a", "b", "c", "d"].iter().map(|n| c.pid_of(n)).collect();
+
+    let reply = c.simple("restart", &["a"]);
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    for (n, old) in ["a", "b", "c", "d"].iter().zip(&before) {
+        assert_eq!(result_of(&reply, n), "started", "{n}: {reply:?}");
+        assert_eq!(c.state(n), "ready", "{n}");
+        assert_ne!(c.pid_of(n), *old, "{n} runs a new process");
+    }
+    assert_eq!(c.state("default"), "ready");
+    let stopped = t.lines("stopped");
+    assert_eq!(stopped.len(), 4, "{stopped:?}");
+    assert!(position(&stopped, "c") < position(&stopped, "b"));
+    assert!(position(&stopped, "b") < position(&stopped, "a"));
+    assert!(position(&stopped, "d") < position(&stopped, "a"));
+    wait_for(Duration::from_secs(20), "8 started", || {
+        t.lines("started").len() == 8
+    });
+    let started = t.lines("started")[4..].to_vec();
+    assert!(position(&started, "a") < position(&started, "b"));
+    assert!(position(&started, "b") < position(&started, "c"));
+    assert!(position(&started, "a") < position(&started, "d"));
+
+    let kept: Vec<u64> = ["a", "b", "d"].iter().map(|n| c.pid_of(n)).collect();
+    let reply = c.simple("restart", &["c"]);
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    assert_eq!(result_of(&reply, "c"), "started");
+    for (n, pid) in ["a", "b", "d"].iter().zip(&kept) {
+        assert_eq!(c.pid_of(n), *pid, "{n} does not require c: untouched");
+    }
+}
+
 #[test]
 fn conflicting_service_is_stopped_first() {
     let t = Tree::new("conflicts");

@@ -51,19 +51,19 @@ fn main() -> ExitCode {
             let _ = sys::set_cloexec(fd);
             // SAFETY: the manager handed this fd to us; nothing else owns it.
             let manager = unsafe { OwnedFd::from_raw_fd(fd) };
-            let (id, spec) = match supervisor::receive_declaration(&manager, 10_000) {
+            let declaration = match supervisor::receive_declaration(&manager, 10_000) {
                 Ok(d) => d,
                 Err(e) => return fail(1, &e),
             };
             (
-                spec,
+                declaration.spec,
                 Options {
                     control,
                     manager: Some(manager),
                     start: false,
                     once: false,
                 },
-                Some(id),
+                Some((declaration.id, declaration.start)),
             )
         }
     };
@@ -73,7 +73,12 @@ fn main() -> ExitCode {
         Err(e) => return fail(1, &format!("{name}: {e}")),
     };
     title::set(&name);
-    if let Some(id) = declare_id {
+    if let Some((id, start)) = declare_id {
+        // Started before the reply, so that the reply already says
+        // `starting` and every later event is news to the manager.
+        if start {
+            sup.want_up(false);
+        }
         sup.acknowledge_declaration(id);
     }
     ExitCode::from(sup.run(&opts).clamp(0, 255) as u8)

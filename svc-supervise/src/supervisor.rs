@@ -192,14 +192,15 @@ impl Supervisor {
         self.life.state
     }
 
+    /// Wants the service up (once: never restarted) and starts it.
+    pub fn want_up(&mut self, once: bool) {
+        self.feed(if once { Event::WantOnce } else { Event::WantUp });
+    }
+
     /// Runs until asked to exit (SIGTERM, `exit`); returns the exit status.
     pub fn run(mut self, opts: &Options) -> i32 {
         if opts.start {
-            self.feed(if opts.once {
-                Event::WantOnce
-            } else {
-                Event::WantUp
-            });
+            self.want_up(opts.once);
         }
         sys::trim_heap();
         sys::release_unused_stack();
@@ -576,9 +577,16 @@ impl Supervisor {
         None
     }
 
-    /// Sends `signal` to the service's process group and main process.
+    /// Sends `signal` to the service's process group and main process,
+    /// once to each process: a main process still in the group is not
+    /// signalled again (a shell's trap would run twice).
     fn signal_service(&self, signal: i32) {
-        for target in [-self.pgid, self.main_pid] {
+        // SAFETY: getpgid has no memory arguments.
+        let main_in_group = self.pgid != 0
+            && self.main_pid > 0
+            && unsafe { libc::getpgid(self.main_pid) } == self.pgid;
+        let main = if main_in_group { 0 } else { self.main_pid };
+        for target in [-self.pgid, main] {
             if target != 0 {
                 let _ = sys::kill(target, signal);
                 if signal != libc::SIGKILL && signal != libc::SIGCONT {
@@ -1202,9 +1210,19 @@ fn listen(path: &Path) -> Result<OwnedFd, String> {
     Ok(OwnedFd::from(listener))
 }
 
+/// What the manager's `declare` carried.
+pub struct Declaration {
+    pub id: u64,
+    pub spec: Spec,
+    /// `start = true`: start the service right after acknowledging, as if
+    /// a `start` request had followed (saves the manager a round trip per
+    /// service at bring-up).
+    pub start: bool,
+}
+
 /// Reads the first message from a manager (blocking up to `timeout_ms`):
 /// the declaration, as the `declare` request.
-pub fn receive_declaration(fd: &OwnedFd, timeout_ms: u64) -> Result<(u64, Spec), String> {
+pub fn receive_declaration(fd: &OwnedFd, timeout_ms: u64) -> Result<Declaration, String> {
     let mut inbox = ipc::Inbox::new(MAX_DECLARATION);
     let deadline = sys::monotonic_ms() + timeout_ms;
     sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;
@@ -1222,8 +1240,13 @@ pub fn receive_declaration(fd: &OwnedFd, timeout_ms: u64) -> Result<(u64, Spec),
                 let Some(service) = req.args.get_nvlist("service") else {
                     return Err("manager fd: 'declare' without a 'service' nvlist".into());
                 };
+                let start = req.args.get_bool("start").unwrap_or(false);
                 return match crate::spec::wire::parse(&service) {
-                    Ok(spec) => Ok((req.id, spec)),
+                    Ok(spec) => Ok(Declaration {
+                        id: req.id,
+                        spec,
+                        start,
+                    }),
                     Err(e) => {
                         // Tell the manager why before going away.
                         let mut out = Vec::new();

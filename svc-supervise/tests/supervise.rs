@@ -1036,6 +1036,100 @@ fn rlimits_and_nice_apply() {
     assert!(out.contains("nice 7\n"), "{out}");
 }
 
+/// Every rlimit a declaration can carry reaches the service, soft and
+/// hard, and infinity stays infinity. Values never exceed the current hard
+/// limit, so the test also holds for a user without CAP_SYS_RESOURCE.
+#[test]
+fn all_sixteen_rlimits_apply() {
+    const NAMES: [&str; 16] = [
+        "cpu",
+        "fsize",
+        "data",
+        "stack",
+        "core",
+        "rss",
+        "nproc",
+        "nofile",
+        "memlock",
+        "as",
+        "locks",
+        "sigpending",
+        "msgqueue",
+        "nice",
+        "rtprio",
+        "rttime",
+    ];
+    const BYTES: [&str; 8] = [
+        "fsize", "data", "stack", "core", "rss", "memlock", "as", "msgqueue",
+    ];
+    let t = Scratch::new("limits16");
+    let mut s = svc(
+        "limits16",
+        "cat /proc/self/limits; echo limits-done; exec sleep 1000",
+    );
+    let mut expected = Vec::new();
+    for (resource, name) in NAMES.iter().enumerate() {
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit into a valid struct.
+        assert_eq!(
+            unsafe { libc::getrlimit(resource as _, &mut current) },
+            0,
+            "{name}"
+        );
+        let wanted: u64 = match *name {
+            "nice" => 10,
+            "rtprio" => 5,
+            "nproc" => 1 << 20,
+            n if BYTES.contains(&n) => (1 << 30) + resource as u64 * 4096,
+            _ => 1000 + resource as u64,
+        };
+        let cap = current.rlim_max;
+        let (soft, hard) = if *name == "core" && cap == libc::RLIM_INFINITY {
+            // One limit keeps an infinite hard value.
+            (wanted, u64::MAX)
+        } else {
+            let hard = (wanted * 2).min(cap);
+            (wanted.min(hard), hard)
+        };
+        s.add_number_array(format!("limit_{name}"), &[soft, hard])
+            .unwrap();
+        let shown = |v: u64| {
+            if v == u64::MAX {
+                "unlimited".to_owned()
+            } else {
+                v.to_string()
+            }
+        };
+        expected.push((*name, shown(soft), shown(hard)));
+    }
+    let mut sup = Sup::managed(&t, s);
+    sup.call("start", |_| {});
+    sup.wait_state("ready");
+    wait_for("output", || sup.stdout().contains("limits-done"));
+    let out = sup.stdout();
+    // /proc/PID/limits: a header, then one line per resource in number
+    // order, columns `%-25s %-20s %-20s %-10s`.
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Limit "))
+        .skip(1)
+        .take(16)
+        .collect();
+    assert_eq!(rows.len(), 16, "{out}");
+    for ((name, soft, hard), row) in expected.iter().zip(&rows) {
+        let soft_col = row.get(26..46).unwrap_or("").trim();
+        let hard_col = row.get(47..67).unwrap_or("").trim();
+        assert_eq!(
+            (soft_col, hard_col),
+            (soft.as_str(), hard.as_str()),
+            "{name}: {row}"
+        );
+    }
+}
+
 #[test]
 fn chroot_runs_the_service_inside_its_root() {
     if !is_root() {

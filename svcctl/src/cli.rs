@@ -172,9 +172,38 @@ pub enum Command {
     Reboot(PowerArgs),
     /// Ask init to halt (SIGUSR1).
     Halt(PowerArgs),
+    /// Write a minimal declaration NAME.ini into the first services
+    /// directory (with --user: ~/.config/svc/services.d), then ask the
+    /// manager, if one is reachable, to rescan.
+    ///
+    /// The command is quoted so that the declaration splits back into
+    /// exactly these words. With --json: {"ok", "file", "rescanned"}.
+    Add {
+        /// The service's name: letters, digits, '_', '.', '-', one '@'.
+        name: String,
+        /// One line for humans.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// When it counts as ready: started, notify-fd N, sd-notify, check CMD.
+        #[arg(long, value_name = "SPEC")]
+        ready: Option<String>,
+        /// Replace an existing NAME.ini.
+        #[arg(long)]
+        force: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Write svcctl's man page or shell completions into DIR (packaging).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: crate::generate::Artifact,
+        dir: PathBuf,
     },
 }

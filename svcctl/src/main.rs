@@ -2,6 +2,8 @@
 //! svc. Each command group lives in its own module; `cli` defines them all.
 
 mod cli;
+#[path = "gen.rs"]
+mod generate;
 mod offline;
 mod online;
 
@@ -142,6 +144,22 @@ fn main() -> ExitCode {
             );
             Status::Success
         }
+        Command::Add {
+            name,
+            description,
+            ready,
+            force,
+            command,
+        } => {
+            let declaration = online::add::Declaration {
+                name,
+                description: description.as_deref(),
+                ready: ready.as_deref(),
+                command,
+            };
+            return code(online::add::add(&opts(), &g.services, &declaration, *force));
+        }
+        Command::Generate { what, dir } => generate::run(*what, dir),
     };
     ExitCode::from(status as u8)
 }

@@ -1,8 +1,10 @@
 //! Commands that talk to a running manager over its control socket
 //! (docs/protocol.md): status, list, start, stop, restart, reload,
 //! enable, disable, target, rescan, log, and the power commands that
-//! signal init.
+//! signal init; and `add`, which writes a declaration and asks for a
+//! rescan.
 
+pub mod add;
 pub mod client;
 pub mod render;
 
