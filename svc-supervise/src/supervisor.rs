@@ -1075,7 +1075,14 @@ impl Supervisor {
             Some(ExitStatus::Signal(s)) => w.add_number("last_exit_signal", s as u64)?,
             None => {}
         }
-        if let Some(reason) = self.life.reason.text() {
+        // `reason` says why a service is not up (cli.md): a crash that was
+        // followed by a successful restart is history, kept in
+        // `last_exit_*` and `restarts`.
+        let not_up = matches!(
+            self.life.state,
+            State::Down | State::Backoff | State::Failed
+        );
+        if not_up && let Some(reason) = self.life.reason.text() {
             w.add_string("reason", reason)?;
         }
         if self.status_len > 0 {

@@ -437,6 +437,33 @@ fn crash_loop_backs_off_without_spinning() {
 }
 
 #[test]
+fn a_crash_followed_by_a_good_restart_leaves_no_reason() {
+    let t = Scratch::new("healed");
+    let marker = t.path("crashed-once");
+    let mut sup = Sup::standalone(
+        &t,
+        &[
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!(
+                "if [ -e {m} ]; then exec sleep 1000; else : > {m}; exit 3; fi",
+                m = marker.display()
+            ),
+        ],
+    );
+    let st = sup.wait_status("restarted and ready", |st| {
+        num(st, "restarts") == 1 && state(st) == "ready"
+    });
+    assert_eq!(num(&st, "last_exit_status"), 3, "the crash stays visible");
+    assert_eq!(
+        st.get_str("reason"),
+        None,
+        "but is no reason of a ready service"
+    );
+}
+
+#[test]
 fn restart_limit_leaves_it_failed() {
     let t = Scratch::new("limit");
     let mut sup = Sup::standalone(
