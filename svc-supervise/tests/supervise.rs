@@ -732,6 +732,46 @@ fn a_full_disk_drops_lines_with_a_count_and_never_blocks() {
 }
 
 #[test]
+fn console_output_goes_to_dev_console() {
+    // A private mount namespace with a file bound over /dev/console: the
+    // service writes to "the console" and the test reads the file. The
+    // host's /dev/console is untouched (the bind mount dies with the
+    // namespace).
+    let t = Scratch::new("console");
+    let console = t.path("console");
+    std::fs::write(&console, "").unwrap();
+    let mut s = svc(
+        "con",
+        "echo to the console; echo errors too >&2; exec sleep 1000",
+    );
+    s.remove("output");
+    s.add_string("output", "console").unwrap();
+    let script = format!(
+        "mount --bind {} /dev/console && exec \"$0\" \"$@\"",
+        console.display()
+    );
+    let mut sup = Sup::managed_under(
+        &t,
+        s,
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    sup.call("start", |_| {});
+    sup.wait_state("ready");
+    wait_for("both lines on the console", || {
+        let text = t.read("console");
+        text.contains("to the console\n") && text.contains("errors too\n")
+    });
+}
+
+#[test]
 fn syslog_output_sends_tagged_datagrams() {
     let t = Scratch::new("syslog");
     let path = t.path("log.sock");

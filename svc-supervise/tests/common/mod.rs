@@ -172,13 +172,26 @@ impl Sup {
 
     /// `svc-supervise --manager-fd 3 --control …`, declared `service`.
     pub fn managed(scratch: &Scratch, service: NvList) -> Sup {
+        Sup::managed_under(scratch, service, &[])
+    }
+
+    /// Like [`Sup::managed`], with the supervisor started by `wrapper`
+    /// (a command that ends by exec'ing its arguments, e.g. `unshare … sh -c`).
+    pub fn managed_under(scratch: &Scratch, service: NvList, wrapper: &[&str]) -> Sup {
         let control = scratch.path("control.sock");
         let out = scratch.path("sup.out");
         let err = scratch.path("sup.err");
         let (ours, theirs) = UnixStream::pair().unwrap();
         let theirs: OwnedFd = theirs.into();
         let raw = theirs.as_raw_fd();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match wrapper {
+            [] => Command::new(BIN),
+            [program, args @ ..] => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+        };
         cmd.args(["--manager-fd", "3", "--control"])
             .arg(&control)
             .stdin(Stdio::null())
