@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the system tests (qemu, systemd-nspawn, podman).
 # Sourced by the test scripts; never run on its own.
 #
@@ -115,18 +116,27 @@ missing_cmds() {
   echo "${absent[*]}"
 }
 
-# Build svc-init statically (glibc, crt-static; the explicit --target keeps
-# RUSTFLAGS off build scripts). Sets SVC_INIT_BIN. Symbols are kept (not the
-# release profile's strip) so that a crash in a guest can be read and
-# static-init.sh can list weakly referenced symbols; the code is the same.
-# SVC_INIT_PREBUILT=PATH skips the build; SVC_BUILD_TRIES=N retries a minute
-# apart (the crate may be mid-edit); SVC_INIT_EXTRA_RUSTFLAGS is appended to
-# RUSTFLAGS (e.g. '-C link-arg=-Wl,-u,statx' to pull a libc function into the
-# static link).
-build_svc_init() {
-  SVC_INIT_BIN=$CARGO_TARGET_DIR/$RUST_TARGET/release/svc-init
-  if [ -n "${SVC_INIT_PREBUILT:-}" ]; then
-    SVC_INIT_BIN=$SVC_INIT_PREBUILT
+# The four programs under test, built statically in one cargo invocation
+# (glibc, crt-static; the explicit --target keeps RUSTFLAGS off build
+# scripts). Sets SVC_INIT_BIN, SVC_MANAGER_BIN, SVC_SUPERVISE_BIN and
+# SVCCTL_BIN. Symbols are kept (not the release profile's strip) so that a
+# crash in a guest can be read and static-init.sh can list weakly
+# referenced symbols; the code is the same.
+# SVC_INIT_PREBUILT, SVC_MANAGER_PREBUILT, SVC_SUPERVISE_PREBUILT and
+# SVCCTL_PREBUILT (each a PATH) use that binary instead of the built one;
+# when all four are given nothing is built. SVC_BUILD_TRIES=N retries a
+# minute apart (a crate may be mid-edit); SVC_INIT_EXTRA_RUSTFLAGS is
+# appended to RUSTFLAGS (e.g. '-C link-arg=-Wl,-u,statx' to pull a libc
+# function into the static link).
+build_svc_programs() {
+  local out=$CARGO_TARGET_DIR/$RUST_TARGET/release
+  SVC_INIT_BIN=${SVC_INIT_PREBUILT:-$out/svc-init}
+  SVC_MANAGER_BIN=${SVC_MANAGER_PREBUILT:-$out/svc-manager}
+  SVC_SUPERVISE_BIN=${SVC_SUPERVISE_PREBUILT:-$out/svc-supervise}
+  SVCCTL_BIN=${SVCCTL_PREBUILT:-$out/svcctl}
+  BUILD_ERROR=""
+  if [ -n "${SVC_INIT_PREBUILT:-}" ] && [ -n "${SVC_MANAGER_PREBUILT:-}" ] &&
+    [ -n "${SVC_SUPERVISE_PREBUILT:-}" ] && [ -n "${SVCCTL_PREBUILT:-}" ]; then
     return 0
   fi
   local tries=${SVC_BUILD_TRIES:-1} i err
@@ -135,9 +145,9 @@ build_svc_init() {
     if (cd "$REPO_ROOT" &&
       CARGO_PROFILE_RELEASE_STRIP=false \
       RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static ${SVC_INIT_EXTRA_RUSTFLAGS:-}" \
-        cargo build -q --release -p svc-init --target "$RUST_TARGET") 2>"$err"; then
+        cargo build -q --release -p svc-init -p svc-manager -p svc-supervise -p svcctl \
+        --target "$RUST_TARGET") 2>"$err"; then
       rm -f "$err"
-      BUILD_ERROR=""
       return 0
     fi
     [ "$i" -lt "$tries" ] && sleep 60
@@ -149,18 +159,46 @@ build_svc_init() {
   return 1
 }
 
+# export_prebuilt: after build_svc_programs, the suites run-all.sh starts
+# use these binaries instead of building again.
+export_prebuilt() {
+  export SVC_INIT_PREBUILT=$SVC_INIT_BIN SVC_MANAGER_PREBUILT=$SVC_MANAGER_BIN \
+    SVC_SUPERVISE_PREBUILT=$SVC_SUPERVISE_BIN SVCCTL_PREBUILT=$SVCCTL_BIN
+}
+
 # is_static FILE: true if FILE is a statically linked ELF (no PT_INTERP).
 is_static() {
   ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter' &&
     LC_ALL=C readelf -h "$1" >/dev/null 2>&1
 }
 
-# make_rootfs DIR: a minimal busybox tree with svc-init as /sbin/init and
-# /sbin/svc-init, the stand-in manager next to it as svc-manager, /etc
-# basics. The stand-in sits next to svc-init's executable, which is where
-# svc-init looks for the manager first.
+# not_static_programs: prints those of the four programs that are not
+# statically linked executables (missing ones included).
+not_static_programs() {
+  local b bad=()
+  for b in "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN"; do
+    is_static "$b" || bad+=("$b")
+  done
+  echo "${bad[*]}"
+}
+
+# make_rootfs DIR [SERVICES-DIR]: a minimal busybox tree with svc-init as
+# /sbin/init and /sbin/svc-init, svc-manager and svc-supervise next to it
+# (where svc-init and svc-manager look first), svcctl in /bin, /etc basics,
+# and a services directory, by default /usr/lib/svc/services.d (one of the
+# manager's default directories). It holds the shipped declarations the
+# tests boot -- the targets sysinit, boot, default, rescue and the busybox
+# services syslogd and crond, unchanged -- plus the test images' own
+# (tests/system/image/): svctest, a service that reports its stop, and
+# svctest-hook, which reports readiness and performs a test's request.
+# Both are enabled in the default and rescue targets (/etc/svc/enabled).
+# getty@.ini is left out: these machines have no terminal for it (the
+# default target's `wants = getty@tty1` is then only a warning).
+SHIPPED_DECLARATIONS=(sysinit boot default rescue syslogd crond)
 make_rootfs() {
-  local root=$1 bb applet
+  local root=$1 services=${2:-/usr/lib/svc/services.d} bb applet d t
+  # Never the host's own tree.
+  case $root in "" | / | //*) echo "make_rootfs: refusing root '$root'" >&2; return 1 ;; esac
   bb=$(command -v busybox)
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,var/log,root}
   chmod 1777 "$root/tmp"
@@ -171,24 +209,63 @@ make_rootfs() {
   rm -f "$root/sbin/init" "$root/linuxrc"
   cp "$SVC_INIT_BIN" "$root/sbin/svc-init"
   ln -s svc-init "$root/sbin/init"
-  install -m 0755 "$SYSTEST_DIR/stand-in-manager.sh" "$root/sbin/svc-manager"
-  cat >"$root/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-daemon:x:1:1:daemon:/:/bin/false
-nobody:x:65534:65534:nobody:/:/bin/false
-EOF
-  cat >"$root/etc/group" <<'EOF'
-root:x:0:
-daemon:x:1:
-nogroup:x:65534:
-EOF
-  cat >"$root/etc/os-release" <<'EOF'
-NAME="svc test rootfs"
-ID=svc-test
-PRETTY_NAME="svc test rootfs (busybox)"
-EOF
+  cp "$SVC_MANAGER_BIN" "$root/sbin/svc-manager"
+  cp "$SVC_SUPERVISE_BIN" "$root/sbin/svc-supervise"
+  cp "$SVCCTL_BIN" "$root/bin/svcctl"
+  mkdir -p "$root/$services"
+  for d in "${SHIPPED_DECLARATIONS[@]}"; do
+    cp "$REPO_ROOT/services.d/$d.ini" "$root/$services/"
+  done
+  cp "$SYSTEST_DIR/image/svctest.ini" "$SYSTEST_DIR/image/svctest-hook.ini" "$root/$services/"
+  install -m 0755 "$SYSTEST_DIR/image/svctest-service" "$SYSTEST_DIR/image/svctest-hook" "$root/bin/"
+  for t in default rescue; do
+    mkdir -p "$root/etc/svc/enabled/$t"
+    : >"$root/etc/svc/enabled/$t/svctest"
+    : >"$root/etc/svc/enabled/$t/svctest-hook"
+  done
+  # busybox crond -f works in its spool directory; /etc/svctest holds a
+  # test's request to svctest-hook.
+  mkdir -p "$root/var/spool/cron/crontabs" "$root/etc/svctest"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'daemon:x:1:1:daemon:/:/bin/false' \
+    'nobody:x:65534:65534:nobody:/:/bin/false' >"$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'daemon:x:1:' 'nogroup:x:65534:' >"$root/etc/group"
+  printf '%s\n' 'NAME="svc test rootfs"' 'ID=svc-test' \
+    'PRETTY_NAME="svc test rootfs (busybox)"' >"$root/etc/os-release"
   echo svc-test >"$root/etc/hostname"
-  mkdir -p "$root/etc/stand-in"
-  install -m 0755 "$SYSTEST_DIR/after-ready.sh" "$root/etc/stand-in/after-ready"
   install -m 0755 "$SYSTEST_DIR/main-cmd.sh" "$root/bin/main-cmd"
+}
+
+# Lines of the test images' hook (image/svctest-hook), as they appear on a
+# console or in a container's log.
+# shellcheck disable=SC2034 # read by the suites
+HOOK_READY_RE='svctest: target [^ ]+ ready uptime='
+# svc-init's line when the manager exits 0 after stopping everything.
+# shellcheck disable=SC2034 # read by the suites
+MANAGER_ORDERLY_RE='svc-init: [^ ]+ stopped \(exit status 0\)'
+# shellcheck disable=SC2034 # read by the suites
+SERVICE_STOPPED_LINE='svctest service: stopped on SIGTERM'
+
+# services_not_running LOG NAME...: prints those NAMEs that the hook's
+# `svcctl status` table in LOG does not show as ready with a pid.
+services_not_running() {
+  local log=$1 name absent=()
+  shift
+  for name in "$@"; do
+    tr -d '\r' <"$log" | awk -v n="$name" '
+      $1 == "svctest" && $2 == "status:" && $3 == n && $4 == "ready" && $5 ~ /^[0-9]+$/ { ok = 1 }
+      END { exit !ok }' || absent+=("$name")
+  done
+  echo "${absent[*]}"
+}
+
+# services_not_stopped LOG NAME...: prints those NAMEs without the
+# manager's " * Stopping NAME ... [ ok ]" line in LOG (coloured on a
+# console, plain in a container's log).
+services_not_stopped() {
+  local log=$1 name absent=()
+  shift
+  for name in "$@"; do
+    grep -a -Eq "Stopping $name \.\.\. .*ok" "$log" || absent+=("$name")
+  done
+  echo "${absent[*]}"
 }

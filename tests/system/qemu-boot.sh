@@ -1,26 +1,37 @@
 #!/usr/bin/env bash
 # Full-system boots of svc-init as PID 1 under qemu (software emulation):
 # a Debian cloud kernel (see install-deps.sh) and an initramfs holding
-# busybox-static, a static svc-init as /sbin/init and the stand-in manager.
+# busybox-static, the static svc-init as /sbin/init, svc-manager and
+# svc-supervise beside it, svcctl, and the services directory of
+# make_rootfs (lib.sh): the shipped targets and busybox services plus the
+# svctest service (says "svctest service: stopped on SIGTERM" on the
+# console when its supervisor stops it) and the svctest-hook service
+# (waits for the target, prints `svcctl status`, then does what
+# `svctest.after-ready=ACTION` on the kernel command line asks).
 #
 # Checks, each read off the serial console log:
-#   qemu-boot-manager-ready     svc-init starts the manager, which gets ready
-#   qemu-poweroff               busybox `poweroff` (SIGUSR2 to PID 1), sent by
-#                               a guest script once the manager is ready:
-#                               the manager stops its services, then
-#                               "reboot: Power down"
+#   qemu-boot-default           svc-init starts svc-manager, which reaches the
+#                               default target: `svcctl status` in the guest
+#                               shows syslogd, crond and svctest ready
+#   qemu-poweroff               `svcctl poweroff` in the guest (SIGUSR2 to
+#                               PID 1) once the target is reached: the
+#                               manager stops the services (svctest's stop
+#                               line) and exits 0, then "reboot: Power down"
 #   qemu-ctrl-alt-del-reboot    `sendkey ctrl-alt-delete` on the qemu monitor:
 #                               orderly stop, then "reboot: Restarting system"
 #   qemu-missing-manager        no manager in the image: svc-init's emergency
 #                               message on the console, no kernel panic, a
 #                               shell that runs a typed command, and leaving
 #                               it makes svc-init try the manager again
-#   qemu-cmdline-manager-target the same image booted with
-#                               `svc.manager=/opt/alt/manager svc.target=rescue`:
-#                               that manager runs with `--target rescue`, and
-#                               poweroff works
-# and prints the boot-to-ready time (kernel "Run /sbin/init" to the stand-in
-# manager's ready line, both in guest uptime seconds).
+#   qemu-cmdline-manager-target the same image (its svc-manager moved to
+#                               /opt/alt/manager, so it finds svc-supervise on
+#                               PATH) booted with `svc.manager=/opt/alt/manager
+#                               svc.target=rescue`: that manager reaches the
+#                               rescue target (no crond), and poweroff is
+#                               orderly
+# and prints the boot-to-ready time: kernel "Run /sbin/init" to the hook's
+# "target default ready" line (guest uptime; the hook polls `svcctl status
+# default` every 0.1 s, so this is an upper bound).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -33,7 +44,7 @@ APPEND_BASE="console=ttyS0 panic=-1 printk.time=1 loglevel=7 rdinit=/sbin/init"
 # the console; leave it to try again".
 EMERGENCY_RE=${SVC_EMERGENCY_RE:-'svc-init: .* cannot run: starting an emergency shell'}
 
-ALL_CHECKS=(qemu-boot-manager-ready qemu-poweroff qemu-ctrl-alt-del-reboot qemu-missing-manager
+ALL_CHECKS=(qemu-boot-default qemu-poweroff qemu-ctrl-alt-del-reboot qemu-missing-manager
   qemu-cmdline-manager-target)
 
 fail_all() {
@@ -48,8 +59,9 @@ missing=$(missing_cmds qemu-system-x86_64 busybox cpio gzip socat readelf timeou
 [ "$(id -u)" -eq 0 ] || fail_all "needs root (mknod /dev/console for the initramfs)"
 [ -r "$KERNEL" ] || fail_all "no kernel at $KERNEL (run tests/system/install-deps.sh)"
 is_static "$(command -v busybox)" || fail_all "busybox is not static (install busybox-static)"
-build_svc_init || fail_all "svc-init does not build (static, $RUST_TARGET): $BUILD_ERROR"
-is_static "$SVC_INIT_BIN" || fail_all "$SVC_INIT_BIN is not statically linked"
+build_svc_programs || fail_all "the svc programs do not build (static, $RUST_TARGET): $BUILD_ERROR"
+not_static=$(not_static_programs)
+[ -z "$not_static" ] || fail_all "not statically linked: $not_static"
 
 make_tmp
 
@@ -57,7 +69,7 @@ make_tmp
 make_initramfs() {
   local out=$1 variant=${2:-} root
   root=$(mktemp -d "$TMP/root.XXXXXX")
-  make_rootfs "$root"
+  make_rootfs "$root" || return 1
   # The kernel opens /dev/console for init's stdio before anything mounts
   # devtmpfs; without the node PID 1 has no console.
   mknod -m 600 "$root/dev/console" c 5 1
@@ -113,7 +125,8 @@ explain() {
   if [ -n "$crash" ]; then
     echo "$crash"
   elif grep -q 'svc-init:' "$1" 2>/dev/null; then
-    grep -E 'svc-init:|stand-in|svctest' "$1" | tail -n 6
+    grep -a -E 'svc-init:|svc-manager|svctest|reached|Starting|Stopping|ERROR|WARN' "$1" |
+      grep -v 'svctest status:' | tail -n 8
   else
     tail -n 6 "$1" 2>/dev/null
   fi | tr -d '\r' | tr '\n' '|' | cut -c1-500
@@ -124,7 +137,7 @@ boot_to_ready() {
     /Run \/sbin\/init as init process/ {
       if (match($0, /\[ *[0-9]+\.[0-9]+\]/)) run = substr($0, RSTART + 1, RLENGTH - 2) + 0
     }
-    /stand-in manager ready uptime=/ {
+    /svctest: target default ready uptime=/ {
       for (i = 1; i <= NF; i++) if ($i ~ /^uptime=/) { sub(/uptime=/, "", $i); ready = $i + 0 }
     }
     END { if (run > 0 && ready > 0) printf "%.2f", ready - run }' "$1"
@@ -132,30 +145,35 @@ boot_to_ready() {
 
 INITRD=$TMP/initrd.gz
 INITRD_NOMGR=$TMP/initrd-no-manager.gz
-make_initramfs "$INITRD"
-make_initramfs "$INITRD_NOMGR" no-manager
+make_initramfs "$INITRD" || fail_all "could not make the initramfs"
+make_initramfs "$INITRD_NOMGR" no-manager || fail_all "could not make the initramfs"
 
-# (a) boot, manager ready, poweroff from a guest script.
+# (a) boot to the default target, `svcctl poweroff` from the hook.
 LOG_A=$TMP/poweroff.log
 start=$(date +%s.%N)
 start_qemu file "$LOG_A" "$INITRD" "$APPEND_BASE svctest.after-ready=poweroff" -monitor none
 wait_qemu
 rc_a=$?
 wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-if grep -q 'stand-in manager ready' "$LOG_A"; then
-  pass qemu-boot-manager-ready
-  t=$(boot_to_ready "$LOG_A")
-  echo "# qemu: boot-to-ready ${t:-?} s (kernel 'Run /sbin/init' to manager ready, guest clock); whole boot+poweroff ${wall} s wall"
+not_running=$(services_not_running "$LOG_A" syslogd crond svctest)
+if ! grep -a -q 'svctest: target default ready' "$LOG_A"; then
+  fail qemu-boot-default "the default target was never reached (no hook line; qemu rc $rc_a): $(explain "$LOG_A")"
+elif [ -n "$not_running" ]; then
+  fail qemu-boot-default "not ready with a pid in the guest's svcctl status: $not_running: $(grep -a '^svctest status:' "$LOG_A" | tr -d '\r' | tr '\n' '|')"
 else
-  fail qemu-boot-manager-ready "no 'stand-in manager ready' on the console (qemu rc $rc_a): $(explain "$LOG_A")"
+  pass qemu-boot-default
+  t=$(boot_to_ready "$LOG_A")
+  echo "# qemu: boot-to-ready ${t:-?} s (kernel 'Run /sbin/init' to the default target reached, guest clock); whole boot+poweroff ${wall} s wall"
 fi
 if [ "$rc_a" -eq 124 ] || [ "$rc_a" -eq 137 ]; then
   fail qemu-poweroff "qemu still running after ${BOOT_TIMEOUT}s: $(explain "$LOG_A")"
 elif ! grep -q 'reboot: Power down' "$LOG_A"; then
   fail qemu-poweroff "no 'reboot: Power down' (qemu rc $rc_a): $(explain "$LOG_A")"
-elif ! grep -q 'stand-in service: stopped on SIGTERM' "$LOG_A"; then
+elif ! grep -a -q "$SERVICE_STOPPED_LINE" "$LOG_A"; then
   fail qemu-poweroff "powered off without the orderly stop of the manager's services: $(explain "$LOG_A")"
-elif ! grep -q 'stand-in manager: stopped, exiting 0' "$LOG_A"; then
+elif [ -n "$(services_not_stopped "$LOG_A" syslogd crond svctest)" ]; then
+  fail qemu-poweroff "the manager did not report the stop of: $(services_not_stopped "$LOG_A" syslogd crond svctest): $(explain "$LOG_A")"
+elif ! grep -a -Eq "$MANAGER_ORDERLY_RE" "$LOG_A"; then
   fail qemu-poweroff "powered off without the manager's orderly exit: $(explain "$LOG_A")"
 else
   pass qemu-poweroff
@@ -165,9 +183,9 @@ fi
 LOG_B=$TMP/cad.log
 MON=$TMP/mon.sock
 start_qemu file "$LOG_B" "$INITRD" "$APPEND_BASE" -monitor "unix:$MON,server=on,wait=off"
-if wait_for_text "$LOG_B" 'stand-in manager ready' "$BOOT_TIMEOUT" "$QEMU_PID"; then
-  # The manager is up (its service armed), so svc-init has long disabled
-  # the kernel's own Ctrl-Alt-Del reboot.
+if wait_for_text "$LOG_B" "$HOOK_READY_RE" "$BOOT_TIMEOUT" "$QEMU_PID"; then
+  # The target is reached (svctest's trap is set), so svc-init has long
+  # disabled the kernel's own Ctrl-Alt-Del reboot.
   printf 'sendkey ctrl-alt-delete\n' | socat -t 2 - "UNIX-CONNECT:$MON" >/dev/null 2>&1
   wait_qemu
   rc_b=$?
@@ -175,14 +193,16 @@ if wait_for_text "$LOG_B" 'stand-in manager ready' "$BOOT_TIMEOUT" "$QEMU_PID"; 
     fail qemu-ctrl-alt-del-reboot "qemu still running after ${BOOT_TIMEOUT}s: $(explain "$LOG_B")"
   elif ! grep -q 'reboot: Restarting system' "$LOG_B"; then
     fail qemu-ctrl-alt-del-reboot "no 'reboot: Restarting system' (qemu rc $rc_b): $(explain "$LOG_B")"
-  elif ! grep -q 'stand-in service: stopped on SIGTERM' "$LOG_B"; then
+  elif ! grep -a -q "$SERVICE_STOPPED_LINE" "$LOG_B"; then
     fail qemu-ctrl-alt-del-reboot "rebooted without the orderly stop (kernel Ctrl-Alt-Del not disabled?): $(explain "$LOG_B")"
+  elif ! grep -a -Eq "$MANAGER_ORDERLY_RE" "$LOG_B"; then
+    fail qemu-ctrl-alt-del-reboot "rebooted without the manager's orderly exit: $(explain "$LOG_B")"
   else
     pass qemu-ctrl-alt-del-reboot
   fi
 else
   stop_qemu
-  fail qemu-ctrl-alt-del-reboot "manager never got ready: $(explain "$LOG_B")"
+  fail qemu-ctrl-alt-del-reboot "the default target was never reached: $(explain "$LOG_B")"
 fi
 
 # (c) Missing manager: the emergency message, no panic, and a shell that
@@ -193,6 +213,7 @@ start_qemu "socket:$CON" "$LOG_C" "$INITRD_NOMGR" "$APPEND_BASE" -monitor none
 if wait_for_text "$LOG_C" "$EMERGENCY_RE" "$BOOT_TIMEOUT" "$QEMU_PID"; then
   sleep 1
   # The typed line echoes as "shell-$((6*7))-works"; only a shell prints 42.
+  # shellcheck disable=SC2016 # for the guest's shell to expand
   printf 'echo shell-$((6*7))-works\n' | socat -t 1 - "UNIX-CONNECT:$CON" >/dev/null 2>&1
   wait_for_text "$LOG_C" 'shell-42-works' 15 "$QEMU_PID"
   shell_ok=$?
@@ -221,12 +242,18 @@ start_qemu file "$LOG_D" "$INITRD_NOMGR" \
   "$APPEND_BASE svc.manager=/opt/alt/manager svc.target=rescue svctest.after-ready=poweroff" -monitor none
 wait_qemu
 rc_d=$?
-if ! grep -q 'stand-in manager ready' "$LOG_D"; then
+if ! grep -a -q 'svc-init: started /opt/alt/manager' "$LOG_D"; then
   fail qemu-cmdline-manager-target "svc.manager=/opt/alt/manager did not start that manager (qemu rc $rc_d): $(explain "$LOG_D")"
-elif ! grep -q 'stand-in manager: starting .*args: .*--target rescue' "$LOG_D"; then
-  fail qemu-cmdline-manager-target "svc.target=rescue did not reach the manager as --target rescue: $(grep 'stand-in manager: starting' "$LOG_D" | tr -d '\r')"
-elif ! grep -q 'reboot: Power down' "$LOG_D"; then
+elif ! grep -a -q 'svc-manager .*(target rescue)' "$LOG_D"; then
+  fail qemu-cmdline-manager-target "svc.target=rescue did not reach the manager as --target rescue: $(grep -a 'svc-manager .* on ' "$LOG_D" | tr -d '\r')"
+elif ! grep -a -q 'svctest: target rescue ready' "$LOG_D"; then
+  fail qemu-cmdline-manager-target "the rescue target was never reached (qemu rc $rc_d): $(explain "$LOG_D")"
+elif grep -a -q 'Starting crond' "$LOG_D"; then
+  fail qemu-cmdline-manager-target "crond started although only the rescue target was asked for: $(explain "$LOG_D")"
+elif ! grep -a -q 'reboot: Power down' "$LOG_D"; then
   fail qemu-cmdline-manager-target "no 'reboot: Power down' (qemu rc $rc_d): $(explain "$LOG_D")"
+elif ! grep -a -q "$SERVICE_STOPPED_LINE" "$LOG_D" || ! grep -a -Eq "$MANAGER_ORDERLY_RE" "$LOG_D"; then
+  fail qemu-cmdline-manager-target "powered off without the orderly stop: $(explain "$LOG_D")"
 else
   pass qemu-cmdline-manager-target
 fi

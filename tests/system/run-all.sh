@@ -7,13 +7,15 @@
 #   tests/system/run-all.sh qemu-boot ...   only the named suites
 #
 # Environment: SVC_TEST_CACHE (downloads, default /var/cache/svc-tests),
-# CARGO_TARGET_DIR (default target-system), SVC_INIT_PREBUILT (skip the
-# build), SVC_KEEP_LOGS=DIR (copy guest logs there).
+# CARGO_TARGET_DIR (default target-system), SVC_INIT_PREBUILT,
+# SVC_MANAGER_PREBUILT, SVC_SUPERVISE_PREBUILT, SVCCTL_PREBUILT (use these
+# binaries; all four given: no build), SVC_KEEP_LOGS=DIR (copy guest logs
+# there).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # suite name and its time bound in seconds
-SUITES=(static-init:60 qemu-boot:240 nspawn:120 podman:180)
+SUITES=(static-init:60 qemu-boot:240 nspawn:120 podman:180 containerfile:120)
 if [ "$#" -gt 0 ]; then
   wanted=("$@")
   SUITES=()
@@ -23,6 +25,7 @@ if [ "$#" -gt 0 ]; then
     qemu-boot) SUITES+=(qemu-boot:240) ;;
     nspawn) SUITES+=(nspawn:120) ;;
     podman) SUITES+=(podman:180) ;;
+    containerfile) SUITES+=(containerfile:120) ;;
     *) echo "run-all.sh: unknown suite $w" >&2; exit 2 ;;
     esac
   done
@@ -30,8 +33,8 @@ fi
 
 start=$(date +%s)
 # One build for every suite.
-if build_svc_init; then
-  export SVC_INIT_PREBUILT=$SVC_INIT_BIN
+if build_svc_programs; then
+  export_prebuilt
 fi
 
 for entry in "${SUITES[@]}"; do

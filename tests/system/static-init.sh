@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The static svc-init the other system tests boot: built with glibc's
-# crt-static, it must be really static and must run as PID 1. Checked here
-# in a PID+mount namespace (milliseconds), so that a broken static build is
+# The static programs the other system tests boot (svc-init, svc-manager,
+# svc-supervise, svcctl): built with glibc's crt-static, they must be
+# really static, and svc-init must run as PID 1. Checked here in a
+# PID+mount namespace (milliseconds), so that a broken static build is
 # reported as such and not only as failed boots.
 #
 # Checks:
-#   static-build        builds with crt-static and has no program interpreter
-#   static-pid1-pidns   as PID 1 of a PID+mount namespace it starts a manager,
+#   static-build        all four build with crt-static and have no program
+#                       interpreter
+#   static-pid1-pidns   as PID 1 of a PID+mount namespace svc-init starts a
+#                       manager (a three-line sh double, so that a crash
+#                       here is svc-init's own; the real manager is booted
+#                       by qemu-boot, nspawn and podman),
 #                       and SIGUSR2 (poweroff) ends it through reboot(2),
 #                       which the kernel turns into SIGINT for the namespace
 #                       (unshare exits 130)
@@ -28,11 +33,12 @@ fail_all() {
 missing=$(missing_cmds unshare readelf nm timeout)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "PID namespaces with mounts need root here"
-build_svc_init || fail_all "svc-init does not build (static, $RUST_TARGET): $BUILD_ERROR"
-if is_static "$SVC_INIT_BIN"; then
+build_svc_programs || fail_all "the svc programs do not build (static, $RUST_TARGET): $BUILD_ERROR"
+not_static=$(not_static_programs)
+if [ -z "$not_static" ]; then
   pass static-build
 else
-  fail static-build "$SVC_INIT_BIN has a program interpreter (not static)"
+  fail static-build "not static executables (a program interpreter, or missing): $not_static"
 fi
 
 # Functions libc.a defines that the binary references only weakly.
