@@ -8,6 +8,7 @@ pub mod diag;
 pub mod graph;
 pub mod host;
 pub mod ini;
+pub mod ipc;
 pub mod load;
 pub mod model;
 pub mod names;

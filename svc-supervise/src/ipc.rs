@@ -14,18 +14,7 @@ const MAGIC: u8 = 0x6c;
 const FLAG_BIG_ENDIAN: u8 = 0x80;
 const VALID_FLAGS: u8 = 0x01 | 0x02 | FLAG_BIG_ENDIAN;
 
-pub const VERSION: u64 = 1;
-
-/// protocol.md error codes.
-pub mod code {
-    pub const INVALID_ENVELOPE: u64 = 1;
-    pub const NOT_A_REQUEST: u64 = 2;
-    pub const UNKNOWN_METHOD: u64 = 3;
-    pub const INVALID_ARGUMENT: u64 = 4;
-    pub const NOT_PERMITTED: u64 = 5;
-    pub const NO_SUCH_SERVICE: u64 = 6;
-    pub const FAILED: u64 = 7;
-}
+pub use libsvc::ipc::{VERSION, code};
 
 /// Why a connection must be dropped.
 #[derive(Debug, PartialEq, Eq)]
