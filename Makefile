@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build static test test-deps lint unit check-services system-test bench fuzz clean \
+.PHONY: all build static test test-deps lint unit check-services system-test bench bench-boot fuzz clean \
 	man completions install uninstall run
 
 all: build
@@ -16,9 +16,11 @@ all: build
 # initramfs images and FROM-scratch containers, and because svc-supervise
 # runs once per service: static and non-PIE it needs no relocated data
 # pages, which keeps it within 64 kB of private memory (docs/benchmarks.md).
+# The target is musl when its standard library is installed, else glibc
+# with crt-static (tools/static-target.sh; docs/decisions.md says why).
 # The explicit --target keeps RUSTFLAGS away from build scripts and proc
 # macros.
-STATIC_TARGET ?= x86_64-unknown-linux-gnu
+STATIC_TARGET ?= $(shell tools/static-target.sh)
 build static:
 	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
 	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
@@ -50,6 +52,12 @@ system-test:
 
 bench:
 	./tools/bench.sh
+
+# Boot of a Debian bookworm rootfs (rsyslog, cron, sshd, nginx) under qemu
+# with svc-init as /sbin/init, five times: docs/benchmarks-boot.md. Root;
+# not part of `make test`.
+bench-boot:
+	bash tools/bench-boot.sh
 
 # A short bounded run of every fuzz target (cargo-fuzz needs -Z flags:
 # RUSTC_BOOTSTRAP lets it run on the stable toolchain).

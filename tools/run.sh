@@ -16,8 +16,8 @@
 #
 # Environment:
 #   SVC_BIN_DIR     the svc programs (default: the static build of `make`,
-#                   target/x86_64-unknown-linux-gnu/release, or under
-#                   $CARGO_TARGET_DIR)
+#                   target/TARGET/release with TARGET from
+#                   tools/static-target.sh, or under $CARGO_TARGET_DIR)
 #   SVC_RUN_DIR     use this (new or empty) directory instead of a fresh
 #                   temporary one; it is kept afterwards
 #   SVC_RUN_TARGET  the target to boot (default: default)
@@ -29,7 +29,7 @@
 set -uo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN_DIR=${SVC_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/x86_64-unknown-linux-gnu/release}
+BIN_DIR=${SVC_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/$("$REPO_ROOT/tools/static-target.sh")/release}
 TARGET=${SVC_RUN_TARGET:-default}
 HTTP_PORT=${SVC_RUN_HTTP_PORT:-0}
 READY_SECONDS=${SVC_RUN_READY_SECONDS:-60}

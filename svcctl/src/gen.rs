@@ -248,7 +248,12 @@ The enablement directory for the offline commands, as
 With
 .BR \-\-user ,
 the socket is
-.IR $XDG_RUNTIME_DIR/svc/sock .
+.IR $XDG_RUNTIME_DIR/svc/sock ;
+when it is not set,
+.I /run/user/UID/svc/sock
+or
+.IR /run/user/NAME/svc/sock ,
+whichever holds a socket, else whichever directory exists.
 .SH FILES
 .TP
 .I /run/.svc\-sock

@@ -12,7 +12,8 @@ REPO_ROOT=$(cd "$SYSTEST_DIR/../.." && pwd)
 # Downloads (kernel packages, apt sources) live outside the repository.
 SVC_TEST_CACHE=${SVC_TEST_CACHE:-/var/cache/svc-tests}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target-system}
-RUST_TARGET=x86_64-unknown-linux-gnu
+# The shipped static target: musl when installed, else glibc (tools/static-target.sh).
+RUST_TARGET=$("$REPO_ROOT/tools/static-target.sh")
 
 PASSED=0
 FAILED=0
@@ -117,8 +118,8 @@ missing_cmds() {
 }
 
 # The four programs under test, built statically in one cargo invocation
-# (glibc, crt-static; the explicit --target keeps RUSTFLAGS off build
-# scripts). Sets SVC_INIT_BIN, SVC_MANAGER_BIN, SVC_SUPERVISE_BIN and
+# (crt-static on RUST_TARGET; the explicit --target keeps RUSTFLAGS off
+# build scripts). Sets SVC_INIT_BIN, SVC_MANAGER_BIN, SVC_SUPERVISE_BIN and
 # SVCCTL_BIN. Symbols are kept (not the release profile's strip) so that a
 # crash in a guest can be read and static-init.sh can list weakly
 # referenced symbols; the code is the same.

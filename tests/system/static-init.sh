@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The static programs the other system tests boot (svc-init, svc-manager,
-# svc-supervise, svcctl): built with glibc's crt-static, they must be
+# svc-supervise, svcctl): built with crt-static (musl or glibc), they must be
 # really static, and svc-init must run as PID 1. Checked here in a
 # PID+mount namespace (milliseconds), so that a broken static build is
 # reported as such and not only as failed boots.

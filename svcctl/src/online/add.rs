@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::client::{Client, ClientError};
+use super::client::ClientError;
 use super::{FAILURE, OK, Options, strings};
 
 /// What to write.
@@ -122,6 +122,32 @@ pub fn validate(d: &Declaration, file: &Path, text: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// What would keep the declaration from running on this host: a program
+/// (of `exec` or a `check` readiness) that does not exist or is not
+/// executable, or a bare name not on `search_path`. `check` only warns
+/// about these, since packages are checked on build machines; `add`
+/// writes for this host, where such a service could only fail to start.
+pub fn host_problems(d: &Declaration, search_path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    let body = text(d)?;
+    let file = PathBuf::from(format!("{}.ini", d.name));
+    let (decl, _) = libsvc::decl::parse(d.name, &file, body.as_bytes(), None);
+    let Some(decl) = decl else {
+        return Ok(());
+    };
+    let problems: Vec<String> = libsvc::host::host_warnings(&decl, search_path)
+        .into_iter()
+        .map(|w| w.message)
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {} (give the program's full path, or write the declaration by hand)",
+        d.name,
+        problems.join("; ")
+    ))
+}
+
 /// The first declaration directory: `--services`/`SVC_SERVICES` when
 /// given, else the user's (`$XDG_CONFIG_HOME/svc/services.d`) or the
 /// system's (`/etc/svc/services.d`). `var` reads the environment.
@@ -193,7 +219,11 @@ pub fn write(dir: &Path, d: &Declaration, force: bool) -> Result<PathBuf, String
 /// `svcctl add`: write, then rescan if a manager answers.
 pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -> u8 {
     let env = |k: &str| std::env::var_os(k).map(PathBuf::from);
-    let file = match services_dir(opts.user, services, env).and_then(|dir| write(&dir, d, force)) {
+    let search_path = std::env::var_os("PATH");
+    let file = match host_problems(d, search_path.as_deref())
+        .and_then(|()| services_dir(opts.user, services, env))
+        .and_then(|dir| write(&dir, d, force))
+    {
         Ok(f) => f,
         Err(e) => {
             for line in e.lines() {
@@ -202,7 +232,8 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
             return FAILURE;
         }
     };
-    let (rescanned, errors) = match Client::connect(&opts.socket, opts.user) {
+    let mut unreachable = None;
+    let (rescanned, errors) = match opts.client() {
         Ok(mut c) => {
             let req = c.request("rescan");
             match c.call(req, None) {
@@ -216,7 +247,10 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
                 }
             }
         }
-        Err(ClientError::Unreachable(_)) => (false, Vec::new()),
+        Err(ClientError::Unreachable(why)) => {
+            unreachable = Some(why);
+            (false, Vec::new())
+        }
         Err(e) => {
             eprintln!("svcctl: wrote {} but the manager: {e}", file.display());
             return FAILURE;
@@ -231,11 +265,11 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
         println!("{}: wrote {}", d.name, file.display());
         if rescanned {
             println!("{}: the manager knows it now (svcctl start {0})", d.name);
-        } else {
+        } else if let Some(why) = unreachable {
+            // `why` names the socket tried and why it did not answer.
             println!(
-                "{}: no manager at {}; it reads the file when it starts or rescans",
-                d.name,
-                opts.socket.display()
+                "{}: not rescanned: {why}\n{0}: a manager reads the file when it starts or rescans",
+                d.name
             );
         }
         for e in &errors {
@@ -248,6 +282,7 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn scratch(tag: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("svcctl-add-{tag}-{}", std::process::id()));
@@ -402,6 +437,39 @@ mod tests {
         let e = write(&dir, &mk("ok", None, None, &nl), false).unwrap_err();
         assert!(e.contains("line break"), "{e}");
         assert!(!dir.join("ok.ini").exists());
+    }
+
+    #[test]
+    fn programs_missing_on_this_host_are_refused() {
+        let dir = scratch("host");
+        let _c = Cleanup(dir.clone());
+        std::fs::create_dir_all(&dir).unwrap();
+        let tool = dir.join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        let search = Some(dir.as_os_str());
+        let check = |command: &[&str], ready: Option<&str>| {
+            let command = argv(command);
+            host_problems(
+                &Declaration {
+                    name: "x",
+                    description: None,
+                    ready,
+                    command: &command,
+                },
+                search,
+            )
+        };
+        let e = check(&["/nonexistent/prog", "a"], None).unwrap_err();
+        assert!(e.contains("'/nonexistent/prog' does not exist"), "{e}");
+        let e = check(&["tool"], None).unwrap_err();
+        assert!(e.contains("'tool' is not found on PATH"), "{e}");
+        let e = check(&[tool.to_str().unwrap()], None).unwrap_err();
+        assert!(e.contains("is not an executable file"), "{e}");
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        check(&["tool", "--flag"], None).unwrap();
+        check(&[tool.to_str().unwrap()], None).unwrap();
+        let e = check(&["tool"], Some("check /nonexistent/probe")).unwrap_err();
+        assert!(e.contains("'/nonexistent/probe' does not exist"), "{e}");
     }
 
     #[test]

@@ -39,20 +39,84 @@ impl std::fmt::Display for ClientError {
 }
 
 /// The socket to talk to: --socket/SVC_SOCKET, else the user's or the
-/// system's.
-pub fn socket_path(explicit: Option<&Path>, user: bool) -> PathBuf {
+/// system's; `Err` says why a user's socket cannot be worked out.
+pub fn socket_path(explicit: Option<&Path>, user: bool) -> Result<PathBuf, String> {
     if let Some(p) = explicit {
-        return p.to_path_buf();
+        return Ok(p.to_path_buf());
     }
-    if user {
-        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir).join("svc").join("sock");
-        }
-        // SAFETY: getuid cannot fail.
-        let uid = unsafe { libc::getuid() };
-        return PathBuf::from(format!("/run/user/{uid}/svc/sock"));
+    if !user {
+        return Ok(PathBuf::from("/run/.svc-sock"));
     }
-    PathBuf::from("/run/.svc-sock")
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    user_socket(
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        uid,
+        user_name(uid).as_deref(),
+        Path::new("/run/user"),
+    )
+}
+
+/// `$XDG_RUNTIME_DIR/svc/sock`. Without the variable (a `su` or `ssh`
+/// shell, or a host without a login manager, often lacks it) a login's
+/// runtime directory stands in: `RUN_USER/UID` (what pam_systemd and
+/// elogind make) or `RUN_USER/NAME` (what the shipped `user@.ini` gives
+/// the manager the root manager runs for NAME); the first holding a
+/// socket, else the first that exists. Else the error says what to set.
+pub fn user_socket(
+    xdg_runtime_dir: Option<PathBuf>,
+    uid: u32,
+    name: Option<&str>,
+    run_user: &Path,
+) -> Result<PathBuf, String> {
+    // An empty or relative value counts as unset (XDG base directory spec).
+    if let Some(dir) = xdg_runtime_dir.filter(|d| d.is_absolute()) {
+        return Ok(dir.join("svc").join("sock"));
+    }
+    let mut dirs = vec![run_user.join(uid.to_string())];
+    // A name that is all digits could be another user's uid.
+    if let Some(n) =
+        name.filter(|n| !n.is_empty() && !n.bytes().all(|b| b.is_ascii_digit()) && !n.contains('/'))
+    {
+        dirs.push(run_user.join(n));
+    }
+    let socket = |d: &PathBuf| d.join("svc").join("sock");
+    if let Some(d) = dirs.iter().find(|d| socket(d).exists()) {
+        return Ok(socket(d));
+    }
+    if let Some(d) = dirs.iter().find(|d| d.is_dir()) {
+        return Ok(socket(d));
+    }
+    let missing = match &dirs[..] {
+        [a, b] => format!("neither {} nor {} exists", a.display(), b.display()),
+        _ => format!("{} does not exist", dirs[0].display()),
+    };
+    let mut e = format!(
+        "--user: XDG_RUNTIME_DIR is not set and {missing}; set XDG_RUNTIME_DIR to the directory your svc-manager --user runs with, or give --socket PATH"
+    );
+    if uid == 0 {
+        e.push_str(" (as root, leave out --user to reach the system manager)");
+    }
+    Err(e)
+}
+
+/// The login name of `uid` from the user database, if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: passwd is plain data that getpwuid_r fills in.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call and `buf` outlives the
+    // use of the strings it points into.
+    let r =
+        unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut found) };
+    if r != 0 || found.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string
+    // inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+    name.to_str().ok().map(str::to_owned)
 }
 
 pub struct Client {
@@ -72,7 +136,9 @@ impl Client {
             Err(e) => {
                 let hint = match e.kind() {
                     std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-                        if user {
+                        if user && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+                            "no user manager running? (XDG_RUNTIME_DIR is not set: start svc-manager --user with the same XDG_RUNTIME_DIR, or set it here)".to_string()
+                        } else if user {
                             "no user manager running? (start svc-manager --user)".to_string()
                         } else {
                             "no manager running? (start svc-manager, or use --user)".to_string()
@@ -153,5 +219,69 @@ impl Client {
 
     fn broken(&self, e: libnv::Error) -> ClientError {
         ClientError::Broken(format!("{}: {e}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_socket_prefers_xdg_then_a_login_directory() {
+        let run_user = std::env::temp_dir().join(format!("svcctl-run-user-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&run_user);
+        std::fs::create_dir_all(run_user.join("1000")).unwrap();
+        std::fs::create_dir_all(run_user.join("alice/svc")).unwrap();
+        std::fs::create_dir_all(run_user.join("bob")).unwrap();
+        std::fs::create_dir_all(run_user.join("1002")).unwrap();
+        let found = |xdg: Option<&str>, uid, name| {
+            user_socket(xdg.map(PathBuf::from), uid, name, &run_user)
+        };
+        assert_eq!(
+            found(Some("/r/u"), 1000, Some("alice")).unwrap(),
+            PathBuf::from("/r/u/svc/sock")
+        );
+        assert_eq!(
+            found(None, 1000, Some("carol")).unwrap(),
+            run_user.join("1000/svc/sock"),
+            "the login's runtime directory by uid stands in"
+        );
+        assert_eq!(
+            found(Some("relative"), 1000, None).unwrap(),
+            run_user.join("1000/svc/sock"),
+            "a relative value counts as unset"
+        );
+        assert_eq!(
+            found(None, 1001, Some("bob")).unwrap(),
+            run_user.join("bob/svc/sock"),
+            "then the one by name"
+        );
+        std::fs::write(run_user.join("alice/svc/sock"), "").unwrap();
+        assert_eq!(
+            found(None, 1000, Some("alice")).unwrap(),
+            run_user.join("alice/svc/sock"),
+            "the one that holds a socket wins"
+        );
+        let e = found(None, 1003, Some("1002")).unwrap_err();
+        assert!(e.contains("XDG_RUNTIME_DIR is not set"), "{e}");
+        assert!(
+            e.contains(&run_user.join("1003").display().to_string()),
+            "{e}"
+        );
+        assert!(!e.contains("as root"), "{e}");
+        let e = found(None, 1003, Some("../x")).unwrap_err();
+        assert!(!e.contains("../x"), "{e}");
+        let e = found(Some(""), 0, Some("root")).unwrap_err();
+        assert!(e.contains("leave out --user"), "{e}");
+        assert!(
+            e.contains(&run_user.join("root").display().to_string()),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&run_user).unwrap();
+    }
+
+    #[test]
+    fn user_name_comes_from_the_user_database() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
     }
 }

@@ -24,7 +24,8 @@ pub const UNKNOWN: u8 = 4;
 
 /// Where and how to talk.
 pub struct Options {
-    pub socket: PathBuf,
+    /// The control socket, or why it cannot be worked out.
+    pub socket: Result<PathBuf, String>,
     pub user: bool,
     pub json: bool,
 }
@@ -38,8 +39,16 @@ impl Options {
         }
     }
 
+    /// A connection to the manager.
+    pub fn client(&self) -> Result<Client, ClientError> {
+        match &self.socket {
+            Ok(path) => Client::connect(path, self.user),
+            Err(why) => Err(ClientError::Unreachable(why.clone())),
+        }
+    }
+
     fn connect(&self) -> Result<Client, u8> {
-        Client::connect(&self.socket, self.user).map_err(|e| fail(&e))
+        self.client().map_err(|e| fail(&e))
     }
 }
 
