@@ -74,6 +74,7 @@ impl Manager {
                 privileged,
                 partial_since: None,
                 watching: false,
+                interest: None,
             },
         );
         // A client usually sends its request right after connecting: serve

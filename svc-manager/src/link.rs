@@ -52,6 +52,9 @@ pub struct Link {
     pub pid: Option<u32>,
     /// The declaration it runs (None when adopted: unknown).
     pub given: Option<Box<Service>>,
+    /// The events registered for `sock` with the manager's epoll (None:
+    /// not registered yet).
+    pub interest: Option<u32>,
 }
 
 pub fn receiver(max: usize) -> NvReceiver {
@@ -85,6 +88,7 @@ impl Link {
             exiting: false,
             pid,
             given,
+            interest: None,
         }
     }
 

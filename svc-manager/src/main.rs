@@ -175,13 +175,17 @@ fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
+    let events = match sys::Events::new() {
+        Ok(e) => e,
+        Err(e) => return fail(format!("epoll: {e}")),
+    };
     let target = cfg.target.clone();
     tracing::info!(
         "svc-manager {} on {} (target {target})",
         env!("CARGO_PKG_VERSION"),
         cfg.socket.display()
     );
-    let mut m = Manager::new(cfg, listener, signals);
+    let mut m = Manager::new(cfg, listener, signals, events);
     m.adopt();
     m.boot(&target);
     ExitCode::from(m.run() as u8)

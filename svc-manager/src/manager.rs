@@ -1,10 +1,10 @@
-//! The manager's state and its one poll loop: a signalfd, the control
+//! The manager's state and its one epoll loop: a signalfd, the control
 //! socket, one connection per supervisor, one per client. Nothing blocks:
 //! every socket is non-blocking, every message is received incrementally.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -75,6 +75,9 @@ pub struct Client {
     pub privileged: bool,
     pub partial_since: Option<Instant>,
     pub watching: bool,
+    /// The events registered for `sock` with the manager's epoll (None:
+    /// not registered yet).
+    pub interest: Option<u32>,
 }
 
 pub struct Manager {
@@ -94,6 +97,9 @@ pub struct Manager {
     pub console: Console,
     pub listener: UnixListener,
     pub signals: SignalFd,
+    pub events: sys::Events,
+    /// The events registered for the listener.
+    listener_interest: Option<u32>,
     /// Set when a shutdown has finished: leave the loop.
     pub exit: bool,
     pub started_at: u64,
@@ -107,8 +113,35 @@ enum Who {
     Client(u64),
 }
 
+impl Who {
+    /// The epoll token: the kind in the low two bits, the index or key
+    /// above them.
+    fn token(&self) -> u64 {
+        match self {
+            Who::Signals => 0,
+            Who::Listener => 1,
+            Who::Link(i) => ((*i as u64) << 2) | 2,
+            Who::Client(k) => (k << 2) | 3,
+        }
+    }
+
+    fn from_token(t: u64) -> Who {
+        match t & 3 {
+            0 => Who::Signals,
+            1 => Who::Listener,
+            2 => Who::Link((t >> 2) as usize),
+            _ => Who::Client(t >> 2),
+        }
+    }
+}
+
 impl Manager {
-    pub fn new(cfg: Config, listener: UnixListener, signals: SignalFd) -> Manager {
+    pub fn new(
+        cfg: Config,
+        listener: UnixListener,
+        signals: SignalFd,
+        events: sys::Events,
+    ) -> Manager {
         let mut m = Manager {
             cfg,
             set: ServiceSet::default(),
@@ -124,6 +157,8 @@ impl Manager {
             console: Console::new(),
             listener,
             signals,
+            events,
+            listener_interest: None,
             exit: false,
             started_at: proto::now_unix(),
             notified: false,
@@ -502,73 +537,114 @@ impl Manager {
 
     // ----- the loop -----
 
+    /// The loop: epoll rather than poll, so that a wake-up costs the same
+    /// with a thousand supervisor connections as with ten (poll would scan
+    /// every descriptor in the kernel at each of the thousands of wake-ups
+    /// of a bring-up). Level-triggered, so the handlers behave as under
+    /// poll. A socket leaves the epoll set by itself when it is closed
+    /// (none is ever duplicated).
     pub fn run(&mut self) -> i32 {
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut who: Vec<Who> = Vec::new();
+        let mut ready = vec![sys::Ready::empty(); 256];
+        if let Err(e) = self.register_fixed() {
+            tracing::error!("epoll: {e}");
+            return 1;
+        }
         while !self.exit {
-            fds.clear();
-            who.clear();
-            let mut add = |fd: RawFd, events: i16, w: Who| {
-                fds.push(libc::pollfd {
-                    fd,
-                    events,
-                    revents: 0,
-                });
-                who.push(w);
-            };
-            add(self.signals.as_raw_fd(), libc::POLLIN, Who::Signals);
-            if self.clients.len() < MAX_CONNECTIONS {
-                add(self.listener.as_raw_fd(), libc::POLLIN, Who::Listener);
-            }
-            for (i, l) in self.links.iter().enumerate() {
-                if let Some(l) = l {
-                    let mut ev = libc::POLLIN;
-                    if l.wants_write() {
-                        ev |= libc::POLLOUT;
-                    }
-                    add(l.sock.as_raw_fd(), ev, Who::Link(i));
-                }
-            }
-            let mut deadline: Option<Instant> = None;
-            for (&k, c) in &self.clients {
-                let mut ev = 0;
-                if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
-                    ev |= libc::POLLIN;
-                }
-                if !c.tx.is_empty() {
-                    ev |= libc::POLLOUT;
-                }
-                if let Some(t) = c.partial_since {
-                    let d = t + MESSAGE_TIMEOUT;
-                    deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
-                }
-                add(c.sock.as_raw_fd(), ev, Who::Client(k));
-            }
+            let deadline = self.sync_interest();
             let timeout = deadline.map_or(-1, |d| {
                 d.saturating_duration_since(Instant::now())
                     .as_millis()
-                    .min(i32::MAX as u128) as i32
+                    .min(i32::MAX as u128 - 1) as i32
                     + 1
             });
-            if let Err(e) = sys::poll(&mut fds, timeout) {
-                tracing::error!("poll: {e}");
-                return 1;
-            }
-            for (f, w) in fds.iter().zip(who.drain(..)) {
-                if f.revents == 0 {
-                    continue;
+            let n = match self.events.wait(&mut ready, timeout) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!("epoll_wait: {e}");
+                    return 1;
                 }
-                match w {
+            };
+            for ev in &ready[..n] {
+                let revents = ev.events().bits() as i16;
+                match Who::from_token(ev.data()) {
                     Who::Signals => self.on_signals(),
                     Who::Listener => self.accept(),
-                    Who::Link(i) => self.on_link(i, f.revents),
-                    Who::Client(k) => self.on_client(k, f.revents),
+                    Who::Link(i) => self.on_link(i, revents),
+                    Who::Client(k) => self.on_client(k, revents),
                 }
             }
             self.expire_partial_messages();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         0
+    }
+
+    fn register_fixed(&mut self) -> std::io::Result<()> {
+        let signals = self.signals.as_fd();
+        self.events
+            .set(signals, None, libc::EPOLLIN as u32, Who::Signals.token())
+    }
+
+    /// Brings every connection's registered events in line with what it
+    /// wants now; returns the earliest partial-message deadline.
+    fn sync_interest(&mut self) -> Option<Instant> {
+        const IN: u32 = libc::EPOLLIN as u32;
+        const OUT: u32 = libc::EPOLLOUT as u32;
+        // Registered with no events, the listener stays in the set while
+        // the connection limit is reached.
+        let want = if self.clients.len() < MAX_CONNECTIONS {
+            IN
+        } else {
+            0
+        };
+        if Some(want) != self.listener_interest {
+            match self.events.set(
+                self.listener.as_fd(),
+                self.listener_interest,
+                want,
+                Who::Listener.token(),
+            ) {
+                Ok(()) => self.listener_interest = Some(want),
+                Err(e) => tracing::warn!("control socket: epoll: {e}"),
+            }
+        }
+        for (i, l) in self.links.iter_mut().enumerate() {
+            let Some(l) = l else { continue };
+            let want = if l.wants_write() { IN | OUT } else { IN };
+            if Some(want) != l.interest {
+                match self
+                    .events
+                    .set(l.sock.as_fd(), l.interest, want, Who::Link(i).token())
+                {
+                    Ok(()) => l.interest = Some(want),
+                    Err(e) => tracing::warn!("{}: epoll: {e}", l.name),
+                }
+            }
+        }
+        let mut deadline: Option<Instant> = None;
+        for (&k, c) in &mut self.clients {
+            let mut want = 0;
+            if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
+                want |= IN;
+            }
+            if !c.tx.is_empty() {
+                want |= OUT;
+            }
+            if Some(want) != c.interest {
+                match self
+                    .events
+                    .set(c.sock.as_fd(), c.interest, want, Who::Client(k).token())
+                {
+                    Ok(()) => c.interest = Some(want),
+                    Err(e) => tracing::warn!("client {k}: epoll: {e}"),
+                }
+            }
+            if let Some(t) = c.partial_since {
+                let d = t + MESSAGE_TIMEOUT;
+                deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
+            }
+        }
+        deadline
     }
 
     fn on_signals(&mut self) {
@@ -650,7 +726,12 @@ impl Manager {
     /// it once the plan has settled.
     pub fn boot(&mut self, target: &str) {
         if !self.knows(target, true) {
-            tracing::error!("target {target}: no such declaration; starting nothing");
+            if self.cfg.user_mode && target == "default" {
+                // A user who has declared nothing yet: normal, not an error.
+                tracing::info!("no default target declared; starting nothing");
+            } else {
+                tracing::error!("target {target}: no such declaration; starting nothing");
+            }
             self.notify_parent();
             return;
         }

@@ -2,7 +2,7 @@
 //! credentials, spawning supervisors, reaping, readiness to the parent.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -164,5 +164,48 @@ pub fn set_cloexec(fd: RawFd) {
     // SAFETY: F_SETFD on a descriptor we were handed.
     unsafe {
         libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+}
+
+/// One readiness report of [`Events::wait`].
+pub type Ready = nix::sys::epoll::EpollEvent;
+
+/// The manager's epoll set (level-triggered).
+pub struct Events(nix::sys::epoll::Epoll);
+
+impl Events {
+    pub fn new() -> std::io::Result<Events> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags};
+        Ok(Events(Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?))
+    }
+
+    /// Registers `fd` for `events` under `token`: added when `current` is
+    /// None, else modified.
+    pub fn set(
+        &self,
+        fd: BorrowedFd<'_>,
+        current: Option<u32>,
+        events: u32,
+        token: u64,
+    ) -> std::io::Result<()> {
+        use nix::sys::epoll::{EpollEvent, EpollFlags};
+        let mut ev = EpollEvent::new(EpollFlags::from_bits_retain(events as i32), token);
+        match current {
+            None => self.0.add(fd, ev)?,
+            Some(_) => self.0.modify(fd, &mut ev)?,
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (-1: no limit); EINTR counts as nothing
+    /// ready.
+    pub fn wait(&self, ready: &mut [Ready], timeout_ms: i32) -> std::io::Result<usize> {
+        use nix::sys::epoll::EpollTimeout;
+        let timeout = EpollTimeout::try_from(timeout_ms).unwrap_or(EpollTimeout::NONE);
+        match self.0.wait(ready, timeout) {
+            Ok(n) => Ok(n),
+            Err(nix::errno::Errno::EINTR) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
     }
 }
