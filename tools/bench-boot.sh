@@ -41,7 +41,7 @@ RUNS=${BENCH_BOOT_RUNS:-5}
 BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
 MIRROR=${BENCH_BOOT_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=rsyslog,cron,openssh-server,nginx-light,iproute2
+PACKAGES=rsyslog,cron,openssh-server,nginx-light
 CACHE=$CARGO_TARGET_DIR/rootfs-cache
 ROOTFS=$CACHE/$SUITE-minbase
 BASE_CPIO=$CACHE/$SUITE-minbase.cpio
@@ -201,7 +201,6 @@ install -m 0755 "$PROBE" "$OVERLAY/usr/lib/svc-bench/bench-probe"
 install -m 0644 "$REPO_ROOT/services.d/sysinit.ini" "$REPO_ROOT/services.d/boot.ini" \
   "$BENCH_SRC"/services.d/*.ini "$OVERLAY/usr/lib/svc/services.d/"
 # What `svcctl enable NAME` would leave: enabled/TARGET/NAME.
-: >"$OVERLAY/etc/svc/enabled/boot/loopback"
 for s in cron ssh nginx bench-probe; do : >"$OVERLAY/etc/svc/enabled/default/$s"; done
 # The kernel opens /dev/console for init before devtmpfs is mounted.
 mknod -m 600 "$OVERLAY/dev/console" c 5 1
@@ -288,7 +287,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 kpkg=$(basename "$(dirname "$(dirname "$(readlink -f "$KERNEL")")")")
 qemu_ver=$(qemu-system-x86_64 --version | head -n1)
 pkg_versions=$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
-  rsyslog cron openssh-server nginx-light iproute2 libc6 2>/dev/null | sed 's/^/- /' || true)
+  rsyslog cron openssh-server nginx-light libc6 2>/dev/null | sed 's/^/- /' || true)
 svc_rev=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n1)" ]; then
   svc_rev="$svc_rev (with uncommitted changes)"
@@ -309,8 +308,7 @@ Goal (under ${half_openrc} s, and under ${RUNIT_S} s): **${verdict}**.
 ## What is measured
 
 A Debian ${SUITE} \`--variant=minbase\` rootfs with rsyslog, cron,
-openssh-server and nginx-light (and iproute2, for the loopback interface),
-the static svc programs (svc-init as \`/sbin/init\`) and the declarations of
+openssh-server and nginx-light, the static svc programs (svc-init as \`/sbin/init\`) and the declarations of
 \`tools/bench-boot/services.d/\` plus the shipped \`sysinit\` and \`boot\`
 targets, packed into an uncompressed initramfs and booted under
 \`qemu-system-x86_64 -accel tcg\` (software emulation, one vCPU,
@@ -337,9 +335,8 @@ foreground under their own svc-supervise — \`rsyslogd -n -iNONE\` and
 \`sshd -D\` ready on sd-notify \`READY=1\` (Debian builds both with it),
 \`cron -f\` and \`nginx -g "daemon off;"\` ready once started; cron, sshd
 and nginx start after the \`boot\` target (syslog up), as the shipped
-declarations do. A oneshot \`ip link set dev lo up\` (the only reason for
-iproute2) is enabled in \`boot\`: nothing else in a minbase Debian brings the
-loopback interface up, and 127.0.0.1 answers nothing without it.
+declarations do. svc-init brings the loopback interface up itself (nothing
+else in a minbase Debian would, and 127.0.0.1 would answer nothing).
 
 ## Figures
 

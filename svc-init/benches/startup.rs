@@ -1,7 +1,7 @@
 //! Start-up overhead of svc-init as an entrypoint: `svc-init -- /bin/true`
 //! against `/bin/true` alone and the peers users would otherwise pick
-//! (tini, catatonit, dumb-init, when installed), N runs each, directly and
-//! as PID 1 of a PID+mount namespace. Median wall time per run and the
+//! (tini, tini-static, catatonit, dumb-init, when installed), N runs each,
+//! directly and as PID 1 of a PID+mount namespace. Median wall time per run and the
 //! overhead over /bin/true. A benchmark, not a test: nothing is asserted.
 //!
 //!     cargo bench -p svc-init --bench startup            # 1000 runs
@@ -75,6 +75,11 @@ fn main() {
     // Each in its quiet, subreaper-when-not-PID-1 mode, like svc-init.
     if installed("tini") {
         subjects.push(("tini -s", vec!["tini", "-s", "--", "/bin/true"]));
+    }
+    // Debian's tini package also ships a static build: like catatonit and
+    // the shipped svc-init, static glibc.
+    if installed("tini-static") {
+        subjects.push(("tini-static", vec!["tini-static", "-s", "--", "/bin/true"]));
     }
     if installed("catatonit") {
         subjects.push(("catatonit", vec!["catatonit", "--", "/bin/true"]));

@@ -68,8 +68,8 @@ pub fn cap_eff(status: &str) -> Option<u64> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
 }
 
-/// Probes the running system.
-pub fn probe() -> Place {
+/// Probes the running system: the container markers and CAP_SYS_BOOT.
+pub fn probe(pid1: bool) -> Place {
     use std::os::unix::fs::MetadataExt;
     let env = std::env::var("container").ok();
     let manager = std::fs::read_to_string("/run/host/container-manager").ok();
@@ -85,10 +85,26 @@ pub fn probe() -> Place {
         .and_then(|s| cap_eff(&s))
         .is_some_and(|caps| caps & (1 << CAP_SYS_BOOT) != 0);
     Place {
-        pid1: nix::unistd::getpid().as_raw() == 1,
+        pid1,
         container: container_kind(&evidence),
         container_env: env.filter(|v| !v.is_empty()),
         cap_sys_boot,
+    }
+}
+
+/// Where a plain entrypoint (`-- CMD`, no declarations) runs, without
+/// probing: nothing it does depends on it (it mounts nothing, never calls
+/// reboot(2), and forwards the signals whose meaning would), and the first
+/// look at a fresh /proc costs it more than all its own system calls. The
+/// kind is taken as "unknown container" so that nothing host-only happens;
+/// `$container` is still recorded by PID 1.
+pub fn unprobed(pid1: bool) -> Place {
+    let env = std::env::var("container").ok().filter(|v| !v.is_empty());
+    Place {
+        pid1,
+        container: Some(env.clone().unwrap_or_else(|| "unknown".to_owned())),
+        container_env: env,
+        cap_sys_boot: false,
     }
 }
 
@@ -151,5 +167,14 @@ mod tests {
         assert_eq!(caps & (1 << CAP_SYS_BOOT), 0);
         assert_eq!(cap_eff("CapEff:\tzz\n"), None);
         assert_eq!(cap_eff(""), None);
+    }
+
+    #[test]
+    fn an_unprobed_place_does_nothing_host_only() {
+        for pid1 in [false, true] {
+            let place = unprobed(pid1);
+            assert!(place.in_container() && !place.host_pid1() && !place.cap_sys_boot);
+            assert_eq!(place.pid1, pid1);
+        }
     }
 }

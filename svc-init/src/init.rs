@@ -43,35 +43,35 @@ pub struct Init {
     pub has_children: bool,
 }
 
-/// What waitpid found.
-pub fn wait_any() -> Option<(Pid, i32)> {
+/// What one `waitpid(-1, WNOHANG)` found.
+#[derive(Clone, Copy)]
+pub enum Waited {
+    /// A child that ended, and its wait status.
+    Ended(Pid, i32),
+    /// Children left, none ended yet.
+    Running,
+    /// No child at all (ECHILD).
+    NoChildren,
+}
+
+pub fn wait_any() -> Waited {
     loop {
         let mut status = 0;
         // SAFETY: waitpid only writes the status int. libc rather than nix:
         // nix cannot represent a death by a real-time signal.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if pid > 0 {
-            return Some((Pid::from_raw(pid), status));
+            return Waited::Ended(Pid::from_raw(pid), status);
         }
-        if pid < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-            continue;
+        if pid == 0 {
+            return Waited::Running;
         }
-        return None;
-    }
-}
-
-/// Whether svc-init has any child left (alive or not yet reaped).
-fn any_child_left() -> bool {
-    // SAFETY: waitid with WNOWAIT only inspects; the zeroed siginfo is valid.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let rc = libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        !(rc < 0 && nix::errno::Errno::last() == nix::errno::Errno::ECHILD)
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            nix::errno::Errno::ECHILD => return Waited::NoChildren,
+            // Cannot happen with these arguments; assume someone is left.
+            _ => return Waited::Running,
+        }
     }
 }
 
@@ -83,41 +83,50 @@ impl Init {
     /// Reaps every child that has ended and tells whoever cares.
     pub fn reap(&mut self) {
         let now = Instant::now();
-        while let Some((pid, status)) = wait_any() {
-            if let Some(m) = self.manager.as_mut().filter(|m| m.pid == Some(pid)) {
-                if self.stopping {
-                    m.pid = None;
-                    crate::note!(
-                        "{} stopped ({})",
-                        m.path().display(),
-                        crate::StatusText(status)
-                    );
-                } else {
-                    m.exited(status, now);
-                }
-            } else if let Some(cmd) = self.cmd.as_mut().filter(|c| c.pid == pid) {
-                cmd.status = Some(status);
-            } else if self.shell == Some(pid) {
-                self.shell = None;
-                // A shell that ends at once has no console to read (stdin
-                // at end of file): do not spin, wait as without a shell.
-                let quick =
-                    now.saturating_duration_since(self.shell_started) < crate::manager::QUICK_DEATH;
-                let wait = if quick {
-                    crate::manager::MAX_DELAY
-                } else {
-                    Duration::ZERO
-                };
-                crate::log!(
-                    "emergency shell ended: trying the manager again in {} s",
-                    wait.as_secs()
+        let last = loop {
+            match wait_any() {
+                Waited::Ended(pid, status) => self.ended(pid, status, now),
+                other => break other,
+            }
+        };
+        // What waitpid said last spares a separate "any child left?" call.
+        self.has_children = !matches!(last, Waited::NoChildren);
+    }
+
+    /// Tells whoever cares that child `pid` ended.
+    fn ended(&mut self, pid: Pid, status: i32, now: Instant) {
+        if let Some(m) = self.manager.as_mut().filter(|m| m.pid == Some(pid)) {
+            if self.stopping {
+                m.pid = None;
+                crate::note!(
+                    "{} stopped ({})",
+                    m.path().display(),
+                    crate::StatusText(status)
                 );
-                if let Some(m) = self.manager.as_mut() {
-                    m.retry_at(now + wait);
-                }
+            } else {
+                m.exited(status, now);
+            }
+        } else if let Some(cmd) = self.cmd.as_mut().filter(|c| c.pid == pid) {
+            cmd.status = Some(status);
+        } else if self.shell == Some(pid) {
+            self.shell = None;
+            // A shell that ends at once has no console to read (stdin
+            // at end of file): do not spin, wait as without a shell.
+            let quick =
+                now.saturating_duration_since(self.shell_started) < crate::manager::QUICK_DEATH;
+            let wait = if quick {
+                crate::manager::MAX_DELAY
+            } else {
+                Duration::ZERO
+            };
+            crate::log!(
+                "emergency shell ended: trying the manager again in {} s",
+                wait.as_secs()
+            );
+            if let Some(m) = self.manager.as_mut() {
+                m.retry_at(now + wait);
             }
         }
-        self.has_children = any_child_left();
     }
 
     pub fn run(&mut self) -> ! {
@@ -167,7 +176,7 @@ impl Init {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
-            while let Some((signo, sender)) = self.signals.next() {
+            while let Some((signo, sender)) = self.signals.next_signal() {
                 self.on_signal(signo, sender);
             }
             if self.initctl.is_some() {

@@ -14,6 +14,7 @@ pub mod initctl;
 pub mod log;
 pub mod manager;
 pub mod mounts;
+pub mod net;
 pub mod shutdown;
 pub mod signals;
 pub mod spawn;
@@ -49,23 +50,33 @@ impl fmt::Display for StatusText {
     }
 }
 
-pub fn run() -> ! {
+/// svc-init's whole life; `args` excludes the program name.
+pub fn run(args: Vec<OsString>) -> ! {
     // First of all, so that no signal is lost or kills us during start-up.
     if let Err(e) = signals::block() {
         log!("cannot block signals: {e}");
         std::process::exit(1);
     }
 
-    let pid1 = nix::unistd::getpid().as_raw() == 1;
-    if pid1 {
-        // Needed to tell a host from a container.
-        mounts::mount_missing(true);
-    }
-    let place = detect::probe();
+    signals::note_inherited_ignored();
 
-    let mut opts = parse_command_line(&place);
+    let pid1 = nix::unistd::getpid().as_raw() == 1;
+    let mut opts = command_line(args::parse(args), pid1);
     args::apply_env(&mut opts, |name| std::env::var_os(name));
     log::set_quiet(!opts.command.is_empty());
+
+    // `-- CMD` without declarations is a plain container init (tini's job):
+    // reap and forward. It mounts nothing, makes no initctl FIFO and looks
+    // at nothing to find out where it runs, which keeps its start-up cost
+    // at the floor and an unprivileged container's log free of EPERM noise.
+    let plain_entrypoint =
+        !opts.command.is_empty() && !entrypoint::has_declarations(&opts.services);
+    let probed = !plain_entrypoint || !opts.boot_words.is_empty();
+    let place = if probed {
+        probe(pid1)
+    } else {
+        detect::unprobed(pid1)
+    };
     if !place.host_pid1() && !opts.boot_words.is_empty() {
         usage_error(&format!(
             "unexpected argument `{}` (a command goes after `--`)",
@@ -85,12 +96,6 @@ pub fn run() -> ! {
         cmdline::BootChoice::default()
     };
 
-    // `-- CMD` without declarations is a plain container init (tini's job):
-    // reap and forward. It mounts nothing and makes no initctl FIFO, which
-    // keeps its start-up cost at the floor and an unprivileged container's
-    // log free of EPERM noise.
-    let plain_entrypoint =
-        !opts.command.is_empty() && !entrypoint::has_declarations(&opts.services);
     let mut mounted = Vec::new();
     if pid1 && !plain_entrypoint {
         mounted = mounts::mount_missing(false);
@@ -104,6 +109,14 @@ pub fn run() -> ! {
     }
     // Before any fd of ours is opened, so that none becomes fd 0, 1 or 2.
     ensure_stdio();
+    // A container's engine configures its network; a host has only us.
+    if place.host_pid1() {
+        match net::loopback_up() {
+            Ok(net::Loopback::BroughtUp) => note!("brought up lo"),
+            Ok(net::Loopback::AlreadyUp) => {}
+            Err(e) => log!("cannot bring up lo: {e}"),
+        }
+    }
     let signals = match signals::SignalFd::open() {
         Ok(s) => s,
         Err(e) => {
@@ -118,8 +131,15 @@ pub fn run() -> ! {
     if pid1 && let Some(kind) = &place.container_env {
         write_container_file(kind, opts.runtime_dir.as_deref());
     }
-    if place.host_pid1() && place.cap_sys_boot {
-        // Ctrl-Alt-Del then reaches us as SIGINT instead of rebooting at once.
+    // Ctrl-Alt-Del then reaches us as SIGINT instead of rebooting at once.
+    // Unprobed, PID 1 tries it blind: in a container it fails (EINVAL in a
+    // child PID namespace, EPERM without CAP_SYS_BOOT) and changes nothing.
+    let cad_off = if probed {
+        place.host_pid1() && place.cap_sys_boot
+    } else {
+        pid1
+    };
+    if cad_off {
         let _ = nix::sys::reboot::set_cad_enabled(false);
     }
 
@@ -132,7 +152,13 @@ pub fn run() -> ! {
         None
     };
 
-    let own_exe = std::fs::read_link("/proc/self/exe").ok();
+    // Only to find svc-manager and svcctl beside us, which a plain
+    // entrypoint never looks for.
+    let own_exe = if plain_entrypoint {
+        None
+    } else {
+        std::fs::read_link("/proc/self/exe").ok()
+    };
     let cmd = if opts.command.is_empty() {
         None
     } else {
@@ -197,8 +223,17 @@ pub fn run() -> ! {
     init.run()
 }
 
-fn parse_command_line(place: &Place) -> Options {
-    match args::parse(std::env::args_os().skip(1)) {
+/// Where svc-init runs, looked at. PID 1 first mounts /proc if it is
+/// missing: the probes read it.
+fn probe(pid1: bool) -> Place {
+    if pid1 {
+        mounts::mount_missing(true);
+    }
+    detect::probe(pid1)
+}
+
+fn command_line(parsed: Result<Parsed, args::UsageError>, pid1: bool) -> Options {
+    match parsed {
         Ok(Parsed::Run(opts)) => *opts,
         Ok(Parsed::Help) => {
             print!("{}", args::USAGE);
@@ -208,7 +243,7 @@ fn parse_command_line(place: &Place) -> Options {
             println!("svc-init {}", env!("CARGO_PKG_VERSION"));
             std::process::exit(0);
         }
-        Err(e) if place.host_pid1() => {
+        Err(e) if pid1 && probe(true).host_pid1() => {
             // Exiting would panic the kernel: boot with the defaults instead.
             log!("{e}; ignoring the command line");
             Options::default()

@@ -50,8 +50,11 @@ impl Init {
         }
         // Every living descendant has an ancestor among our children (or is
         // one, as an orphan: we are PID 1 or a subreaper), so with no
-        // children left there is nobody to signal.
-        self.reap();
+        // children left there is nobody to signal. (Once the last reap has
+        // seen none, none can have appeared: nothing is started any more.)
+        if self.has_children {
+            self.reap();
+        }
         if !immediate && self.has_children {
             self.signal_everyone(libc::SIGTERM);
             self.signal_everyone(libc::SIGCONT);
@@ -88,7 +91,7 @@ impl Init {
             let timeout = PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::NONE);
             let mut fds = [PollFd::new(self.signals.raw(), PollFlags::POLLIN)];
             let _ = poll(&mut fds, timeout);
-            while let Some((signo, _)) = self.signals.next() {
+            while let Some((signo, _)) = self.signals.next_signal() {
                 match signals::classify(signo, self.place.in_container(), self.entrypoint()) {
                     Action::Shutdown {
                         immediate: true, ..

@@ -5,6 +5,7 @@
 //! between the two while systemd, nspawn and podman send the number 37.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// halt, poweroff, reboot (systemd's SIGRTMIN+3/+4/+5 on glibc)
 pub const SIG_HALT: i32 = 37;
@@ -47,7 +48,8 @@ pub enum Action {
     Ignore,
 }
 
-/// Every signal svc-init takes from its signalfd.
+/// Every signal the table gives a meaning (svc-init reads all it blocks,
+/// and ignores the rest).
 pub const HANDLED: [i32; 15] = [
     libc::SIGTERM,
     libc::SIGINT,
@@ -113,89 +115,206 @@ pub fn classify(signo: i32, in_container: bool, entrypoint: bool) -> Action {
     }
 }
 
-fn sigset_of(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the set; sigaddset only writes into it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
+/// Faults of svc-init's own: blocking them would only turn a crash into a
+/// silent SIGKILL, so they stay deliverable (catatonit does the same).
+const SYNCHRONOUS: [i32; 7] = [
+    libc::SIGILL,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGSYS,
+];
+
+const fn bit(signo: i32) -> u64 {
+    1 << (signo - 1)
+}
+
+/// The kernel's signal mask (64 bits on Linux, whatever size the C
+/// library's `sigset_t` has) of everything svc-init blocks and reads from
+/// its signalfd: every signal but the synchronous ones. SIGKILL and
+/// SIGSTOP cannot be blocked; glibc's reserved 32 and 33 can, through the
+/// raw system call, and are (svc-init has no threads to use them).
+pub const BLOCKED: u64 = {
+    let mut mask = !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
+    let mut i = 0;
+    while i < SYNCHRONOUS.len() {
+        mask &= !bit(SYNCHRONOUS[i]);
+        i += 1;
+    }
+    mask
+};
+
+/// Signals svc-init inherited as ignored (SIG_IGN survives exec, so every
+/// child resets these); all 64 until start-up has found out.
+static INHERITED_IGNORED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Finds out which signals svc-init inherited as ignored, for its children
+/// to reset: one query per signal. (/proc/self/status says it in one read,
+/// but a process's first look at /proc costs more than these 64 calls.)
+pub fn note_inherited_ignored() {
+    let mut ignored = 0u64;
+    for signo in 1..=64 {
+        let mut old = [0u64; 4];
+        // SAFETY: rt_sigaction with no new action only fills `old`, as
+        // large as the kernel's struct sigaction (at most 4 words).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signo,
+                std::ptr::null::<u64>(),
+                old.as_mut_ptr(),
+                8usize,
+            )
+        };
+        // The handler is the first word (x86_64, aarch64 and most layouts;
+        // MIPS, with the flags first, is not a target here); SIG_IGN is 1.
+        if rc == 0 && old[0] == libc::SIG_IGN as u64 {
+            ignored |= bit(signo);
         }
-        set
+    }
+    INHERITED_IGNORED.store(ignored, Ordering::Relaxed);
+}
+
+/// The signals a child must reset to their default disposition.
+/// Async-signal-safe (an atomic load).
+pub fn inherited_ignored() -> u64 {
+    INHERITED_IGNORED.load(Ordering::Relaxed)
+}
+
+/// Sets `signo` to its default disposition with the raw system call:
+/// glibc's sigaction refuses its reserved signals 32 and 33. An all-zero
+/// kernel sigaction is SIG_DFL, no flags, empty mask, on every
+/// architecture's layout. Async-signal-safe; fails (harmlessly) for
+/// SIGKILL and SIGSTOP.
+pub fn set_default(signo: i32) {
+    let dfl = [0u64; 4];
+    // SAFETY: rt_sigaction with a valid new action and no old one.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signo,
+            dfl.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        );
     }
 }
 
-extern "C" fn unreachable_handler(_: libc::c_int) {}
+/// Sets the calling thread's signal mask to `mask`, with the raw system
+/// call (see BLOCKED). Async-signal-safe.
+pub fn set_mask(how: i32, mask: u64) -> std::io::Result<()> {
+    // SAFETY: rt_sigprocmask with a valid 8-byte mask and no old mask.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &mask as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
 
-/// The signals svc-init reads, as one non-blocking, close-on-exec fd.
+/// Blocks every signal but the synchronous ones: the first thing svc-init
+/// does, so that none is lost or fatal during start-up; they wait, pending,
+/// for the signalfd. Blocked signals are never dropped as ignored, even for
+/// PID 1 with default dispositions (the kernel's `sig_ignored`), so no
+/// handler is needed; with SIGTTOU and SIGTTIN blocked a write to the
+/// terminal from the background goes through, and with SIGPIPE blocked a
+/// write to a closed pipe is a plain EPIPE. The one disposition that
+/// matters while blocked is SIGCHLD's: an inherited SIG_IGN would make the
+/// kernel reap the children, CMD's status included, so it is reset.
+pub fn block() -> std::io::Result<()> {
+    set_mask(libc::SIG_BLOCK, BLOCKED)?;
+    set_default(libc::SIGCHLD);
+    Ok(())
+}
+
+/// A batch of siginfos read at once: one read(2) usually drains the queue.
+const BATCH: usize = 8;
+
+/// Every blocked signal, as one non-blocking, close-on-exec fd.
 pub struct SignalFd {
     fd: OwnedFd,
-}
-
-/// Blocks the table's signals: the first thing svc-init does, so that none
-/// is lost or fatal during start-up; they wait, pending, for the signalfd.
-/// Each also gets a handler, never run since the signal stays blocked: the
-/// kernel drops signals to PID 1 whose disposition is the default, and a
-/// handler keeps that true even if something unblocks one.
-pub fn block() -> std::io::Result<()> {
-    let set = sigset_of(&HANDLED);
-    // SAFETY: plain syscalls on a valid, initialised sigset and sigaction.
-    unsafe {
-        if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        for &s in &HANDLED {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = unreachable_handler as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigfillset(&mut sa.sa_mask);
-            libc::sigaction(s, &sa, std::ptr::null_mut());
-        }
-        // svc-init writes to the console from the background in entrypoint mode.
-        for s in [libc::SIGTTIN, libc::SIGTTOU, libc::SIGTSTP, libc::SIGPIPE] {
-            libc::signal(s, libc::SIG_IGN);
-        }
-    }
-    Ok(())
+    batch: [libc::signalfd_siginfo; BATCH],
+    len: usize,
+    pos: usize,
+    /// The last read returned less than a full batch: the queue was empty.
+    drained: bool,
 }
 
 impl SignalFd {
     /// A signalfd for the signals `block` blocked.
     pub fn open() -> std::io::Result<Self> {
-        let set = sigset_of(&HANDLED);
-        // SAFETY: signalfd on a valid sigset; the new fd is owned here.
+        // SAFETY: signalfd4 on a valid 8-byte mask; the new fd is owned here.
         unsafe {
-            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            let fd = libc::syscall(
+                libc::SYS_signalfd4,
+                -1,
+                &BLOCKED as *const u64,
+                8usize,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            );
             if fd < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(SignalFd {
-                fd: OwnedFd::from_raw_fd(fd),
+                fd: OwnedFd::from_raw_fd(fd as i32),
+                batch: std::mem::zeroed(),
+                len: 0,
+                pos: 0,
+                drained: false,
             })
         }
     }
 
     /// The next pending signal and its sender's pid (0 from outside the
-    /// namespace), or None when there is none.
-    pub fn next(&self) -> Option<(i32, i32)> {
-        // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
-        unsafe {
-            let mut info: libc::signalfd_siginfo = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            loop {
-                let n = libc::read(
-                    self.fd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                );
-                if n == size as isize {
-                    return Some((info.ssi_signo as i32, info.ssi_pid as i32));
-                }
-                if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-                    continue;
-                }
+    /// namespace), or None when there is none. After None the next call
+    /// reads again.
+    pub fn next_signal(&mut self) -> Option<(i32, i32)> {
+        if self.pos == self.len {
+            if std::mem::take(&mut self.drained) {
                 return None;
             }
+            self.fill();
+        }
+        if self.pos == self.len {
+            return None;
+        }
+        let info = &self.batch[self.pos];
+        self.pos += 1;
+        Some((info.ssi_signo as i32, info.ssi_pid as i32))
+    }
+
+    fn fill(&mut self) {
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        self.pos = 0;
+        self.len = 0;
+        loop {
+            // SAFETY: signalfd_siginfo is plain data; read fills at most
+            // the batch's size, whole records only.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    self.batch.as_mut_ptr().cast(),
+                    size * BATCH,
+                )
+            };
+            if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            if n > 0 {
+                self.len = n as usize / size;
+                self.drained = self.len < BATCH;
+            }
+            return;
         }
     }
 
@@ -289,6 +408,43 @@ mod tests {
         assert_eq!(classify(38, true, true), shutdown(Power::Poweroff, false));
         assert_eq!(classify(48, true, true), shutdown(Power::Poweroff, true));
         assert_eq!(classify(libc::SIGCHLD, true, true), Action::Reap);
+    }
+
+    #[test]
+    fn every_handled_signal_is_blocked_and_no_fault_is() {
+        for sig in HANDLED
+            .into_iter()
+            .chain([32, 33, libc::SIGTTOU, libc::SIGPIPE])
+        {
+            assert_ne!(BLOCKED & bit(sig), 0, "{sig} not blocked");
+        }
+        for sig in SYNCHRONOUS
+            .into_iter()
+            .chain([libc::SIGKILL, libc::SIGSTOP])
+        {
+            assert_eq!(BLOCKED & bit(sig), 0, "{sig} blocked");
+        }
+    }
+
+    #[test]
+    fn inherited_ignored_signals_are_found() {
+        // 50: a real-time signal nothing in the test process uses.
+        let ignore = [1u64, 0, 0, 0];
+        // SAFETY: rt_sigaction with a valid SIG_IGN action.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                50,
+                ignore.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+        note_inherited_ignored();
+        let found = inherited_ignored();
+        set_default(50);
+        assert_ne!(found & bit(50), 0, "{found:#x}");
+        assert_eq!(found & bit(libc::SIGCHLD), 0, "{found:#x}");
     }
 
     #[test]

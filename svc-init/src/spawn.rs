@@ -1,24 +1,41 @@
-//! Starting children. Everything a child needs is prepared before fork
-//! (`Program` holds the C strings and the argv array), and between fork and
-//! exec the child makes only async-signal-safe system calls, so spawning
-//! allocates nothing and is safe whatever state the parent is in.
+//! Starting children. Everything a child needs is prepared before it is
+//! started (`Program` holds the C strings, the argv array and the child's
+//! stack), and the child makes only async-signal-safe system calls before
+//! exec, so spawning allocates nothing and is safe whatever state the
+//! parent is in.
+//!
+//! The child is started the way posix_spawn does it, with
+//! `clone(CLONE_VM | CLONE_VFORK)`: it borrows svc-init's memory until its
+//! exec, so no page table is copied and no page is copied on write, and
+//! svc-init resumes once the child has exec'd (or failed to, which it says
+//! through a shared word: no pipe is needed).
 //!
 //! Every child starts clean whatever svc-init inherited: default signal
 //! dispositions, an empty signal mask, and only fds 0, 1 and 2.
 
+use std::cell::UnsafeCell;
 use std::ffi::{CString, OsStr};
-use std::os::fd::AsRawFd;
+use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::unistd::Pid;
+
+/// The child's stack until exec: a few system calls deep. Only the pages it
+/// touches are ever mapped in.
+const CHILD_STACK: usize = 32 * 1024;
+
+#[repr(C, align(16))]
+struct ChildStack(UnsafeCell<[MaybeUninit<u8>; CHILD_STACK]>);
 
 pub struct Program {
     path: CString,
     // `argv` owns the strings that `argv_ptrs` points into.
     _argv: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
+    stack: Box<ChildStack>,
 }
 
 impl Program {
@@ -49,6 +66,8 @@ impl Program {
             path: path_c,
             _argv: argv,
             argv_ptrs,
+            // SAFETY: an array of MaybeUninit needs no initialisation.
+            stack: unsafe { Box::<ChildStack>::new_uninit().assume_init() },
         })
     }
 
@@ -67,56 +86,81 @@ pub struct Setup {
     pub new_session: bool,
 }
 
-/// Forks and execs `program`. Returns the child's pid once exec succeeded,
-/// or the errno of the failed exec (the child is then already reaped).
+/// What the child needs, passed through clone's argument.
+struct Child<'a> {
+    program: &'a Program,
+    setup: Setup,
+    /// The errno of a failed exec; 0 while none.
+    exec_error: &'a AtomicI32,
+}
+
+/// Starts `program`. Returns the child's pid once exec succeeded, or the
+/// errno of the failed exec (the child is then already reaped).
 pub fn spawn(program: &Program, setup: Setup) -> Result<Pid, Errno> {
-    let (report_rd, report_wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    // SAFETY: svc-init is single-threaded; the child runs only
-    // async-signal-safe code (`exec_child`) and then exec or _exit.
-    match unsafe { nix::unistd::fork() }? {
-        nix::unistd::ForkResult::Child => {
-            let errno = exec_child(program, setup, report_wr.as_raw_fd());
-            let bytes = (errno as i32).to_ne_bytes();
-            // SAFETY: write and _exit are async-signal-safe.
-            unsafe {
-                libc::write(report_wr.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-                libc::_exit(127);
-            }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(report_wr);
-            if setup.own_group {
-                // Also from this side, so the group exists whichever runs first.
-                let _ = nix::unistd::setpgid(child, child);
-            }
-            let mut bytes = [0u8; 4];
-            let n = loop {
-                match nix::unistd::read(&report_rd, &mut bytes) {
-                    Err(Errno::EINTR) => continue,
-                    other => break other,
+    let exec_error = AtomicI32::new(0);
+    let child = Child {
+        program,
+        setup,
+        exec_error: &exec_error,
+    };
+    let stack_top = program.stack.0.get().cast::<u8>().wrapping_add(CHILD_STACK);
+    // SAFETY: the child runs `start_child` on its own stack (the Program's,
+    // 16-byte aligned, which nothing else uses while it runs: CLONE_VFORK
+    // suspends this thread until the child has exec'd or exited, and
+    // `&Program` cannot cross threads), and `child` outlives it for the
+    // same reason.
+    let pid = unsafe {
+        libc::clone(
+            start_child,
+            stack_top.cast(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&child as *const Child<'_>).cast_mut().cast(),
+        )
+    };
+    if pid < 0 {
+        return Err(Errno::last());
+    }
+    match exec_error.load(Ordering::SeqCst) {
+        0 => Ok(Pid::from_raw(pid)),
+        errno => {
+            let mut status = 0;
+            loop {
+                // SAFETY: waitpid of our own exited child; it only writes the int.
+                let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+                if rc >= 0 || Errno::last() != Errno::EINTR {
+                    break;
                 }
-            };
-            match n {
-                Ok(4) => {
-                    let _ = nix::sys::wait::waitpid(child, None);
-                    Err(Errno::from_raw(i32::from_ne_bytes(bytes)))
-                }
-                _ => Ok(child),
             }
+            Err(Errno::from_raw(errno))
         }
     }
 }
 
-/// Runs in the forked child: async-signal-safe calls only. Returns the
-/// errno if exec fails.
-fn exec_child(program: &Program, setup: Setup, report_fd: i32) -> Errno {
-    // SAFETY: raw syscalls on values prepared before fork; none allocates.
+/// The child's life until exec: async-signal-safe calls only, on memory
+/// shared with the suspended parent, of which it writes only `exec_error`.
+extern "C" fn start_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `Child` that `spawn` passed, alive until we exec
+    // or exit (the parent is suspended until then).
+    let child = unsafe { &*arg.cast::<Child<'_>>() };
+    let errno = exec_child(child.program, child.setup);
+    let code = match errno as i32 {
+        0 => libc::EIO,
+        e => e,
+    };
+    child.exec_error.store(code, Ordering::SeqCst);
+    // SAFETY: _exit is async-signal-safe and runs no destructors.
+    unsafe { libc::_exit(127) }
+}
+
+/// Runs in the child: async-signal-safe calls only. Returns the errno if
+/// exec fails.
+fn exec_child(program: &Program, setup: Setup) -> Errno {
+    // Blocked while the terminal changes hands: tcsetpgrp from a
+    // background group would otherwise stop us with SIGTTOU. (svc-init
+    // itself blocks them all already; this is for any other caller.)
+    let _ = crate::signals::set_mask(libc::SIG_SETMASK, crate::signals::BLOCKED);
+    // SAFETY: plain system calls on values prepared before the clone.
     unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        // Blocked while the terminal changes hands: tcsetpgrp from a
-        // background group would otherwise stop us with SIGTTOU.
-        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
         if setup.new_session {
             libc::setsid();
             libc::ioctl(0, libc::TIOCSCTTY, 0);
@@ -127,43 +171,31 @@ fn exec_child(program: &Program, setup: Setup, report_fd: i32) -> Errno {
                 libc::tcsetpgrp(0, libc::getpid());
             }
         }
-        // The raw system call: glibc's sigaction refuses its reserved
-        // signals 32 and 33, which an ignoring parent may still have set.
-        // An all-zero kernel sigaction is SIG_DFL, no flags, empty mask, on
-        // every architecture's layout.
-        let dfl = [0u64; 4];
-        for sig in 1..=64 {
-            // SIGKILL and SIGSTOP fail: fine.
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                dfl.as_ptr(),
-                std::ptr::null_mut::<u64>(),
-                8usize,
-            );
-        }
-        close_from_3_except(report_fd);
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        libc::execv(program.path.as_ptr(), program.argv_ptrs.as_ptr());
-        Errno::last()
     }
+    // Handlers do not survive exec, ignored signals do: reset those that
+    // svc-init inherited as ignored (it ignores none itself).
+    let ignored = crate::signals::inherited_ignored();
+    for sig in 1..=64 {
+        if ignored & (1u64 << (sig - 1)) != 0 {
+            crate::signals::set_default(sig);
+        }
+    }
+    close_from_3();
+    let _ = crate::signals::set_mask(libc::SIG_SETMASK, 0);
+    // SAFETY: execv with the NUL-terminated strings and null-terminated
+    // array prepared in `Program`.
+    unsafe { libc::execv(program.path.as_ptr(), program.argv_ptrs.as_ptr()) };
+    Errno::last()
 }
 
-/// Closes every fd from 3 up except `keep` (close-on-exec itself).
-fn close_from_3_except(keep: i32) {
-    let keep = keep as libc::c_uint;
-    // SAFETY: close_range and close are async-signal-safe syscalls.
+/// Closes every fd from 3 up.
+fn close_from_3() {
+    // SAFETY: close_range and close are async-signal-safe system calls.
     unsafe {
-        let ok = (keep <= 3 || libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32) == 0)
-            && libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32) == 0;
-        if !ok {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
             // kernels before 5.9
             for fd in 3..1024 {
-                if fd != keep as i32 {
-                    libc::close(fd);
-                }
+                libc::close(fd);
             }
         }
     }

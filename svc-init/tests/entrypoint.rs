@@ -102,6 +102,64 @@ fn command_not_found_is_127_and_bad_usage_is_2() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("svc-init "));
 }
 
+#[test]
+fn a_command_that_cannot_be_executed_is_126() {
+    let dir = TempDir::new("noexec");
+    let script = dir.script("noexec", "exit 0");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    // root may read it but not execute it: no x bit at all
+    assert_eq!(
+        status_of(&["--", script.to_str().unwrap()]).code(),
+        Some(126)
+    );
+    let not_a_program = dir.path("run");
+    assert_eq!(
+        status_of(&["--", not_a_program.to_str().unwrap()]).code(),
+        Some(126)
+    );
+}
+
+/// An inherited SIG_IGN for SIGCHLD would have the kernel reap CMD itself,
+/// and its status would be lost.
+#[test]
+fn an_inherited_ignored_sigchld_loses_no_status() {
+    let mut cmd = entry(&["--", "sh", "-c", "exit 7"]);
+    cmd.stderr(Stdio::null());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    assert_eq!(Running(cmd.spawn().unwrap()).wait().code(), Some(7));
+}
+
+/// Not PID 1, a stray signal would kill svc-init at its default
+/// disposition; every one is blocked and read, so it is dropped instead.
+#[test]
+fn stray_signals_do_not_end_a_plain_entrypoint() {
+    let mut r = Running(entry(&["--", "sleep", "30"]).spawn().unwrap());
+    wait_for("CMD to run", BOUND, || {
+        children_of(r.pid())
+            .first()
+            .is_some_and(|&c| cmdline_of(c).starts_with("sleep"))
+    });
+    for signo in [
+        libc::SIGALRM,
+        libc::SIGPIPE,
+        libc::SIGVTALRM,
+        libc::SIGTTOU,
+        40,
+    ] {
+        send(r.pid(), signo);
+    }
+    // Had one of them been fatal, svc-init would have died of it before
+    // reading the SIGTERM sent after them.
+    send(r.pid(), libc::SIGTERM);
+    assert_eq!(r.wait().code(), Some(143));
+}
+
 const TRAPS: &str = r#"
 out=$1
 for s in HUP INT QUIT USR1 USR2 WINCH; do trap "echo $s >> $out" $s; done

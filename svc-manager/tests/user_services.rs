@@ -260,21 +260,7 @@ impl UserManager {
 
     /// SIGTERM and the exit status.
     fn terminate(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::terminate(self.child.take()?, Duration::from_secs(20))
     }
 
     fn diagnostics(&self) -> String {

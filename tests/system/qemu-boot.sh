@@ -12,7 +12,8 @@
 # Checks, each read off the serial console log:
 #   qemu-boot-default           svc-init starts svc-manager, which reaches the
 #                               default target: `svcctl status` in the guest
-#                               shows syslogd, crond and svctest ready
+#                               shows syslogd, crond and svctest ready; and
+#                               svc-init brought the loopback interface up
 #   qemu-poweroff               `svcctl poweroff` in the guest (SIGUSR2 to
 #                               PID 1) once the target is reached: the
 #                               manager stops the services (svctest's stop
@@ -31,7 +32,8 @@
 #                               orderly
 # and prints the boot-to-ready time: kernel "Run /sbin/init" to the hook's
 # "target default ready" line (guest uptime; the hook polls `svcctl status
-# default` every 0.1 s, so this is an upper bound).
+# default` every 0.1 s, so this is an upper bound). SVC_QEMU_BENCH_ONLY=N
+# only boots N times and prints those times (for tools/bench-qemu.sh).
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -146,6 +148,29 @@ boot_to_ready() {
 INITRD=$TMP/initrd.gz
 INITRD_NOMGR=$TMP/initrd-no-manager.gz
 make_initramfs "$INITRD" || fail_all "could not make the initramfs"
+
+# SVC_QEMU_BENCH_ONLY=N (tools/bench-qemu.sh, make bench): no checks, only N
+# boots of the image to the default target, each powered off by the hook,
+# one line per boot: "# qemu-bench: boot N ready S wall W" (S as printed
+# above; W: qemu start to exit, seconds), or "# qemu-bench: boot N failed:
+# REASON".
+if [ -n "${SVC_QEMU_BENCH_ONLY:-}" ]; then
+  for ((i = 1; i <= SVC_QEMU_BENCH_ONLY; i++)); do
+    log=$TMP/bench-$i.log
+    start=$(date +%s.%N)
+    start_qemu file "$log" "$INITRD" "$APPEND_BASE svctest.after-ready=poweroff" -monitor none
+    wait_qemu
+    rc=$?
+    wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
+    t=$(boot_to_ready "$log")
+    if [ -n "$t" ] && grep -q 'reboot: Power down' "$log"; then
+      echo "# qemu-bench: boot $i ready $t wall $wall"
+    else
+      echo "# qemu-bench: boot $i failed: (qemu rc $rc) $(explain "$log")"
+    fi
+  done
+  exit 0
+fi
 make_initramfs "$INITRD_NOMGR" no-manager || fail_all "could not make the initramfs"
 
 # (a) boot to the default target, `svcctl poweroff` from the hook.
@@ -160,6 +185,9 @@ if ! grep -a -q 'svctest: target default ready' "$LOG_A"; then
   fail qemu-boot-default "the default target was never reached (no hook line; qemu rc $rc_a): $(explain "$LOG_A")"
 elif [ -n "$not_running" ]; then
   fail qemu-boot-default "not ready with a pid in the guest's svcctl status: $not_running: $(grep -a '^svctest status:' "$LOG_A" | tr -d '\r' | tr '\n' '|')"
+elif ! lo_flags=$(grep -a -o 'svctest: lo flags=0x[0-9a-f]*' "$LOG_A" | head -1 | sed 's/.*=//') ||
+  [ -z "$lo_flags" ] || [ $((lo_flags & 1)) -eq 0 ]; then
+  fail qemu-boot-default "the loopback interface is not up in the guest (flags ${lo_flags:-not printed}): svc-init brings it up on a host"
 else
   pass qemu-boot-default
   t=$(boot_to_ready "$LOG_A")

@@ -257,21 +257,26 @@ impl Manager {
 
     /// SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        terminate(self.child.take()?, Duration::from_secs(30))
+    }
+}
+
+/// SIGTERM to our own child, then its exit status; SIGKILL (and None)
+/// when it has not exited within `patience`.
+pub fn terminate(mut c: std::process::Child, patience: Duration) -> Option<i32> {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Ok(Some(st)) = c.try_wait() {
+            return st.code();
         }
+        if Instant::now() > deadline {
+            let _ = c.kill();
+            let _ = c.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
