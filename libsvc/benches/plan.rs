@@ -11,10 +11,11 @@ use nix::time::{ClockId, clock_gettime};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// CPU time of this thread: on a shared, loaded machine it says what the
-/// work costs, where wall time also counts waiting for a core.
+/// CPU time of the process, all threads (loading reads and parses on
+/// several): on a shared, loaded machine it says what the work costs,
+/// where wall time also counts waiting for a core.
 fn cpu_now() -> Duration {
-    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
+    let t = clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).expect("process CPU clock");
     Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)
 }
 
@@ -206,7 +207,7 @@ fn main() {
     println!("  graph (edges + cycle check):     {:>8.2?}", median(graph));
     println!("  plan (build + drive to done):    {:>8.2?}", median(plan));
     println!("  total:                           {:>8.2?}", median(total));
-    println!("CPU time of this thread (what the work costs on a busy machine):");
+    println!("CPU time of the process, all threads (what the work costs on a busy machine):");
     println!(
         "  floor (list dirs + read files):  {:>8.2?}",
         median(cpu_floor)

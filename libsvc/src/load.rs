@@ -76,6 +76,68 @@ pub struct ServiceSet {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// One file, read and parsed, not yet added to a set.
+enum Parsed {
+    Unreadable(Diagnostic),
+    Template(Document, Vec<Diagnostic>),
+    Declaration(Option<Box<Declaration>>, Vec<Diagnostic>),
+}
+
+fn parse_bytes(name: &str, path: &Path, bytes: &[u8]) -> Parsed {
+    if names::classify(name) == Ok(NameKind::Template) {
+        let (document, diags) = decl::parse_template(name, path, bytes);
+        return Parsed::Template(document, diags);
+    }
+    let (decl, diags) = decl::parse(name, path, bytes, None);
+    Parsed::Declaration(decl.map(Box::new), diags)
+}
+
+fn read_and_parse(name: &str, path: &Path) -> Parsed {
+    match decl::read_file(path) {
+        Ok(bytes) => parse_bytes(name, path, &bytes),
+        Err(d) => Parsed::Unreadable(d),
+    }
+}
+
+/// Files per thread below which one thread does it all: starting a
+/// thread costs about what reading and parsing a few dozen files does.
+const FILES_PER_THREAD: usize = 128;
+
+/// Reads and parses `files` on up to one thread per CPU (at most four),
+/// results in the order given. A boot with a thousand declarations spends
+/// most of its loading time in open/read system calls and in the parser,
+/// both of which divide cleanly; the set itself is then built on this
+/// thread, in order, so the outcome does not depend on the split.
+fn read_and_parse_all(files: &[(&String, &PathBuf)]) -> Vec<Parsed> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cpus.min(4).min(files.len() / FILES_PER_THREAD).max(1);
+    if threads == 1 {
+        return files.iter().map(|(n, p)| read_and_parse(n, p)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(n, p)| read_and_parse(n, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(parsed) => parsed,
+                // The parser does not panic on any input (fuzzed); should
+                // it ever, the panic goes on as if it had happened here.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 impl ServiceSet {
     /// Loads every directory of `layout` and the enablement directory, then
     /// makes the instances that anything names.
@@ -85,8 +147,9 @@ impl ServiceSet {
         for dir in &layout.services {
             set.scan_dir(dir, &mut files);
         }
-        for (name, file) in &files {
-            set.add_file(name, file);
+        let files: Vec<(&String, &PathBuf)> = files.iter().collect();
+        for ((name, file), parsed) in files.iter().zip(read_and_parse_all(&files)) {
+            set.add_parsed(name, file, parsed);
         }
         if let Some(dir) = &layout.enabled {
             set.scan_enabled(dir);
@@ -174,44 +237,47 @@ impl ServiceSet {
     }
 
     fn add_file(&mut self, name: &str, path: &Path) {
-        match decl::read_file(path) {
-            Ok(bytes) => self.add_bytes(name, path, &bytes),
-            Err(d) => {
-                self.diagnostics.push(d);
-                self.broken.insert(name.to_string(), path.to_path_buf());
-            }
-        }
+        self.add_parsed(name, path, read_and_parse(name, path));
     }
 
     /// Adds one declaration (or template) from bytes already read; `path`
     /// names it in diagnostics. Call `instantiate_referenced` once all are in.
     pub fn add_bytes(&mut self, name: &str, path: &Path, bytes: &[u8]) {
-        if names::classify(name) == Ok(NameKind::Template) {
-            let (document, diags) = decl::parse_template(name, path, bytes);
-            let broken = crate::diag::has_errors(&diags);
-            self.diagnostics.extend(diags);
-            if broken {
-                self.broken.insert(name.to_string(), path.to_path_buf());
-            }
-            self.templates.insert(
-                name.to_string(),
-                Template {
-                    name: name.to_string(),
-                    file: path.to_path_buf(),
-                    document,
-                    broken,
-                },
-            );
-            return;
-        }
-        let (parsed, diags) = decl::parse(name, path, bytes, None);
-        self.diagnostics.extend(diags);
+        self.add_parsed(name, path, parse_bytes(name, path, bytes));
+    }
+
+    fn add_parsed(&mut self, name: &str, path: &Path, parsed: Parsed) {
         match parsed {
-            Some(d) => {
-                self.declarations.insert(name.to_string(), d);
-            }
-            None => {
+            Parsed::Unreadable(d) => {
+                self.diagnostics.push(d);
                 self.broken.insert(name.to_string(), path.to_path_buf());
+            }
+            Parsed::Template(document, diags) => {
+                let broken = crate::diag::has_errors(&diags);
+                self.diagnostics.extend(diags);
+                if broken {
+                    self.broken.insert(name.to_string(), path.to_path_buf());
+                }
+                self.templates.insert(
+                    name.to_string(),
+                    Template {
+                        name: name.to_string(),
+                        file: path.to_path_buf(),
+                        document,
+                        broken,
+                    },
+                );
+            }
+            Parsed::Declaration(decl, diags) => {
+                self.diagnostics.extend(diags);
+                match decl {
+                    Some(d) => {
+                        self.declarations.insert(name.to_string(), *d);
+                    }
+                    None => {
+                        self.broken.insert(name.to_string(), path.to_path_buf());
+                    }
+                }
             }
         }
     }

@@ -260,3 +260,51 @@ fn hostile_enablement_entries() {
         messages(&set.diagnostics)[0].contains("cannot read enablement directory: not a directory")
     );
 }
+
+/// A directory large enough to be read and parsed on several threads gives
+/// exactly what reading the same files one by one gives: the same
+/// declarations, templates, broken files and diagnostics, in the same order.
+#[test]
+fn many_files_load_the_same_as_one_by_one() {
+    let t = TempDir::new("many");
+    let mut paths = Vec::new();
+    for i in 0..700 {
+        let body = match i % 7 {
+            0 => "[service]\nexce = typo\n".to_owned(),
+            1 => format!(
+                "[service]\nexec = /bin/sleep {i}\n[dependencies]\nrequires = s{:04}\n",
+                i - 1
+            ),
+            _ => format!("[service]\ndescription = number {i}\nexec = /bin/true\n"),
+        };
+        paths.push(t.write(&format!("d/s{i:04}.ini"), body));
+    }
+    paths.push(t.write("d/tpl@.ini", "[service]\nexec = /bin/echo %i\n"));
+    paths.push(t.write("d/bad@.ini", "[service]\nexec =\n"));
+    paths.sort();
+    let layout = Layout {
+        services: vec![t.path().join("d")],
+        enabled: None,
+    };
+    let together = ServiceSet::load(&layout);
+    let one_by_one = ServiceSet::load_files(&paths);
+    assert_eq!(together.declarations.len(), 600);
+    assert_eq!(
+        together.declarations.keys().collect::<Vec<_>>(),
+        one_by_one.declarations.keys().collect::<Vec<_>>()
+    );
+    for (name, d) in &together.declarations {
+        assert_eq!(d.description, one_by_one.declarations[name].description);
+    }
+    assert_eq!(
+        together.templates.keys().collect::<Vec<_>>(),
+        one_by_one.templates.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(together.broken, one_by_one.broken);
+    assert_eq!(
+        messages(&together.diagnostics),
+        messages(&one_by_one.diagnostics)
+    );
+    // Two for each of the 100 files with a typo, one for the bad template.
+    assert_eq!(together.diagnostics.len(), 201);
+}
