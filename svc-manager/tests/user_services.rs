@@ -195,13 +195,7 @@ fn remove_account(name: &str, uid: u32) {
 /// Live processes whose real or effective uid is `uid`.
 fn pids_of_uid(uid: u32) -> Vec<i32> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
+    for pid in common::proc_pids() {
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
@@ -317,10 +311,7 @@ fn gone(pid: i32) -> bool {
 /// Live (not zombie) pids.
 fn pids_of_any() -> Vec<i32> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
+    for pid in common::proc_pids() {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
             // The state follows the parenthesised command name.
             Ok(stat)

@@ -185,17 +185,22 @@ pub fn kill_leftovers(root: &Path) {
     }
 }
 
+/// Every pid in /proc (empty when /proc cannot be read).
+pub fn proc_pids() -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .collect()
+}
+
 /// Processes whose command line contains `needle`.
 pub fn pids_mentioning(needle: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
+    for pid in proc_pids() {
         if pid == me {
             continue;
         }
