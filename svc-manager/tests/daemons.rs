@@ -282,6 +282,18 @@ fn assert_gone(procs: &[Proc], what: &str) {
     wait_for(BOUND, what, || procs.iter().all(|p| !p.alive()));
 }
 
+/// SIGKILL to the nginx master this test started; it must go, and the
+/// supervisor must bring nginx back, ready, under another pid.
+fn crash_master(t: &Tree, master: Proc) {
+    // SAFETY: kill(2) on the nginx master this test started.
+    unsafe { libc::kill(master.pid, libc::SIGKILL) };
+    assert_gone(&[master], "the SIGKILLed master to be gone");
+    wait_for(BOUND, "nginx to be ready again with a new pid", || {
+        let (state, pid) = json_status(t, "nginx");
+        state == "ready" && pid.is_some_and(|p| p != master.pid)
+    });
+}
+
 /// Kills the child (a `svcctl log -f`) when dropped.
 struct KillOnDrop(Child);
 
@@ -321,13 +333,7 @@ fn nginx_simple_start_restart_crash_stop() {
     // A crash: the supervisor restarts nginx at once (first failure), after
     // killing the orphaned workers that still hold the listening socket.
     let (_, second_workers) = nginx_master(&t, &mut seen);
-    // SAFETY: kill(2) on the nginx master this test started.
-    unsafe { libc::kill(second.pid, libc::SIGKILL) };
-    assert_gone(&[second], "the SIGKILLed master to be gone");
-    wait_for(BOUND, "nginx to be ready again with a new pid", || {
-        let (state, pid) = json_status(&t, "nginx");
-        state == "ready" && pid.is_some_and(|p| p != second.pid)
-    });
+    crash_master(&t, second);
     let (third, third_workers) = nginx_master(&t, &mut seen);
     assert_gone(&second_workers, "the crashed master's workers to be gone");
     wait_serving(port);
@@ -388,13 +394,7 @@ fn nginx_forking_follows_the_pid_file() {
     // A crash leaves a stale pid file behind; the next run's pid is the
     // one that counts.
     let (_, workers) = nginx_master(&t, &mut seen);
-    // SAFETY: kill(2) on the nginx master this test started.
-    unsafe { libc::kill(master.pid, libc::SIGKILL) };
-    assert_gone(&[master], "the SIGKILLed master to be gone");
-    wait_for(BOUND, "nginx to be ready again with a new pid", || {
-        let (state, pid) = json_status(&t, "nginx");
-        state == "ready" && pid.is_some_and(|p| p != master.pid)
-    });
+    crash_master(&t, master);
     assert_gone(&workers, "the crashed master's workers to be gone");
     wait_serving(port);
     let (master, workers) = nginx_master(&t, &mut seen);

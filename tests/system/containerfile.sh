@@ -26,13 +26,6 @@ ALL_CHECKS=(containerfile-build containerfile-cmd-status containerfile-service-r
   containerfile-default-cmd)
 DEMO_LINE='demo service: running as pid'
 
-fail_all() {
-  local c
-  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
-  summary
-  exit 1
-}
-
 missing=$(missing_cmds podman runc busybox readelf)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "these podman tests run as root"
@@ -45,24 +38,8 @@ is_static "$BUSYBOX" || not_static="$not_static $BUSYBOX"
 [ -z "${not_static// /}" ] || fail_all "not statically linked: $not_static"
 
 make_tmp
-export CONTAINERS_CONF=$TMP/containers.conf
-cat >"$CONTAINERS_CONF" <<'EOF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-PODMAN=(podman --root "$TMP/storage" --runroot "$TMP/runroot" --storage-driver vfs
-  --tmpdir "$TMP/podman-tmp")
+podman_private 120
 IMAGE=localhost/svc-containerfile:$$
-mkdir -p "$TMP/podman-tmp"
-
-pm() { timeout -k 5 120 "${PODMAN[@]}" "$@"; }
-
-at_exit "timeout -k 5 60 ${PODMAN[*]} rm -a -f -t 0; timeout -k 5 60 ${PODMAN[*]} rmi -a -f"
 
 # The context, laid out as contrib/Containerfile says.
 CTX=$TMP/context

@@ -36,6 +36,15 @@ summary() {
   [ "$FAILED" -eq 0 ]
 }
 
+# fail_all REASON: every check the suite names in ALL_CHECKS fails with
+# REASON (the suite cannot run at all), then the summary, and exit 1.
+fail_all() {
+  local c
+  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
+  summary
+  exit 1
+}
+
 # A fresh temporary directory removed by cleanup (and by the EXIT trap).
 # Sets the global TMP.
 CLEANUP_CMDS=()
@@ -270,3 +279,28 @@ services_not_stopped() {
   done
   echo "${absent[*]}"
 }
+
+# podman_private SECONDS: podman with its storage, run root and temporary
+# files under $TMP (make_tmp first), never the host's; runc, cgroupfs and a
+# file event log (no systemd here), and rlimits the host can grant. Sets
+# PODMAN (the command line) for pm, which runs it bounded by SECONDS, and
+# removes at exit whatever the suite made in that storage.
+podman_private() {
+  PODMAN_SECONDS=$1
+  export CONTAINERS_CONF=$TMP/containers.conf
+  cat >"$CONTAINERS_CONF" <<'EOF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+  PODMAN=(podman --root "$TMP/storage" --runroot "$TMP/runroot" --storage-driver vfs
+    --tmpdir "$TMP/podman-tmp")
+  mkdir -p "$TMP/podman-tmp"
+  at_exit "timeout -k 5 60 ${PODMAN[*]} rm -a -f -t 0; timeout -k 5 60 ${PODMAN[*]} rmi -a -f"
+}
+
+pm() { timeout -k 5 "$PODMAN_SECONDS" "${PODMAN[@]}" "$@"; }

@@ -38,13 +38,6 @@ ALL_CHECKS=(nspawn-boot-default nspawn-sigterm-b nspawn-sigterm-kill-signal nspa
   nspawn-guest-reboot-signal nspawn-initctl-reboot nspawn-container-file
   nspawn-manager-restart-adopts)
 
-fail_all() {
-  local c
-  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
-  summary
-  exit 1
-}
-
 missing=$(missing_cmds systemd-nspawn unshare busybox readelf)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "systemd-nspawn needs root"

@@ -42,13 +42,6 @@ ALL_CHECKS=(podman-exit-status podman-exit-signal podman-exit-status-with-servic
 SERVICES_DIR=/srv/svc/services.d
 WITH_SERVICES=(--entrypoint "[\"/sbin/svc-init\", \"--services\", \"$SERVICES_DIR\", \"--\", \"/bin/main-cmd\"]")
 
-fail_all() {
-  local c
-  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
-  summary
-  exit 1
-}
-
 missing=$(missing_cmds podman runc tar busybox readelf)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "these podman tests run as root"
@@ -57,26 +50,8 @@ not_static=$(not_static_programs)
 [ -z "$not_static" ] || fail_all "not statically linked: $not_static"
 
 make_tmp
-export CONTAINERS_CONF=$TMP/containers.conf
-cat >"$CONTAINERS_CONF" <<'EOF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-PODMAN=(podman --root "$TMP/storage" --runroot "$TMP/runroot" --storage-driver vfs
-  --tmpdir "$TMP/podman-tmp")
+podman_private 60
 IMAGE=localhost/svc-systest:$$
-mkdir -p "$TMP/podman-tmp"
-
-pm() { timeout -k 5 60 "${PODMAN[@]}" "$@"; }
-
-# Removes what this run made in its private storage (containers, image),
-# then the storage itself goes with $TMP.
-at_exit "timeout -k 5 60 ${PODMAN[*]} rm -a -f -t 0; timeout -k 5 60 ${PODMAN[*]} rmi -a -f"
 
 ROOT=$TMP/rootfs
 make_rootfs "$ROOT" "$SERVICES_DIR" || fail_all "could not make the tree"

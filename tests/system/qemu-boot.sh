@@ -49,13 +49,6 @@ EMERGENCY_RE=${SVC_EMERGENCY_RE:-'svc-init: .* cannot run: starting an emergency
 ALL_CHECKS=(qemu-boot-default qemu-poweroff qemu-ctrl-alt-del-reboot qemu-missing-manager
   qemu-cmdline-manager-target)
 
-fail_all() {
-  local c
-  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
-  summary
-  exit 1
-}
-
 missing=$(missing_cmds qemu-system-x86_64 busybox cpio gzip socat readelf timeout)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "needs root (mknod /dev/console for the initramfs)"

@@ -23,13 +23,6 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_CHECKS=(static-build static-pid1-pidns)
-fail_all() {
-  local c
-  for c in "${ALL_CHECKS[@]}"; do fail "$c" "$*"; done
-  summary
-  exit 1
-}
-
 missing=$(missing_cmds unshare readelf nm timeout)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "PID namespaces with mounts need root here"

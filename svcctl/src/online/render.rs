@@ -60,15 +60,20 @@ fn pad_coloured(text: String, plain_len: usize, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(plain_len)))
 }
 
-/// NAME STATE PID UPTIME RESTARTS LAST-EXIT, one line per service.
-pub fn table(items: &[NvList]) {
-    let tty = std::io::stdout().is_terminal();
-    let w = items
+/// The width of the NAME column: the longest name, at least "NAME".
+fn name_width(items: &[NvList]) -> usize {
+    items
         .iter()
         .map(|s| str_or(s, "name", "").len())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .max(4)
+}
+
+/// NAME STATE PID UPTIME RESTARTS LAST-EXIT, one line per service.
+pub fn table(items: &[NvList]) {
+    let tty = std::io::stdout().is_terminal();
+    let w = name_width(items);
     let mut out = String::new();
     out.push_str(&format!(
         "{:w$}  {:9} {:>7} {:>8} {:>8}  {}\n",
@@ -204,12 +209,7 @@ pub fn outcome_json(s: &NvList) -> Value {
 
 /// NAME KIND STATE ENABLED DESCRIPTION.
 pub fn list_table(items: &[NvList]) {
-    let w = items
-        .iter()
-        .map(|s| str_or(s, "name", "").len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let w = name_width(items);
     let mut out = format!(
         "{:w$}  {:7} {:9} {:12} {}\n",
         "NAME", "KIND", "STATE", "ENABLED", "DESCRIPTION"
