@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build static test test-deps lint unit check-services system-test bench bench-boot fuzz clean \
+.PHONY: all build static musl-target test test-deps lint unit check-services system-test bench bench-boot fuzz clean \
 	man completions install uninstall run
 
 all: build
@@ -20,10 +20,15 @@ all: build
 # with crt-static (tools/static-target.sh; docs/decisions.md says why).
 # The explicit --target keeps RUSTFLAGS away from build scripts and proc
 # macros.
+# `make` adds the musl target with rustup first when it can
+# (tools/ensure-musl.sh); STATIC_TARGET is expanded only after that.
 STATIC_TARGET ?= $(shell tools/static-target.sh)
-build static:
+build static: musl-target
 	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
 	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
+
+musl-target:
+	@tools/ensure-musl.sh
 
 # Every test of the workspace, then the lints and the shipped declarations.
 test: test-deps unit lint check-services system-test
@@ -46,7 +51,7 @@ check-services:
 
 # PID 1 under qemu, systemd-nspawn and podman (root; installs what it needs
 # from Debian). See docs/testing.md.
-system-test:
+system-test: musl-target
 	tests/system/install-deps.sh
 	tests/system/run-all.sh
 

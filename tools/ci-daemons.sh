@@ -45,11 +45,14 @@ printf '#!/bin/sh\n# written by svc tools/ci-daemons.sh for the install\nexit 10
 chmod 755 "$policy"
 
 export DEBIAN_FRONTEND=noninteractive
+# Another apt-get (an unattended upgrade, a parallel job) may hold the dpkg
+# lock: wait for it rather than fail.
+apt_wait="-o DPkg::Lock::Timeout=300"
 # shellcheck disable=SC2086
-if ! apt-get install -y --no-install-recommends $missing; then
-    apt-get update
+if ! apt-get $apt_wait install -y --no-install-recommends $missing; then
+    apt-get $apt_wait update
     # shellcheck disable=SC2086
-    apt-get install -y --no-install-recommends $missing
+    apt-get $apt_wait install -y --no-install-recommends $missing
 fi
 
 # The policy should have kept them stopped; if a daemon started anyway,

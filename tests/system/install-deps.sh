@@ -53,7 +53,9 @@ mirror=$(debian_mirror)
   echo "deb $mirror bookworm-backports main"
 } >"$BACKPORTS_LIST.new"
 mv "$BACKPORTS_LIST.new" "$BACKPORTS_LIST"
-APT_BPO=(-o "Dir::Etc::SourceList=$BACKPORTS_LIST")
+# DPkg::Lock::Timeout: wait for another apt-get holding the dpkg lock
+# rather than fail.
+APT_BPO=(-o "Dir::Etc::SourceList=$BACKPORTS_LIST" -o DPkg::Lock::Timeout=300)
 
 missing() {
   local p out=()
