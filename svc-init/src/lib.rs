@@ -106,7 +106,7 @@ pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
 
     let mut mounted = Vec::new();
     if pid1 && !plain_entrypoint {
-        mounted = mounts::mount_missing(false);
+        mounted = mounts::mount_missing(false, place.in_container());
         if !mounted.is_empty() {
             note!("mounted {}", mounted.join(" "));
         }
@@ -255,7 +255,7 @@ fn telinit(opts: &Options, as_telinit: bool) -> ! {
 /// missing: the probes read it.
 fn probe(pid1: bool) -> Place {
     if pid1 {
-        mounts::mount_missing(true);
+        mounts::mount_missing(true, false);
     }
     detect::probe(pid1)
 }

@@ -116,3 +116,68 @@ fn other_containers_still_power_off_on_sigint() {
         "{stderr}"
     );
 }
+
+/// /run as the manager saw it: its mountinfo line, if /run is a mount point.
+fn run_line(dir: &TempDir) -> Option<String> {
+    dir.read("run/mountinfo")
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/run"))
+        .last()
+        .map(str::to_owned)
+}
+
+/// svc-init without CAP_SYS_ADMIN (as in an unprivileged container: every
+/// mount is refused) with /run prepared by `before`; ends it and returns
+/// its stderr and how /run was mounted.
+fn run_without_mounting(tag: &str, before: &str) -> (String, Option<String>) {
+    let dir = TempDir::new(tag);
+    let ns = boot_as(
+        &dir,
+        &[],
+        &["setpriv", "--bounding-set", "-sys_admin"],
+        Some(before),
+    );
+    let stderr = ns.stderr();
+    let line = run_line(&dir);
+    ns.signal(libc::SIGUSR2);
+    let status = ns.wait();
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}\n{stderr}");
+    (stderr, line)
+}
+
+#[test]
+fn a_writable_run_directory_is_used_without_an_eperm_line() {
+    if !root_or_skip("unmounting /run in a private mount namespace") {
+        return;
+    }
+    // /run a plain directory of a writable root, as in podman.
+    let before = "while mountpoint -q /run; do umount -l /run || exit 1; done";
+    let (stderr, line) = run_without_mounting("run-dir", before);
+    assert!(!stderr.contains("/run"), "{stderr}");
+    assert_eq!(line, None, "something was mounted on /run");
+}
+
+#[test]
+fn a_run_tmpfs_is_left_alone_without_a_line() {
+    if !root_or_skip("mounting a tmpfs on /run in a private mount namespace") {
+        return;
+    }
+    let before = "mount -t tmpfs -o mode=755 svc-test-run /run || exit 1";
+    let (stderr, line) = run_without_mounting("run-tmpfs", before);
+    assert!(!stderr.contains("/run"), "{stderr}");
+    let line = line.expect("/run not a mount point");
+    assert!(line.contains(" - tmpfs svc-test-run "), "{line}");
+}
+
+#[test]
+fn a_read_only_run_is_reported_when_it_cannot_be_replaced() {
+    if !root_or_skip("mounting a read-only tmpfs on /run in a private mount namespace") {
+        return;
+    }
+    let before = "mount -t tmpfs -o ro svc-test-run /run || exit 1";
+    let (stderr, _) = run_without_mounting("run-ro", before);
+    assert!(
+        stderr.contains("cannot mount tmpfs on /run: EPERM"),
+        "{stderr}"
+    );
+}
