@@ -106,7 +106,8 @@ pub fn mounted_in(mountinfo: &str, target: &str) -> Mounted {
     let read_only = |opts: Option<&str>| opts.is_some_and(|o| o.split(',').any(|x| x == "ro"));
     mountinfo
         .lines()
-        .filter_map(|line| {
+        .rev()
+        .find_map(|line| {
             let (head, tail) = line.split_once(" - ")?;
             let fields: Vec<&str> = head.split(' ').collect();
             let point = unescape_mount_field(fields.get(4)?);
@@ -118,7 +119,6 @@ pub fn mounted_in(mountinfo: &str, target: &str) -> Mounted {
                 }
             })
         })
-        .last()
         .unwrap_or(Mounted::No)
 }
 

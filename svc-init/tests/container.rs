@@ -121,8 +121,7 @@ fn other_containers_still_power_off_on_sigint() {
 fn run_line(dir: &TempDir) -> Option<String> {
     dir.read("run/mountinfo")
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some("/run"))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some("/run"))
         .map(str::to_owned)
 }
 
