@@ -9,11 +9,13 @@ pub const USAGE: &str = "\
 usage: svc-init [--manager PATH] [--services DIR]... [--target T] [--socket PATH]
                 [--runtime-dir DIR] [--log-dir DIR] [--initctl PATH]
                 [--forward-to child|group] [--remap-exit FROM:TO]... [-- CMD ARGS...]
+       svc-init [--initctl PATH] RUNLEVEL    (not PID 1; also as `telinit RUNLEVEL`)
 
 As PID 1 it mounts what is missing, reaps every process, starts the root
 svc-manager (again if it dies) and shuts down on signals and /run/initctl
 requests. With `-- CMD` it is a container entrypoint: CMD runs in the
-foreground, signals go to it, and svc-init exits with its status.
+foreground, signals go to it, and svc-init exits with its status. Not PID 1,
+`svc-init RUNLEVEL` (0-6, S, Q, U) asks PID 1 for it through the initctl FIFO.
 
   --manager PATH       the svc-manager to run (default: next to svc-init, else PATH)
   --services DIR       declarations directory, handed to the manager (repeatable)

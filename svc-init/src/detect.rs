@@ -27,7 +27,28 @@ impl Place {
     pub fn host_pid1(&self) -> bool {
         self.pid1 && !self.in_container()
     }
+
+    /// An nspawn machine follows systemd's conventions: SIGINT is a reboot
+    /// request (`machinectl reboot`), and a PID 1 that exits 133 asks for
+    /// a reboot.
+    pub fn nspawn(&self) -> bool {
+        self.container.as_deref() == Some(NSPAWN)
+    }
+
+    /// Whether SIGTERM and SIGINT mean poweroff rather than reboot: in a
+    /// container whose engine stops it with them (docker, podman), but not
+    /// in an nspawn machine, whose engine stops it with signal 37 or 38.
+    pub fn term_powers_off(&self) -> bool {
+        self.in_container() && !self.nspawn()
+    }
 }
+
+/// `$container` of systemd-nspawn.
+pub const NSPAWN: &str = "systemd-nspawn";
+/// The exit status that asks systemd-nspawn for a reboot (its
+/// `EXIT_FORCE_RESTART`, `RestartForceExitStatus=133` of
+/// systemd-nspawn@.service).
+pub const NSPAWN_REBOOT_STATUS: i32 = 133;
 
 /// What the container probes found. Pure: the decision only.
 #[derive(Default)]
@@ -167,6 +188,20 @@ mod tests {
         assert_eq!(caps & (1 << CAP_SYS_BOOT), 0);
         assert_eq!(cap_eff("CapEff:\tzz\n"), None);
         assert_eq!(cap_eff(""), None);
+    }
+
+    #[test]
+    fn only_nspawn_keeps_the_reboot_meaning_of_term_and_int() {
+        let place = |container: Option<&str>| Place {
+            pid1: true,
+            container: container.map(str::to_owned),
+            container_env: container.map(str::to_owned),
+            cap_sys_boot: false,
+        };
+        assert!(!place(None).term_powers_off() && !place(None).nspawn());
+        assert!(place(Some("podman")).term_powers_off());
+        assert!(place(Some("pid-namespace")).term_powers_off());
+        assert!(place(Some(NSPAWN)).nspawn() && !place(Some(NSPAWN)).term_powers_off());
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl Init {
     }
 
     fn on_signal(&mut self, signo: i32, sender: i32) {
-        let action = signals::classify(signo, self.place.in_container(), self.entrypoint());
+        let action = signals::classify(signo, self.place.term_powers_off(), self.entrypoint());
         if !matches!(action, Action::Reap | Action::Ignore) {
             crate::note!("got {} from pid {sender}", signals::name(signo));
         }

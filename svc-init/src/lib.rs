@@ -18,6 +18,7 @@ pub mod net;
 pub mod shutdown;
 pub mod signals;
 pub mod spawn;
+pub mod telinit;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -50,8 +51,8 @@ impl fmt::Display for StatusText {
     }
 }
 
-/// svc-init's whole life; `args` excludes the program name.
-pub fn run(args: Vec<OsString>) -> ! {
+/// svc-init's whole life; `program` is argv[0], `args` the rest.
+pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
     // First of all, so that no signal is lost or kills us during start-up.
     if let Err(e) = signals::block() {
         log!("cannot block signals: {e}");
@@ -64,6 +65,13 @@ pub fn run(args: Vec<OsString>) -> ! {
     let mut opts = command_line(args::parse(args), pid1);
     args::apply_env(&mut opts, |name| std::env::var_os(name));
     log::set_quiet(!opts.command.is_empty());
+
+    // `init 0` from sysvinit's shutdown, or `telinit q`: a request for PID 1
+    // (which itself never exits here: that would panic the kernel).
+    let as_telinit = telinit::invoked_as_telinit(program.as_deref());
+    if !pid1 && opts.command.is_empty() && (as_telinit || !opts.boot_words.is_empty()) {
+        telinit(&opts, as_telinit);
+    }
 
     // `-- CMD` without declarations is a plain container init (tini's job):
     // reap and forward. It mounts nothing, makes no initctl FIFO and looks
@@ -98,7 +106,7 @@ pub fn run(args: Vec<OsString>) -> ! {
 
     let mut mounted = Vec::new();
     if pid1 && !plain_entrypoint {
-        mounted = mounts::mount_missing(false);
+        mounted = mounts::mount_missing(false, place.in_container());
         if !mounted.is_empty() {
             note!("mounted {}", mounted.join(" "));
         }
@@ -223,11 +231,31 @@ pub fn run(args: Vec<OsString>) -> ! {
     init.run()
 }
 
+/// Passes a runlevel on to PID 1 and exits: 0 when it was passed on, 2 for
+/// a bad runlevel, 1 when PID 1 could not be reached.
+fn telinit(opts: &Options, as_telinit: bool) -> ! {
+    let name = if as_telinit { "telinit" } else { "svc-init" };
+    let level = match telinit::runlevel(&opts.boot_words) {
+        Ok(level) => level,
+        Err(e) => {
+            log::write_raw(format_args!("{name}: {e}\n"));
+            std::process::exit(2);
+        }
+    };
+    match telinit::send(level, opts.initctl.as_deref()) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            log::write_raw(format_args!("{name}: {}\n", e.0));
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Where svc-init runs, looked at. PID 1 first mounts /proc if it is
 /// missing: the probes read it.
 fn probe(pid1: bool) -> Place {
     if pid1 {
-        mounts::mount_missing(true);
+        mounts::mount_missing(true, false);
     }
     detect::probe(pid1)
 }
@@ -235,14 +263,14 @@ fn probe(pid1: bool) -> Place {
 fn command_line(parsed: Result<Parsed, args::UsageError>, pid1: bool) -> Options {
     match parsed {
         Ok(Parsed::Run(opts)) => *opts,
-        Ok(Parsed::Help) => {
-            print!("{}", args::USAGE);
-            std::process::exit(0);
-        }
-        Ok(Parsed::Version) => {
-            println!("svc-init {}", env!("CARGO_PKG_VERSION"));
-            std::process::exit(0);
-        }
+        // Written with errors checked, never `print!`: a closed or full
+        // stdout must not panic (abort) the program.
+        Ok(Parsed::Help) => std::process::exit(stdout_or_fail(args::USAGE)),
+        Ok(Parsed::Version) => std::process::exit(stdout_or_fail(concat!(
+            "svc-init ",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        ))),
         Err(e) if pid1 && probe(true).host_pid1() => {
             // Exiting would panic the kernel: boot with the defaults instead.
             log!("{e}; ignoring the command line");
@@ -253,8 +281,19 @@ fn command_line(parsed: Result<Parsed, args::UsageError>, pid1: bool) -> Options
 }
 
 fn usage_error(message: &str) -> ! {
-    eprintln!("svc-init: {message}\ntry `svc-init --help`");
+    log::write_raw(format_args!("svc-init: {message}\ntry `svc-init --help`\n"));
     std::process::exit(2);
+}
+
+/// `text` to stdout; the exit status: 0, or 1 when it could not be written.
+fn stdout_or_fail(text: &str) -> i32 {
+    match log::write_all(libc::STDOUT_FILENO, text.as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => {
+            log!("cannot write to stdout: {e}");
+            1
+        }
+    }
 }
 
 /// The kernel starts init with /dev/console as fds 0-2 — unless there is no

@@ -37,32 +37,52 @@ impl Write for StackLine {
 
 /// Writes `svc-init: MESSAGE\n` to stderr; errors (no console) are dropped.
 pub fn write_line(args: fmt::Arguments<'_>) {
+    write_stderr(true, args);
+}
+
+/// Writes the formatted text as it is to stderr (one write, cut at 511
+/// bytes); errors are dropped.
+pub fn write_raw(args: fmt::Arguments<'_>) {
+    write_stderr(false, args);
+}
+
+fn write_stderr(prefix: bool, args: fmt::Arguments<'_>) {
     let mut line = StackLine {
         buf: [0; LINE_MAX],
         len: 0,
     };
-    let _ = line.write_str("svc-init: ");
+    if prefix {
+        let _ = line.write_str("svc-init: ");
+    }
+    // A Display that fails leaves what it wrote so far: still worth a line.
     let _ = line.write_fmt(args);
-    line.buf[line.len] = b'\n';
-    line.len += 1;
+    if prefix || line.len == 0 || line.buf[line.len - 1] != b'\n' {
+        line.buf[line.len] = b'\n';
+        line.len += 1;
+    }
+    // A console that says EIO, a full disk, a pipe whose reader left
+    // (SIGPIPE is blocked, so that is EPIPE): the line is lost, nothing else.
+    let _ = write_all(libc::STDERR_FILENO, &line.buf[..line.len]);
+}
+
+/// All of `bytes` to `fd`, through EINTR; the first other error ends it.
+pub fn write_all(fd: i32, bytes: &[u8]) -> Result<(), nix::errno::Errno> {
     let mut written = 0;
-    while written < line.len {
-        // SAFETY: the pointer and length describe initialised bytes of `line.buf`.
-        let n = unsafe {
-            libc::write(
-                libc::STDERR_FILENO,
-                line.buf[written..].as_ptr().cast(),
-                line.len - written,
-            )
-        };
+    while written < bytes.len() {
+        // SAFETY: the pointer and length describe initialised bytes of `bytes`.
+        let n = unsafe { libc::write(fd, bytes[written..].as_ptr().cast(), bytes.len() - written) };
         if n > 0 {
             written += n as usize;
-        } else if n < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
-            continue;
+        } else if n == 0 {
+            return Err(nix::errno::Errno::EIO);
         } else {
-            return;
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::EINTR => continue,
+                e => return Err(e),
+            }
         }
     }
+    Ok(())
 }
 
 /// `log!("format", args…)`: one line to the console, no allocation.

@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStringExt;
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let count = usize::try_from(argc).unwrap_or(0);
-    let args: Vec<OsString> = (1..count)
+    let mut args: Vec<OsString> = (0..count)
         .filter_map(|i| {
             // SAFETY: the C runtime passes argc entries in argv, each a
             // NUL-terminated string or (never in practice) null, skipped.
@@ -22,5 +22,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
                 .then(|| OsString::from_vec(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec()))
         })
         .collect();
-    svc_init::run(args)
+    // argv[0]: `telinit` is svc-init under another name.
+    let program = (!args.is_empty()).then(|| args.remove(0));
+    svc_init::run(program, args)
 }

@@ -91,33 +91,110 @@ pub fn is_mount_point(path: &Path) -> std::io::Result<bool> {
     Ok(me.dev() != up.dev() || me.ino() == up.ino())
 }
 
+/// How a mount point is mounted, as /proc/self/mountinfo says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mounted {
+    No,
+    ReadWrite,
+    ReadOnly,
+}
+
+/// The topmost mount on `target` (the last line naming it) in the text of
+/// /proc/self/mountinfo. Read-only when either its own options or its
+/// superblock's say `ro`. Pure.
+pub fn mounted_in(mountinfo: &str, target: &str) -> Mounted {
+    let read_only = |opts: Option<&str>| opts.is_some_and(|o| o.split(',').any(|x| x == "ro"));
+    mountinfo
+        .lines()
+        .rev()
+        .find_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let fields: Vec<&str> = head.split(' ').collect();
+            let point = unescape_mount_field(fields.get(4)?);
+            (point == target.as_bytes()).then(|| {
+                if read_only(fields.get(5).copied()) || read_only(tail.split(' ').nth(2)) {
+                    Mounted::ReadOnly
+                } else {
+                    Mounted::ReadWrite
+                }
+            })
+        })
+        .unwrap_or(Mounted::No)
+}
+
+/// What to do about one API filesystem.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Plan {
+    Leave,
+    Mount,
+    /// Try; if refused, use what is there and say nothing.
+    MountIfAllowed,
+}
+
+/// The decision for `target`, from how it is mounted and whether the
+/// directory can be written. Pure. A writable mount is left as it is. A
+/// read-only one is too, except `/run`, which is of no use read-only. In a
+/// container, a `/run` that is no mount of its own but can be written (the
+/// container's own root) gets a tmpfs where the engine allows one, and is
+/// used as it is where not: an unprivileged container cannot mount, and
+/// saying EPERM on every start helps nobody.
+pub fn plan(target: &str, mounted: Mounted, writable: bool, in_container: bool) -> Plan {
+    let run = target == "/run";
+    match mounted {
+        Mounted::ReadWrite => Plan::Leave,
+        Mounted::ReadOnly if run => Plan::Mount,
+        Mounted::ReadOnly => Plan::Leave,
+        Mounted::No if run && in_container && writable => Plan::MountIfAllowed,
+        Mounted::No => Plan::Mount,
+    }
+}
+
 /// Mounts each API filesystem that is not mounted yet, creating its mount
 /// point, and reports what it did. `only_proc` does the first step alone
-/// (svc-init needs /proc to find out where it is).
-pub fn mount_missing(only_proc: bool) -> Vec<&'static str> {
+/// (svc-init needs /proc to find out where it is, and to read the mount
+/// table for the others).
+pub fn mount_missing(only_proc: bool, in_container: bool) -> Vec<&'static str> {
     let mut mounted = Vec::new();
+    let mut table: Option<Option<String>> = None;
     for m in API_MOUNTS
         .iter()
         .take(if only_proc { 1 } else { API_MOUNTS.len() })
     {
         let target = Path::new(m.target);
-        match is_mount_point(target) {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Err(e) = std::fs::create_dir_all(target) {
-                    crate::log!("cannot create mount point {}: {e}", m.target);
+        let state = match &table {
+            Some(Some(t)) => mounted_in(t, m.target),
+            // No mount table (no /proc): only whether it is a mount point.
+            _ => match is_mount_point(target) {
+                Ok(true) => Mounted::ReadWrite,
+                Ok(false) => Mounted::No,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Mounted::No,
+                Err(e) => {
+                    crate::log!("cannot look at {}: {e}", m.target);
                     continue;
                 }
-            }
-            Err(e) => {
-                crate::log!("cannot look at {}: {e}", m.target);
-                continue;
-            }
+            },
+        };
+        if table.is_none() {
+            // After /proc: every later step reads the table as it was then.
+            table = Some(std::fs::read_to_string("/proc/self/mountinfo").ok());
         }
+        if state == Mounted::No
+            && std::fs::symlink_metadata(target).is_err()
+            && let Err(e) = std::fs::create_dir_all(target)
+        {
+            crate::log!("cannot create mount point {}: {e}", m.target);
+            continue;
+        }
+        let writable = nix::unistd::access(target, nix::unistd::AccessFlags::W_OK).is_ok();
+        let quiet_refusal = match plan(m.target, state, writable, in_container) {
+            Plan::Leave => continue,
+            Plan::Mount => false,
+            Plan::MountIfAllowed => true,
+        };
         let data = (!m.data.is_empty()).then_some(m.data);
         match mount(Some(m.fstype), target, Some(m.fstype), m.flags, data) {
             Ok(()) => mounted.push(m.target),
+            Err(nix::errno::Errno::EPERM | nix::errno::Errno::EACCES) if quiet_refusal => {}
             Err(e) => crate::log!("cannot mount {} on {}: {e}", m.fstype, m.target),
         }
     }
@@ -200,6 +277,58 @@ mod tests {
                 .kind(),
             std::io::ErrorKind::NotFound
         );
+    }
+
+    const MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+23 22 0:21 / /proc rw,nosuid,nodev,noexec - proc proc rw
+24 22 0:22 / /run rw,nosuid,nodev - tmpfs tmpfs rw,mode=755
+25 22 0:23 / /sys ro,nosuid - sysfs sysfs rw
+26 22 0:24 / /dev/shm rw - tmpfs shm ro
+27 24 0:25 / /run ro,nosuid - tmpfs tmpfs rw
+28 22 0:26 / /mnt/a\\040b rw - tmpfs tmpfs rw
+";
+
+    #[test]
+    fn mountinfo_says_how_a_point_is_mounted() {
+        // the last line for /run covers the first
+        assert_eq!(mounted_in(MOUNTINFO, "/run"), Mounted::ReadOnly);
+        // a malformed covering line is skipped: the one below it counts
+        assert_eq!(
+            mounted_in(&MOUNTINFO.replace("27 24 0:25 ", ""), "/run"),
+            Mounted::ReadWrite
+        );
+        let without_27: String = MOUNTINFO
+            .lines()
+            .filter(|l| !l.starts_with("27 "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(mounted_in(&without_27, "/run"), Mounted::ReadWrite);
+        assert_eq!(mounted_in(MOUNTINFO, "/proc"), Mounted::ReadWrite);
+        assert_eq!(mounted_in(MOUNTINFO, "/sys"), Mounted::ReadOnly);
+        assert_eq!(mounted_in(MOUNTINFO, "/dev/shm"), Mounted::ReadOnly);
+        assert_eq!(mounted_in(MOUNTINFO, "/dev"), Mounted::No);
+        assert_eq!(mounted_in(MOUNTINFO, "/mnt/a b"), Mounted::ReadWrite);
+        assert_eq!(mounted_in("", "/run"), Mounted::No);
+    }
+
+    #[test]
+    fn a_usable_run_is_left_alone() {
+        use Mounted::*;
+        // a writable mount: left, in a container or not
+        for container in [false, true] {
+            assert_eq!(plan("/run", ReadWrite, true, container), Plan::Leave);
+            assert_eq!(plan("/dev/shm", ReadWrite, true, container), Plan::Leave);
+        }
+        // read-only: /run is no use so, /sys is as a container engine made it
+        assert_eq!(plan("/run", ReadOnly, false, true), Plan::Mount);
+        assert_eq!(plan("/sys", ReadOnly, false, true), Plan::Leave);
+        // no mount of its own: a host always mounts; a container tries,
+        // and uses a writable directory as it is when refused
+        assert_eq!(plan("/run", No, true, false), Plan::Mount);
+        assert_eq!(plan("/run", No, true, true), Plan::MountIfAllowed);
+        assert_eq!(plan("/run", No, false, true), Plan::Mount);
+        assert_eq!(plan("/dev/shm", No, true, true), Plan::Mount);
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Init {
             let mut fds = [PollFd::new(self.signals.raw(), PollFlags::POLLIN)];
             let _ = poll(&mut fds, timeout);
             while let Some((signo, _)) = self.signals.next_signal() {
-                match signals::classify(signo, self.place.in_container(), self.entrypoint()) {
+                match signals::classify(signo, self.place.term_powers_off(), self.entrypoint()) {
                     Action::Shutdown {
                         immediate: true, ..
                     } => {
@@ -163,8 +163,21 @@ impl Init {
                 self.reap();
             }
         }
-        crate::log!("{}: done", power.name());
-        std::process::exit(0)
+        let code = container_exit_status(power, self.place.nspawn());
+        crate::log!("{}: done (exit status {code})", power.name());
+        std::process::exit(code)
+    }
+}
+
+/// A container's PID 1 that could not call reboot(2) ends with this. nspawn
+/// reads 133 as a reboot request (a reboot(2) in its machine ends PID 1
+/// with SIGHUP, which it reads the same way); any other engine restarts or
+/// not by its own policy, and 0 says the stop was asked for.
+pub fn container_exit_status(power: Power, nspawn: bool) -> i32 {
+    if nspawn && power == Power::Reboot {
+        crate::detect::NSPAWN_REBOOT_STATUS
+    } else {
+        0
     }
 }
 
@@ -214,6 +227,14 @@ pub fn parent_from_stat(stat: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_nspawn_reboot_exits_133() {
+        assert_eq!(container_exit_status(Power::Reboot, true), 133);
+        assert_eq!(container_exit_status(Power::Poweroff, true), 0);
+        assert_eq!(container_exit_status(Power::Halt, true), 0);
+        assert_eq!(container_exit_status(Power::Reboot, false), 0);
+    }
 
     #[test]
     fn ppid_from_stat() {

@@ -68,12 +68,14 @@ pub const HANDLED: [i32; 15] = [
     SIG_REBOOT_NOW,
 ];
 
-/// The table. `in_container`: SIGTERM and SIGINT power off instead of
+/// The table. `term_powers_off` (a container, but not an nspawn machine,
+/// see `Place::term_powers_off`): SIGTERM and SIGINT power off instead of
 /// rebooting, because a container engine's stop (and a Ctrl-C on `docker
 /// run -it`) means "end", and rebooting a container means restarting it
-/// without the engine knowing. `entrypoint`: the job-control and user
-/// signals belong to CMD.
-pub fn classify(signo: i32, in_container: bool, entrypoint: bool) -> Action {
+/// without the engine knowing. nspawn stops its machine with signal 37 or
+/// 38 and asks for a reboot with SIGINT (`machinectl reboot`), as systemd
+/// means it. `entrypoint`: the job-control and user signals belong to CMD.
+pub fn classify(signo: i32, term_powers_off: bool, entrypoint: bool) -> Action {
     let orderly = |power| Action::Shutdown {
         power,
         immediate: false,
@@ -82,7 +84,7 @@ pub fn classify(signo: i32, in_container: bool, entrypoint: bool) -> Action {
         power,
         immediate: true,
     };
-    let term_power = if in_container {
+    let term_power = if term_powers_off {
         Power::Poweroff
     } else {
         Power::Reboot

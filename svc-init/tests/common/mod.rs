@@ -21,6 +21,21 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Whether a test that needs root can run. Without root it is skipped
+/// (with a line saying so) — except in CI (`CI=true`), where a skip would
+/// hide a missing check, so it fails.
+pub fn root_or_skip(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} needs root, and CI=true does not allow skipping it"
+    );
+    eprintln!("skipped: {what} needs root");
+    false
+}
+
 /// A unique temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
