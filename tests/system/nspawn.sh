@@ -16,8 +16,9 @@
 #                               gives PID 1 signal 38 (poweroff): orderly, 0
 #   nspawn-guest-poweroff       `svcctl poweroff` in the guest: orderly, 0
 #   nspawn-guest-reboot-signal  signal 39 (SIGRTMIN+5) to PID 1: orderly, 133
-#                               (`svcctl reboot` sends SIGTERM, which is
-#                               poweroff in a container: init.md)
+#   nspawn-guest-reboot         `svcctl reboot` in the guest (SIGTERM, which
+#                               under nspawn means reboot, as busybox's
+#                               `reboot`): orderly, 133
 #   nspawn-initctl-reboot       a `telinit 6` record on /run/initctl: 133
 #   nspawn-container-file       svc-init wrote $container ("systemd-nspawn")
 #                               to /run/systemd/container
@@ -35,7 +36,7 @@ set -uo pipefail
 
 RUN_TIMEOUT=${SVC_NSPAWN_TIMEOUT:-30}
 ALL_CHECKS=(nspawn-boot-default nspawn-sigterm-b nspawn-sigterm-kill-signal nspawn-guest-poweroff
-  nspawn-guest-reboot-signal nspawn-initctl-reboot nspawn-container-file
+  nspawn-guest-reboot-signal nspawn-guest-reboot nspawn-initctl-reboot nspawn-container-file
   nspawn-manager-restart-adopts)
 
 missing=$(missing_cmds systemd-nspawn unshare busybox readelf)
@@ -137,6 +138,7 @@ host_signal nspawn-sigterm-b "$TMP/b.log" TERM -b
 host_signal nspawn-sigterm-kill-signal "$TMP/ks.log" TERM --kill-signal=SIGRTMIN+4 /sbin/init
 guest_action nspawn-guest-poweroff "$TMP/poweroff.log" poweroff 0
 guest_action nspawn-guest-reboot-signal "$TMP/reboot.log" signal-39 133
+guest_action nspawn-guest-reboot "$TMP/svcctl-reboot.log" reboot 133
 guest_action nspawn-initctl-reboot "$TMP/initctl.log" initctl-6 133
 
 not_running=$(services_not_running "$TMP/poweroff.log" syslogd crond svctest)
