@@ -341,14 +341,17 @@ impl Manager {
             return;
         };
         let before = c.tx.pending();
-        if c.tx.queue(msg).is_err() {
+        let queued = c.tx.queue(msg);
+        // Counted before anything else, so that closing it subtracts what
+        // was added (a failed queue may leave part of a message).
+        let pending = c.tx.pending();
+        c.peak_output = c.peak_output.max(pending);
+        self.client_output += pending - before;
+        if queued.is_err() {
             tracing::debug!("client {key}: cannot queue a message; closing");
             self.drop_client(key);
             return;
         }
-        let queued = c.tx.pending();
-        c.peak_output = c.peak_output.max(queued);
-        self.client_output += queued - before;
         let ok = self.flush_client(key);
         let backlog = self.clients.get(&key).map_or(0, |c| c.tx.pending());
         if !ok || backlog > MAX_CLIENT_BACKLOG {

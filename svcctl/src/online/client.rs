@@ -212,6 +212,13 @@ impl Client {
         let Err(e) = req.send(&self.sock) else {
             return Ok(());
         };
+        if let libnv::Error::Io { source, .. } = &e
+            && source.kind() == std::io::ErrorKind::WouldBlock
+        {
+            // SO_SNDTIMEO ran out: the manager is not reading.
+            let after = self.sock.write_timeout().ok().flatten();
+            return Err(self.timed_out(after.unwrap_or_default(), false));
+        }
         // A manager that refuses a connection (over its limits) says why
         // before it closes it: that reason beats "broken pipe".
         let _ = self.sock.set_read_timeout(Some(Duration::from_millis(100)));
