@@ -1,6 +1,7 @@
 //! The command line (cli.md); every path flag has its SVC_* twin.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -46,4 +47,13 @@ pub struct Args {
     /// Write a line on this descriptor once the target has settled.
     #[arg(long, value_name = "N")]
     pub notify_fd: Option<i32>,
+    /// How long a client connection may idle before it is closed (default
+    /// 30s; docs/manager.md). Hidden: tests shorten it.
+    #[arg(long, env = "SVC_CLIENT_IDLE_TIMEOUT", value_name = "D", hide = true,
+          value_parser = parse_duration)]
+    pub client_idle_timeout: Option<Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    libsvc::units::parse_duration(s).map_err(|e| e.to_string())
 }

@@ -1,9 +1,9 @@
 //! One line per service outcome on stdout, OpenRC style
 //! (` * Starting nginx ...  [ ok ]`), coloured on a terminal, plain
 //! otherwise. Writes never block the loop for long: stdout is a console
-//! or a file.
+//! or a file; a failed write drops the line (output.rs).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 pub struct Console {
     tty: bool,
@@ -51,9 +51,7 @@ impl Console {
         if let (Verdict::Failed, Some(r)) = (verdict, reason) {
             out.push_str(&format!("   {name}: {r}\n"));
         }
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(out.as_bytes());
-        let _ = stdout.flush();
+        crate::output::write_lines(crate::output::Stream::Stdout, out.as_bytes());
     }
 }
 

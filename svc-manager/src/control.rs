@@ -2,8 +2,10 @@
 //! reading requests incrementally, answering every method of
 //! docs/protocol.md, and streaming events to `watch` clients.
 
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use libnv::{NvList, NvSender, NvView, RecvStatus};
 
@@ -11,13 +13,37 @@ use crate::jobs::Waiter;
 use crate::link::receiver;
 use crate::manager::{
     CLIENT_MESSAGE_MAX, Client, MAX_CLIENT_BACKLOG, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_UID,
-    MESSAGE_TIMEOUT, Manager, REQUESTS_PER_TURN,
+    MESSAGE_TIMEOUT, Manager, PAUSE_CLIENT_BACKLOG, REQUESTS_PER_TURN, client_token,
 };
 use crate::proto::{self, Failure, code};
 use crate::sys;
 
 /// Methods anyone who may connect can use.
 const READ_ONLY: [&str; 3] = ["list", "status", "watch"];
+
+/// Connections kept for root: other uids together hold at most
+/// `MAX_CONNECTIONS - ROOT_RESERVE`, so no mix of users can lock root out.
+pub const ROOT_RESERVE: usize = 64;
+/// A connection with nothing to do for this long is closed: no request
+/// in progress, no subscription, nothing half-sent, nothing unread. And a
+/// connection whose unread output has not moved for this long is closed
+/// whatever it waits for. `--client-idle-timeout` (hidden) shortens it
+/// for tests.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Output queued for all clients together; past it the non-root client
+/// with the most unread output is closed, until it fits again.
+pub const MAX_CLIENT_OUTPUT: usize = 16 << 20;
+/// A send buffer that grew beyond this is given back once drained, so that
+/// a burst does not stay in the manager's memory.
+const KEEP_OUTPUT_CAPACITY: usize = 64 << 10;
+
+impl Client {
+    /// Nothing to do: a candidate for the idle deadline (a request waiting
+    /// on a job is checked apart).
+    fn is_idle(&self) -> bool {
+        !self.watching && self.tx.is_empty() && self.partial_since.is_none()
+    }
+}
 
 impl Manager {
     pub fn accept(&mut self) {
@@ -34,6 +60,32 @@ impl Manager {
         }
     }
 
+    /// Why a connection from `uid` may not be taken now, if it may not.
+    fn over_limit(&self, uid: u32) -> Option<String> {
+        if self.clients.len() >= MAX_CONNECTIONS {
+            return Some(format!("too many connections ({MAX_CONNECTIONS} open)"));
+        }
+        if uid == 0 {
+            return None;
+        }
+        let (mut others, mut mine) = (0, 0);
+        for c in self.clients.values() {
+            others += usize::from(c.uid != 0);
+            mine += usize::from(c.uid == uid);
+        }
+        if mine >= MAX_CONNECTIONS_PER_UID {
+            return Some(format!(
+                "too many connections from uid {uid} ({mine} open, at most {MAX_CONNECTIONS_PER_UID})"
+            ));
+        }
+        if others >= MAX_CONNECTIONS - ROOT_RESERVE {
+            return Some(format!(
+                "too many connections from users other than root ({others} open)"
+            ));
+        }
+        None
+    }
+
     fn admit(&mut self, sock: UnixStream) {
         let Ok((pid, uid, gid)) = sys::peer_cred(&sock) else {
             return;
@@ -43,16 +95,18 @@ impl Manager {
             tracing::warn!("refused a connection from uid {uid} (pid {pid})");
             return;
         }
-        if self.clients.len() >= MAX_CONNECTIONS {
-            return;
-        }
-        if uid != 0
-            && self.clients.values().filter(|c| c.uid == uid).count() >= MAX_CONNECTIONS_PER_UID
-        {
-            tracing::warn!("uid {uid} has too many connections; refusing another");
-            return;
-        }
         if sock.set_nonblocking(true).is_err() {
+            return;
+        }
+        if let Some(why) = self.over_limit(uid) {
+            note_refusal(uid, pid, &why);
+            // Said before closing, so that svcctl can tell why; a fresh
+            // socket's buffer always takes one small message.
+            let f = Failure::new(code::FAILED, format!("{why}; try again later"));
+            let mut tx = NvSender::new();
+            if tx.queue(&proto::error_reply(0, "", &f)).is_ok() {
+                let _ = tx.flush(&sock);
+            }
             return;
         }
         let privileged = uid == 0
@@ -73,6 +127,10 @@ impl Manager {
                 uid,
                 privileged,
                 partial_since: None,
+                last_heard: Instant::now(),
+                stalled_since: None,
+                peak_output: 0,
+                more: false,
                 watching: false,
                 interest: None,
             },
@@ -81,33 +139,68 @@ impl Manager {
         // it in this turn rather than after another poll over every
         // supervisor's socket (svcctl status NAME then costs one wake-up).
         if !self.read_client(key) {
-            self.clients.remove(&key);
+            self.drop_client(key);
         }
+    }
+
+    /// Closes a client's connection, forgetting its queued output.
+    fn drop_client(&mut self, key: u64) {
+        if let Some(c) = self.clients.remove(&key) {
+            self.client_output -= c.tx.pending();
+        }
+    }
+
+    /// Sends what `key`'s socket takes now, keeping the output clock and
+    /// the total. False: the connection is broken.
+    fn flush_client(&mut self, key: u64) -> bool {
+        let Some(c) = self.clients.get_mut(&key) else {
+            return false;
+        };
+        let before = c.tx.pending();
+        let ok = c.tx.flush(&c.sock).is_ok();
+        let after = c.tx.pending();
+        self.client_output = self.client_output + after - before;
+        if after == 0 {
+            c.stalled_since = None;
+            if c.peak_output > KEEP_OUTPUT_CAPACITY {
+                c.tx = NvSender::new();
+                c.peak_output = 0;
+            }
+        } else if after < before || c.stalled_since.is_none() {
+            c.stalled_since = Some(Instant::now());
+        }
+        ok
     }
 
     pub fn on_client(&mut self, key: u64, revents: i16) {
         let mut alive = true;
-        if revents & libc::POLLOUT != 0
-            && let Some(c) = self.clients.get_mut(&key)
-            && c.tx.flush(&c.sock).is_err()
-        {
-            alive = false;
+        if revents & libc::POLLOUT != 0 {
+            alive = self.flush_client(key);
         }
         if alive && revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             alive = self.read_client(key);
         }
         if !alive {
-            self.clients.remove(&key);
+            self.drop_client(key);
         }
     }
 
-    /// Reads and answers up to REQUESTS_PER_TURN requests. False: close.
+    /// Reads and answers up to REQUESTS_PER_TURN requests, and none while
+    /// more than PAUSE_CLIENT_BACKLOG of its replies wait to be read.
+    /// Stopped by either, it is marked to be served again in the next turn
+    /// (its requests may all be buffered already: no readable event would
+    /// come). False: close.
     fn read_client(&mut self, key: u64) -> bool {
         let mut handled = 0;
         loop {
             let Some(c) = self.clients.get_mut(&key) else {
                 return false;
             };
+            c.more = false;
+            if handled >= REQUESTS_PER_TURN || c.tx.pending() >= PAUSE_CLIENT_BACKLOG {
+                c.more = true;
+                break;
+            }
             // Take complete messages first; read more only when none is left.
             let msg = match c.rx.next_message() {
                 Ok(Some(m)) => Some(m.bytes().to_vec()),
@@ -120,19 +213,13 @@ impl Manager {
             if let Some(bytes) = msg {
                 handled += 1;
                 self.handle_message(key, &bytes);
-                if handled >= REQUESTS_PER_TURN {
-                    break;
-                }
                 continue;
             }
-            let Some(c) = self.clients.get_mut(&key) else {
-                return false;
-            };
-            if c.tx.pending() >= crate::manager::PAUSE_CLIENT_BACKLOG {
-                break;
-            }
             match c.rx.recv_from(&c.sock) {
-                Ok(RecvStatus::Data(_)) => continue,
+                Ok(RecvStatus::Data(_)) => {
+                    c.last_heard = Instant::now();
+                    continue;
+                }
                 Ok(RecvStatus::WouldBlock) => break,
                 Ok(RecvStatus::Eof) => return false,
                 Err(e) => {
@@ -152,18 +239,100 @@ impl Manager {
         true
     }
 
-    /// Cuts off clients whose message has been incomplete for too long.
-    pub fn expire_partial_messages(&mut self) {
-        let now = Instant::now();
-        let late: Vec<u64> = self
+    /// May `key` be served again now (marked, and not paused)?
+    fn servable(c: &Client) -> bool {
+        c.more && c.tx.pending() < PAUSE_CLIENT_BACKLOG
+    }
+
+    /// Serves the clients that stopped early in an earlier turn.
+    pub fn serve_buffered(&mut self) {
+        let due: Vec<u64> = self
             .clients
             .iter()
-            .filter(|(_, c)| c.partial_since.is_some_and(|t| now >= t + MESSAGE_TIMEOUT))
+            .filter(|(_, c)| Self::servable(c))
             .map(|(&k, _)| k)
             .collect();
-        for k in late {
-            tracing::debug!("client {k}: message incomplete after 10 s; closing");
-            self.clients.remove(&k);
+        for k in due {
+            if !self.read_client(k) {
+                self.drop_client(k);
+            }
+        }
+    }
+
+    /// Registers each client's events as it wants them now; returns when
+    /// the loop must wake up for a client (now, when one is to be served
+    /// again).
+    pub fn sync_clients(&mut self) -> Option<Instant> {
+        const IN: u32 = libc::EPOLLIN as u32;
+        const OUT: u32 = libc::EPOLLOUT as u32;
+        let idle = self.cfg.client_idle_timeout;
+        let mut deadline: Option<Instant> = None;
+        let mut wake = |d: Instant| deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
+        for (&k, c) in &mut self.clients {
+            let mut want = 0;
+            if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
+                want |= IN;
+            }
+            if !c.tx.is_empty() {
+                want |= OUT;
+            }
+            if Some(want) != c.interest {
+                match self
+                    .events
+                    .set(c.sock.as_fd(), c.interest, want, client_token(k))
+                {
+                    Ok(()) => c.interest = Some(want),
+                    Err(e) => tracing::warn!("client {k}: epoll: {e}"),
+                }
+            }
+            if Self::servable(c) {
+                wake(Instant::now());
+            }
+            if let Some(t) = c.partial_since {
+                wake(t + MESSAGE_TIMEOUT);
+            }
+            if let Some(t) = c.stalled_since {
+                wake(t + idle);
+            }
+            if c.is_idle() {
+                wake(c.last_heard + idle);
+            }
+        }
+        deadline
+    }
+
+    /// Is a reply to one of `key`'s requests still to come?
+    fn awaits_reply(&self, key: u64) -> bool {
+        self.jobs
+            .iter()
+            .any(|j| j.waiters.iter().any(|w| w.client == key))
+    }
+
+    /// Cuts off clients past a deadline: a message incomplete for 10 s,
+    /// output that has not moved, or nothing to do, for the idle timeout.
+    pub fn expire_clients(&mut self) {
+        let now = Instant::now();
+        let idle = self.cfg.client_idle_timeout;
+        let mut late = Vec::new();
+        for (&k, c) in &self.clients {
+            if c.partial_since.is_some_and(|t| now >= t + MESSAGE_TIMEOUT) {
+                late.push((k, "message incomplete after 10 s"));
+            } else if c.stalled_since.is_some_and(|t| now >= t + idle) {
+                late.push((k, "its replies have not been read"));
+            } else if c.is_idle() && now >= c.last_heard + idle {
+                late.push((k, "idle"));
+            }
+        }
+        for (k, why) in late {
+            if why == "idle" && self.awaits_reply(k) {
+                // Waiting for a job is not idle: look again one period on.
+                if let Some(c) = self.clients.get_mut(&k) {
+                    c.last_heard = now;
+                }
+                continue;
+            }
+            tracing::debug!("client {k}: {why}; closing");
+            self.drop_client(k);
         }
     }
 
@@ -171,12 +340,46 @@ impl Manager {
         let Some(c) = self.clients.get_mut(&key) else {
             return;
         };
-        let ok = c.tx.queue(msg).is_ok()
-            && c.tx.flush(&c.sock).is_ok()
-            && c.tx.pending() <= MAX_CLIENT_BACKLOG;
-        if !ok {
+        let before = c.tx.pending();
+        let queued = c.tx.queue(msg);
+        // Counted before anything else, so that closing it subtracts what
+        // was added (a failed queue may leave part of a message).
+        let pending = c.tx.pending();
+        c.peak_output = c.peak_output.max(pending);
+        self.client_output += pending - before;
+        if queued.is_err() {
+            tracing::debug!("client {key}: cannot queue a message; closing");
+            self.drop_client(key);
+            return;
+        }
+        let ok = self.flush_client(key);
+        let backlog = self.clients.get(&key).map_or(0, |c| c.tx.pending());
+        if !ok || backlog > MAX_CLIENT_BACKLOG {
             tracing::debug!("client {key}: not reading its replies; closing");
-            self.clients.remove(&key);
+            self.drop_client(key);
+        }
+        self.enforce_output_budget();
+    }
+
+    /// Closes the non-root clients with the most unread output until the
+    /// output of all clients fits MAX_CLIENT_OUTPUT again.
+    fn enforce_output_budget(&mut self) {
+        while self.client_output > MAX_CLIENT_OUTPUT {
+            let worst = self
+                .clients
+                .iter()
+                .filter(|(_, c)| c.uid != 0 && !c.tx.is_empty())
+                .max_by_key(|(_, c)| c.tx.pending())
+                .map(|(&k, c)| (k, c.uid));
+            let Some((k, uid)) = worst else {
+                return;
+            };
+            tracing::warn!(
+                "client {k} (uid {uid}): the most unread output while the clients' output \
+                 exceeds {} MiB; closing",
+                MAX_CLIENT_OUTPUT >> 20
+            );
+            self.drop_client(k);
         }
     }
 
@@ -546,6 +749,29 @@ impl Manager {
             self.send_to_client(k, &msg);
         }
     }
+}
+
+/// Refusals since the last one logged, and when that was (unix seconds).
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+static REFUSAL_LOGGED: AtomicU64 = AtomicU64::new(0);
+
+/// Logs a refused connection, at most one line per 10 s: a client that
+/// retries in a loop must not flood the log.
+fn note_refusal(uid: u32, pid: i32, why: &str) {
+    let now = proto::now_unix();
+    let earlier = REFUSED.fetch_add(1, Ordering::Relaxed);
+    if now < REFUSAL_LOGGED.load(Ordering::Relaxed) + 10 {
+        tracing::debug!("refused a connection from uid {uid} (pid {pid}): {why}");
+        return;
+    }
+    REFUSAL_LOGGED.store(now, Ordering::Relaxed);
+    REFUSED.store(0, Ordering::Relaxed);
+    let more = if earlier > 0 {
+        format!(" (and {earlier} more since the last such line)")
+    } else {
+        String::new()
+    };
+    tracing::warn!("refused a connection from uid {uid} (pid {pid}): {why}{more}");
 }
 
 fn no_such(name: &str) -> Failure {

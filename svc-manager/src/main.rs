@@ -8,6 +8,7 @@ mod control;
 mod jobs;
 mod link;
 mod manager;
+mod output;
 mod proto;
 mod spec;
 mod sys;
@@ -25,7 +26,8 @@ use args::Args;
 use manager::{Config, Manager};
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("svc-manager: {message}");
+    let line = format!("svc-manager: {message}\n");
+    output::write_lines(output::Stream::Stderr, line.as_bytes());
     ExitCode::from(1)
 }
 
@@ -119,6 +121,9 @@ fn config(args: Args) -> Result<Config, String> {
         ),
         None => None,
     };
+    if args.client_idle_timeout.is_some_and(|d| d.is_zero()) {
+        return Err("--client-idle-timeout: must be above 0".into());
+    }
     if let Some(fd) = args.notify_fd {
         if fd <= 2 || !sys::fd_is_open(fd) {
             return Err(format!("--notify-fd {fd}: not an open descriptor above 2"));
@@ -140,6 +145,9 @@ fn config(args: Args) -> Result<Config, String> {
         supervise: args.supervise.unwrap_or_else(find_supervise),
         notify_fd: args.notify_fd,
         notify_socket,
+        client_idle_timeout: args
+            .client_idle_timeout
+            .unwrap_or(control::CLIENT_IDLE_TIMEOUT),
     })
 }
 
@@ -150,7 +158,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("SVC_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(output::Diagnostics)
+        .log_internal_errors(false)
         .with_target(false)
         .init();
     let cfg = match config(args) {

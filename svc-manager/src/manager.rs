@@ -34,6 +34,8 @@ pub struct Config {
     pub supervise: PathBuf,
     pub notify_fd: Option<RawFd>,
     pub notify_socket: Option<OsString>,
+    /// How long a client connection may sit idle (control.rs).
+    pub client_idle_timeout: Duration,
 }
 
 /// A partial message must complete within this long of its first byte.
@@ -45,9 +47,9 @@ pub const MAX_CONNECTIONS_PER_UID: usize = 32;
 /// Connections in all.
 pub const MAX_CONNECTIONS: usize = 512;
 /// Replies and events a client has not read yet, before it is cut off.
-pub const MAX_CLIENT_BACKLOG: usize = 8 << 20;
+pub const MAX_CLIENT_BACKLOG: usize = 4 << 20;
 /// Above this backlog a client's further requests wait until it reads.
-pub const PAUSE_CLIENT_BACKLOG: usize = 1 << 20;
+pub const PAUSE_CLIENT_BACKLOG: usize = 256 << 10;
 /// Requests taken from one client per loop turn, so that one busy client
 /// cannot starve the others.
 pub const REQUESTS_PER_TURN: usize = 64;
@@ -74,6 +76,15 @@ pub struct Client {
     pub uid: u32,
     pub privileged: bool,
     pub partial_since: Option<Instant>,
+    /// When it last sent a byte (or connected).
+    pub last_heard: Instant,
+    /// Since when its queued output has not moved.
+    pub stalled_since: Option<Instant>,
+    /// The most output it has had queued since its buffer was last renewed.
+    pub peak_output: usize,
+    /// Stopped early (requests per turn, or too much unread): serve it
+    /// again without waiting for new bytes.
+    pub more: bool,
     pub watching: bool,
     /// The events registered for `sock` with the manager's epoll (None:
     /// not registered yet).
@@ -89,6 +100,8 @@ pub struct Manager {
     pub targets_up: BTreeSet<String>,
     pub clients: BTreeMap<u64, Client>,
     pub next_client: u64,
+    /// Output queued for all clients together.
+    pub client_output: usize,
     pub jobs: Vec<Job>,
     pub next_job: u64,
     /// Settled start plans with failed members, kept so that requirers
@@ -135,6 +148,11 @@ impl Who {
     }
 }
 
+/// The epoll token of client `key`.
+pub fn client_token(key: u64) -> u64 {
+    Who::Client(key).token()
+}
+
 impl Manager {
     pub fn new(
         cfg: Config,
@@ -151,6 +169,7 @@ impl Manager {
             targets_up: BTreeSet::new(),
             clients: BTreeMap::new(),
             next_client: 1,
+            client_output: 0,
             jobs: Vec::new(),
             next_job: 1,
             lingering: Vec::new(),
@@ -552,10 +571,13 @@ impl Manager {
         while !self.exit {
             let deadline = self.sync_interest();
             let timeout = deadline.map_or(-1, |d| {
-                d.saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .min(i32::MAX as u128 - 1) as i32
-                    + 1
+                let left = d.saturating_duration_since(Instant::now());
+                // Due now (a client with requests already buffered): 0.
+                if left.is_zero() {
+                    0
+                } else {
+                    left.as_millis().min(i32::MAX as u128 - 1) as i32 + 1
+                }
             });
             let n = match self.events.wait(&mut ready, timeout) {
                 Ok(n) => n,
@@ -573,7 +595,8 @@ impl Manager {
                     Who::Client(k) => self.on_client(k, revents),
                 }
             }
-            self.expire_partial_messages();
+            self.serve_buffered();
+            self.expire_clients();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         0
@@ -586,7 +609,7 @@ impl Manager {
     }
 
     /// Brings every connection's registered events in line with what it
-    /// wants now; returns the earliest partial-message deadline.
+    /// wants now; returns when the loop must wake up for the clients.
     fn sync_interest(&mut self) -> Option<Instant> {
         const IN: u32 = libc::EPOLLIN as u32;
         const OUT: u32 = libc::EPOLLOUT as u32;
@@ -621,30 +644,7 @@ impl Manager {
                 }
             }
         }
-        let mut deadline: Option<Instant> = None;
-        for (&k, c) in &mut self.clients {
-            let mut want = 0;
-            if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
-                want |= IN;
-            }
-            if !c.tx.is_empty() {
-                want |= OUT;
-            }
-            if Some(want) != c.interest {
-                match self
-                    .events
-                    .set(c.sock.as_fd(), c.interest, want, Who::Client(k).token())
-                {
-                    Ok(()) => c.interest = Some(want),
-                    Err(e) => tracing::warn!("client {k}: epoll: {e}"),
-                }
-            }
-            if let Some(t) = c.partial_since {
-                let d = t + MESSAGE_TIMEOUT;
-                deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
-            }
-        }
-        deadline
+        self.sync_clients()
     }
 
     fn on_signals(&mut self) {

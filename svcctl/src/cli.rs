@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     libsvc::units::parse_duration(s).map_err(|e| e.to_string())
 }
 
@@ -17,9 +17,6 @@ pub struct JobArgs {
     /// Return at once instead of waiting until settled.
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this long (250ms, 10s, 5m); the job goes on.
-    #[arg(long, value_parser = parse_duration, value_name = "D")]
-    pub timeout: Option<Duration>,
 }
 
 /// Arguments of enable and disable.
@@ -77,6 +74,13 @@ pub struct Global {
     /// Enablement directory (enabled/TARGET/NAME) for offline commands.
     #[arg(long, global = true, env = "SVC_ENABLED", value_name = "DIR")]
     pub enabled: Option<PathBuf>,
+    /// Give up when the manager has not answered within D (30, 250ms, 5m;
+    /// a bare number is seconds; 0: no limit): exit 5. Default 30 s. start,
+    /// stop, restart and target wait only this long for their job to end
+    /// when given; without it, 30 s for the manager to take the job, then as
+    /// long as the job takes (the job goes on either way).
+    #[arg(long, global = true, value_parser = parse_duration, value_name = "D")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,9 +151,6 @@ pub enum Command {
         /// Return at once instead of waiting until settled.
         #[arg(long)]
         no_wait: bool,
-        /// Give up waiting after this long (250ms, 10s, 5m).
-        #[arg(long, value_parser = parse_duration, value_name = "D")]
-        timeout: Option<Duration>,
     },
     /// Print a service's log.
     Log {

@@ -30,13 +30,15 @@ pub fn complain(message: impl std::fmt::Display) {
 /// Anything else (help, other flags, other commands) goes through clap.
 fn fast_status() -> Option<u8> {
     let mut args = std::env::args_os().skip(1);
-    let (mut user, mut json, mut socket) = (false, false, None);
+    let (mut user, mut json, mut socket, mut timeout) = (false, false, None, None);
     loop {
         let a = args.next()?;
         match a.to_str()? {
             "--user" => user = true,
             "--json" => json = true,
             "--socket" => socket = Some(std::path::PathBuf::from(args.next()?)),
+            // A bad value is left to clap, which says what is wrong.
+            "--timeout" => timeout = Some(cli::parse_duration(args.next()?.to_str()?).ok()?),
             "status" => break,
             _ => return None,
         }
@@ -54,7 +56,7 @@ fn fast_status() -> Option<u8> {
             .filter(|s| !s.is_empty())
             .map(Into::into)
     });
-    let opts = online::Options::new(socket.as_deref(), user, json);
+    let opts = online::Options::new(socket.as_deref(), user, json, timeout);
     Some(online::status(&opts, &names))
 }
 
@@ -64,7 +66,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let g = &cli.global;
-    let opts = || online::Options::new(g.socket.as_deref(), g.user, g.json);
+    let opts = || online::Options::new(g.socket.as_deref(), g.user, g.json, g.timeout);
     let code = |c: u8| ExitCode::from(c);
     let status = match &cli.command {
         Command::Check { files } => offline::check(g, files),
@@ -73,37 +75,20 @@ fn main() -> ExitCode {
         Command::List { offline: false } => return code(online::list(&opts())),
         Command::Status { names } => return code(online::status(&opts(), names)),
         Command::Start(a) => {
-            return code(online::job(
-                &opts(),
-                "start",
-                &a.names,
-                a.no_wait,
-                a.timeout,
-            ));
+            return code(online::job(&opts(), "start", &a.names, a.no_wait));
         }
         Command::Stop(a) => {
-            return code(online::job(&opts(), "stop", &a.names, a.no_wait, a.timeout));
+            return code(online::job(&opts(), "stop", &a.names, a.no_wait));
         }
         Command::Restart(a) => {
-            return code(online::job(
-                &opts(),
-                "restart",
-                &a.names,
-                a.no_wait,
-                a.timeout,
-            ));
+            return code(online::job(&opts(), "restart", &a.names, a.no_wait));
         }
-        Command::Target {
-            target,
-            no_wait,
-            timeout,
-        } => {
+        Command::Target { target, no_wait } => {
             return code(online::job(
                 &opts(),
                 "target",
                 std::slice::from_ref(target),
                 *no_wait,
-                *timeout,
             ));
         }
         Command::Reload { names } => return code(online::reload(&opts(), names)),

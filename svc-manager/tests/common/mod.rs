@@ -415,3 +415,92 @@ pub fn position(lines: &[String], item: &str) -> usize {
         .position(|l| l == item)
         .unwrap_or_else(|| panic!("{item} not in {lines:?}"))
 }
+
+/// A connection to `path` made with effective uid and gid `id`, which
+/// SO_PEERCRED then reports to the manager. Credentials belong to the
+/// thread in the kernel: the raw system calls (unlike libc's wrappers,
+/// which change every thread) change only this thread's, and the saved
+/// uid 0 lets it change back.
+pub fn connect_as(path: &Path, id: u32) -> std::io::Result<UnixStream> {
+    fn set_ids(id: u32) -> std::io::Result<()> {
+        let keep = -1 as libc::c_long;
+        let id = libc::c_long::from(id);
+        // SAFETY: setresgid/setresuid on this thread only; "-1" keeps the
+        // real and saved ids (0), so the thread can change back.
+        let r = unsafe {
+            if id == 0 {
+                // Back to root: the uid first, then the gid may change.
+                let r = libc::syscall(libc::SYS_setresuid, keep, id, keep);
+                if r == 0 {
+                    libc::syscall(libc::SYS_setresgid, keep, id, keep)
+                } else {
+                    r
+                }
+            } else {
+                let r = libc::syscall(libc::SYS_setresgid, keep, id, keep);
+                if r == 0 {
+                    libc::syscall(libc::SYS_setresuid, keep, id, keep)
+                } else {
+                    r
+                }
+            }
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+    set_ids(id)?;
+    let sock = UnixStream::connect(path);
+    set_ids(0).expect("back to root");
+    sock
+}
+
+/// The peer has closed `sock` (POLLHUP), waiting up to `timeout`.
+pub fn hung_up(sock: &UnixStream, timeout: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: 0,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// A field of /proc/PID/status in kB (VmRSS, VmHWM), 0 when unreadable.
+pub fn proc_status_kb(pid: i32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `cmd` to its end, or kills it after `bound` (then None).
+pub fn output_within(cmd: &mut Command, bound: Duration) -> Option<std::process::Output> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(out) => out.ok(),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child, still unreaped (its waiter
+            // thread has not returned).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = rx.recv();
+            None
+        }
+    }
+}

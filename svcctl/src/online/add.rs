@@ -236,14 +236,17 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
     let (rescanned, errors) = match opts.client() {
         Ok(mut c) => {
             let req = c.request("rescan");
-            match c.call(req, None) {
+            match c.call(req, opts.reply_timeout()) {
                 Ok(reply) => (true, strings(&reply, "errors")),
                 Err(e) => {
                     eprintln!(
                         "svcctl: wrote {} but the rescan failed: {e}",
                         file.display()
                     );
-                    return FAILURE;
+                    return match e {
+                        ClientError::TimedOut { .. } => super::NO_REPLY,
+                        _ => FAILURE,
+                    };
                 }
             }
         }

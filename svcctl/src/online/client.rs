@@ -20,8 +20,13 @@ pub enum ClientError {
     Unreachable(String),
     /// The manager answered with an error.
     Refused { code: u64, text: String },
-    /// No reply within the time asked for.
-    TimedOut,
+    /// No reply from the manager at `path` within `after`; `job_goes_on`
+    /// when the manager had taken a job and only its end was not awaited.
+    TimedOut {
+        path: PathBuf,
+        after: Duration,
+        job_goes_on: bool,
+    },
     /// The connection broke.
     Broken(String),
 }
@@ -31,9 +36,23 @@ impl std::fmt::Display for ClientError {
         match self {
             ClientError::Unreachable(t) | ClientError::Broken(t) => f.write_str(t),
             ClientError::Refused { text, .. } => f.write_str(text),
-            ClientError::TimedOut => f.write_str(
-                "timed out waiting for the manager; the operation goes on (see svcctl status)",
-            ),
+            ClientError::TimedOut {
+                path,
+                after,
+                job_goes_on,
+            } => {
+                write!(
+                    f,
+                    "no reply from the manager at {} within {} s",
+                    path.display(),
+                    after.as_secs_f64()
+                )?;
+                f.write_str(if *job_goes_on {
+                    "; the job goes on (see svcctl status)"
+                } else {
+                    " (is it stuck? its log may say; --timeout 0 waits without a limit)"
+                })
+            }
         }
     }
 }
@@ -114,13 +133,43 @@ pub struct Client {
     next_id: u64,
 }
 
+/// A connection to `path`, waiting at most `timeout` for the manager to
+/// take it (a manager that stops accepting leaves connections queued).
+fn connect_within(path: &Path, timeout: Option<Duration>) -> std::io::Result<UnixStream> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+    let addr = UnixAddr::new(path)?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let sock = UnixStream::from(fd);
+    // SO_SNDTIMEO bounds a Unix socket's connect (a full backlog) and then
+    // the request's write.
+    sock.set_write_timeout(timeout)?;
+    connect(sock.as_raw_fd(), &addr)?;
+    Ok(sock)
+}
+
 impl Client {
-    pub fn connect(path: &Path, user: bool) -> Result<Client, ClientError> {
-        match UnixStream::connect(path) {
+    /// Connects; `timeout` bounds the wait for the manager to take the
+    /// connection (None: no bound).
+    pub fn connect(
+        path: &Path,
+        user: bool,
+        timeout: Option<Duration>,
+    ) -> Result<Client, ClientError> {
+        match connect_within(path, timeout) {
             Ok(sock) => Ok(Client {
                 sock,
                 path: path.to_path_buf(),
                 next_id: 1,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Err(ClientError::TimedOut {
+                path: path.to_path_buf(),
+                after: timeout.unwrap_or_default(),
+                job_goes_on: false,
             }),
             Err(e) => {
                 let hint = match e.kind() {
@@ -160,17 +209,47 @@ impl Client {
     }
 
     pub fn send(&mut self, req: &NvList) -> Result<(), ClientError> {
-        req.send(&self.sock).map_err(|e| self.broken(e))
+        let Err(e) = req.send(&self.sock) else {
+            return Ok(());
+        };
+        if let libnv::Error::Io { source, .. } = &e
+            && source.kind() == std::io::ErrorKind::WouldBlock
+        {
+            // SO_SNDTIMEO ran out: the manager is not reading.
+            let after = self.sock.write_timeout().ok().flatten();
+            return Err(self.timed_out(after.unwrap_or_default(), false));
+        }
+        // A manager that refuses a connection (over its limits) says why
+        // before it closes it: that reason beats "broken pipe".
+        let _ = self.sock.set_read_timeout(Some(Duration::from_millis(100)));
+        if let Ok(said) = NvList::recv(&self.sock, &UnpackOptions::default()) {
+            Self::judge(said, 0)?;
+        }
+        Err(self.broken(e))
+    }
+
+    fn timed_out(&self, after: Duration, job_goes_on: bool) -> ClientError {
+        ClientError::TimedOut {
+            path: self.path.clone(),
+            after,
+            job_goes_on,
+        }
     }
 
     /// The next message (a reply or an event), waiting up to `timeout`.
     pub fn receive(&mut self, timeout: Option<Duration>) -> Result<NvList, ClientError> {
-        if let Some(t) = timeout {
-            let deadline = Instant::now() + t;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.receive_until(deadline)
+            .map_err(|e| e.unwrap_or_else(|| self.timed_out(timeout.unwrap_or_default(), false)))
+    }
+
+    /// The next message, by `deadline`. Err(None): the deadline passed.
+    fn receive_until(&mut self, deadline: Option<Instant>) -> Result<NvList, Option<ClientError>> {
+        if let Some(deadline) = deadline {
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(ClientError::TimedOut);
+                    return Err(None);
                 }
                 let mut pfd = libc::pollfd {
                     fd: self.sock.as_raw_fd(),
@@ -184,25 +263,111 @@ impl Client {
                     break;
                 }
             }
+            // The rest of the message must come by the deadline too.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let _ = self
+                .sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        } else {
+            let _ = self.sock.set_read_timeout(None);
         }
-        NvList::recv(&self.sock, &UnpackOptions::default()).map_err(|e| self.broken(e))
+        match NvList::recv(&self.sock, &UnpackOptions::default()) {
+            Ok(m) => Ok(m),
+            Err(libnv::Error::Io { source, .. })
+                if matches!(
+                    source.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(None)
+            }
+            Err(e) => Err(Some(self.broken(e))),
+        }
     }
 
-    /// Sends `req` and returns its successful reply.
+    /// What a reply says: Ok(Some) the successful reply to `id`, Err its
+    /// failure, Ok(None) a message for someone else. An error reply with
+    /// id 0 answers whatever was sent (a refused connection says why so).
+    fn judge(reply: NvList, id: u64) -> Result<Option<NvList>, ClientError> {
+        let rid = reply.get_number("ipc:id");
+        if reply.get_bool("ipc:reply") != Some(true) {
+            return Ok(None);
+        }
+        let error = reply.get_number("ipc:error_code");
+        if rid != Some(id) && !(rid == Some(0) && error.is_some()) {
+            return Ok(None);
+        }
+        if let Some(code) = error {
+            let text = reply.get_str("ipc:error").unwrap_or("failed").to_owned();
+            return Err(ClientError::Refused { code, text });
+        }
+        Ok(Some(reply))
+    }
+
+    /// Sends `req` and returns its successful reply, waiting up to `timeout`.
     pub fn call(&mut self, req: NvList, timeout: Option<Duration>) -> Result<NvList, ClientError> {
         let id = req.get_number("ipc:id").unwrap_or(0);
         self.send(&req)?;
         drop(req);
+        let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let reply = self.receive(timeout)?;
-            if reply.get_bool("ipc:reply") != Some(true) || reply.get_number("ipc:id") != Some(id) {
+            let reply = self.receive_until(deadline).map_err(|e| {
+                e.unwrap_or_else(|| self.timed_out(timeout.unwrap_or_default(), false))
+            })?;
+            if let Some(r) = Self::judge(reply, id)? {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Sends a job request `req` that is answered when the job ends, and
+    /// right behind it `probe`, a request answered at once. The probe's
+    /// answer shows the manager has taken the job: it must come within
+    /// `ack`; the job's own reply within `whole` (None: as long as the job
+    /// takes, which its services' timeouts bound).
+    pub fn call_job(
+        &mut self,
+        req: NvList,
+        probe: NvList,
+        ack: Option<Duration>,
+        whole: Option<Duration>,
+    ) -> Result<NvList, ClientError> {
+        let id = req.get_number("ipc:id").unwrap_or(0);
+        let probe_id = probe.get_number("ipc:id").unwrap_or(0);
+        self.send(&req)?;
+        self.send(&probe)?;
+        drop((req, probe));
+        let began = Instant::now();
+        let whole_by = whole.map(|t| began + t);
+        let ack_by = ack.map(|t| began + t);
+        let mut acked = false;
+        loop {
+            let by = match (acked, ack_by, whole_by) {
+                (false, Some(a), Some(w)) => Some(a.min(w)),
+                (false, Some(a), None) => Some(a),
+                (_, _, w) => w,
+            };
+            let reply = match self.receive_until(by) {
+                Ok(r) => r,
+                Err(Some(e)) => return Err(e),
+                Err(None) => {
+                    let whole_first = whole_by.is_some_and(|w| by == Some(w));
+                    return Err(if whole_first {
+                        self.timed_out(whole.unwrap_or_default(), acked)
+                    } else {
+                        self.timed_out(ack.unwrap_or_default(), false)
+                    });
+                }
+            };
+            if reply.get_bool("ipc:reply") == Some(true)
+                && reply.get_number("ipc:id") == Some(probe_id)
+            {
+                acked = true;
                 continue;
             }
-            if let Some(code) = reply.get_number("ipc:error_code") {
-                let text = reply.get_str("ipc:error").unwrap_or("failed").to_owned();
-                return Err(ClientError::Refused { code, text });
+            if let Some(r) = Self::judge(reply, id)? {
+                return Ok(r);
             }
-            return Ok(reply);
         }
     }
 

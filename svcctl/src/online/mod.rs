@@ -21,6 +21,11 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 pub const DOWN: u8 = 3;
 pub const UNKNOWN: u8 = 4;
+/// The manager did not answer within `--timeout`.
+pub const NO_REPLY: u8 = 5;
+
+/// How long svcctl waits for the manager to answer, unless `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where and how to talk.
 pub struct Options {
@@ -28,21 +33,45 @@ pub struct Options {
     pub socket: Result<PathBuf, String>,
     pub user: bool,
     pub json: bool,
+    /// `--timeout` as given (zero: no bound).
+    pub timeout: Option<Duration>,
 }
 
 impl Options {
-    pub fn new(socket: Option<&Path>, user: bool, json: bool) -> Options {
+    pub fn new(
+        socket: Option<&Path>,
+        user: bool,
+        json: bool,
+        timeout: Option<Duration>,
+    ) -> Options {
         Options {
             socket: client::socket_path(socket, user),
             user,
             json,
+            timeout,
         }
+    }
+
+    /// How long to wait for the manager to take a connection and answer a
+    /// request (a job's request: to take the job).
+    pub fn reply_timeout(&self) -> Option<Duration> {
+        match self.timeout {
+            None => Some(DEFAULT_TIMEOUT),
+            Some(t) => (!t.is_zero()).then_some(t),
+        }
+    }
+
+    /// How long to wait for a job to end: only as long as `--timeout`
+    /// says; without it, as long as the job takes (its services' ready and
+    /// stop timeouts bound it).
+    pub fn job_timeout(&self) -> Option<Duration> {
+        self.timeout.filter(|t| !t.is_zero())
     }
 
     /// A connection to the manager.
     pub fn client(&self) -> Result<Client, ClientError> {
         match &self.socket {
-            Ok(path) => Client::connect(path, self.user),
+            Ok(path) => Client::connect(path, self.user, self.reply_timeout()),
             Err(why) => Err(ClientError::Unreachable(why.clone())),
         }
     }
@@ -61,6 +90,7 @@ fn fail(e: &ClientError) -> u8 {
     }
     match e {
         ClientError::Refused { code, .. } if *code == NO_SUCH_SERVICE => UNKNOWN,
+        ClientError::TimedOut { .. } => NO_REPLY,
         _ => FAILURE,
     }
 }
@@ -88,7 +118,7 @@ pub fn status(opts: &Options, names: &[String]) -> u8 {
         Err(code) => return code,
     };
     let req = with_names(c.request("status"), names);
-    let reply = match c.call(req, None) {
+    let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -115,7 +145,7 @@ pub fn list(opts: &Options) -> u8 {
         Err(code) => return code,
     };
     let req = c.request("list");
-    let reply = match c.call(req, None) {
+    let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -135,13 +165,7 @@ pub fn list(opts: &Options) -> u8 {
 }
 
 /// `start|stop|restart NAME…`, and `target T` (names = [T]).
-pub fn job(
-    opts: &Options,
-    method: &str,
-    names: &[String],
-    no_wait: bool,
-    timeout: Option<Duration>,
-) -> u8 {
+pub fn job(opts: &Options, method: &str, names: &[String], no_wait: bool) -> u8 {
     let mut c = match opts.connect() {
         Ok(c) => c,
         Err(code) => return code,
@@ -154,10 +178,16 @@ pub fn job(
     } else {
         req = with_names(req, names);
     }
-    if no_wait {
+    let answer = if no_wait {
         let _ = req.add_bool("no_wait", true);
-    }
-    let reply = match c.call(req, timeout) {
+        c.call(req, opts.reply_timeout())
+    } else {
+        // A status of the same names, answered at once, shows that the
+        // manager took the job; the job itself may take minutes.
+        let probe = with_names(c.request("status"), names);
+        c.call_job(req, probe, opts.reply_timeout(), opts.job_timeout())
+    };
+    let reply = match answer {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -217,7 +247,7 @@ pub fn enable(
     if let Some(t) = target {
         let _ = req.add_string("target", t);
     }
-    let reply = match c.call(req, None) {
+    let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -237,13 +267,7 @@ pub fn enable(
         return OK;
     }
     drop(c);
-    job(
-        opts,
-        if enable { "start" } else { "stop" },
-        names,
-        false,
-        None,
-    )
+    job(opts, if enable { "start" } else { "stop" }, names, false)
 }
 
 /// `log NAME [-f] [-n N]`.
@@ -253,7 +277,7 @@ pub fn log(opts: &Options, name: &str, follow: bool, lines: usize) -> u8 {
         Err(code) => return code,
     };
     let req = with_names(c.request("status"), &[name.to_owned()]);
-    let reply = match c.call(req, None) {
+    let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -280,7 +304,7 @@ pub fn watch(opts: &Options) -> u8 {
         Err(code) => return code,
     };
     let req = c.request("watch");
-    if let Err(e) = c.call(req, None) {
+    if let Err(e) = c.call(req, opts.reply_timeout()) {
         return fail(&e);
     }
     loop {
@@ -328,7 +352,7 @@ fn simple(opts: &Options, method: &str, names: &[String], show: impl FnOnce(&NvL
         Err(code) => return code,
     };
     let req = with_names(c.request(method), names);
-    match c.call(req, None) {
+    match c.call(req, opts.reply_timeout()) {
         Ok(reply) => {
             if opts.json {
                 println!(
