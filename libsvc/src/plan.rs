@@ -239,6 +239,16 @@ pub struct StopPlan {
 }
 
 impl StopPlan {
+    fn empty() -> StopPlan {
+        StopPlan {
+            names: Vec::new(),
+            index: HashMap::new(),
+            is_target: Vec::new(),
+            blockers: Vec::new(),
+            unblocks: Vec::new(),
+            state: Vec::new(),
+        }
+    }
     pub fn members(&self) -> &[String] {
         &self.names
     }
@@ -510,8 +520,37 @@ impl Graph {
     /// The plan that stops `names` and, transitively, whatever running
     /// declaration requires one of them, in reverse start order. Names the
     /// graph does not know (a declaration removed while it ran) are stopped
-    /// on their own.
-    pub fn stop_plan(&self, names: &[&str], running: &dyn Fn(&str) -> bool) -> StopPlan {
+    /// on their own. A cycle among the members is an error: no member of
+    /// it could ever stop first.
+    pub fn stop_plan(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> Result<StopPlan, PlanError> {
+        let (in_set, strangers) = self.stop_set(names, running);
+        self.stop_plan_over(&in_set, strangers, false)
+            .map(|(plan, _)| plan)
+    }
+
+    /// As `stop_plan`, for a shutdown, which must always finish: the
+    /// members of a cycle stop together (after what starts after any of
+    /// them), and the cycles are returned for the log.
+    pub fn stop_plan_breaking_cycles(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> (StopPlan, Vec<String>) {
+        let (in_set, strangers) = self.stop_set(names, running);
+        // Cannot fail when cycles are broken.
+        self.stop_plan_over(&in_set, strangers, true)
+            .unwrap_or_else(|_| (StopPlan::empty(), Vec::new()))
+    }
+
+    fn stop_set(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> (Vec<bool>, BTreeSet<String>) {
         let mut requirers: Vec<Vec<usize>> = vec![Vec::new(); self.len()];
         for a in 0..self.len() {
             for &r in &self.requires[a] {
@@ -548,23 +587,68 @@ impl Graph {
                 }
             }
         }
-        self.stop_plan_over(&in_set, strangers)
+        (in_set, strangers)
     }
 
-    fn stop_plan_over(&self, in_set: &[bool], strangers: BTreeSet<String>) -> StopPlan {
+    /// The stop plan of the members `in_set` (and `strangers`). With a
+    /// cycle among the members: an error, or, when `break_cycles`, the
+    /// ordering inside each cyclic component is dropped and the cycles
+    /// are returned.
+    fn stop_plan_over(
+        &self,
+        in_set: &[bool],
+        strangers: BTreeSet<String>,
+        break_cycles: bool,
+    ) -> Result<(StopPlan, Vec<String>), PlanError> {
         let nodes: Vec<usize> = (0..self.len()).filter(|&i| in_set[i]).collect();
         let member: HashMap<usize, usize> =
             nodes.iter().enumerate().map(|(m, &n)| (n, m)).collect();
+        // adj[m]: the members m starts after.
+        let adj: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|&n| {
+                self.order[n]
+                    .iter()
+                    .filter_map(|(t, _)| member.get(t).copied())
+                    .collect()
+            })
+            .collect();
+        let mut component = vec![usize::MAX; nodes.len()];
+        let mut cycles = Vec::new();
+        let sccs = strongly_connected(&adj);
+        for (c, scc) in sccs.iter().enumerate() {
+            if scc.len() > 1 || adj[scc[0]].contains(&scc[0]) {
+                let cycle = shortest_cycle(&adj, scc);
+                let names: Vec<&str> = cycle
+                    .iter()
+                    .map(|&m| self.names[nodes[m]].as_str())
+                    .collect();
+                if !break_cycles {
+                    return Err(PlanError::Cycle(names.join(" -> ")));
+                }
+                cycles.push(names.join(" -> "));
+            }
+            for &m in scc {
+                component[m] = c;
+            }
+        }
         let total = nodes.len() + strangers.len();
         let mut blockers = vec![Vec::new(); total];
         let mut unblocks = vec![Vec::new(); total];
-        for (m, &n) in nodes.iter().enumerate() {
-            // n starts after t, so t stops after n: n blocks t.
-            for (t, _) in &self.order[n] {
-                if let Some(&mt) = member.get(t) {
-                    if mt != m && !blockers[mt].contains(&m) {
-                        blockers[mt].push(m);
-                        unblocks[m].push(mt);
+        for (m, ts) in adj.iter().enumerate() {
+            // m starts after t, so t stops after m: m blocks t. A cycle
+            // (only when breaking them) stops as one: nothing inside it
+            // blocks, and what blocks one member blocks them all.
+            for &t in ts {
+                if component[t] == component[m] {
+                    continue;
+                }
+                for &a in &sccs[component[m]] {
+                    for &b in &sccs[component[t]] {
+                        if !blockers[b].contains(&a) {
+                            blockers[b].push(a);
+                            unblocks[a].push(b);
+                        }
                     }
                 }
             }
@@ -573,7 +657,7 @@ impl Graph {
         let mut is_target: Vec<bool> = nodes.iter().map(|&n| self.is_target[n]).collect();
         names.extend(strangers);
         is_target.resize(total, false);
-        StopPlan {
+        let plan = StopPlan {
             index: names
                 .iter()
                 .enumerate()
@@ -584,7 +668,8 @@ impl Graph {
             blockers,
             unblocks,
             state: vec![StopState::Waiting; total],
-        }
+        };
+        Ok((plan, cycles))
     }
 
     /// Starting `roots` while `running` runs: first stop the running
@@ -603,7 +688,7 @@ impl Graph {
             .filter(|c| running.contains(*c))
             .map(String::as_str)
             .collect();
-        let stop = self.stop_plan(&conflicting, &is_running);
+        let stop = self.stop_plan(&conflicting, &is_running)?;
         Ok(SwitchPlan { stop, start })
     }
 
@@ -631,7 +716,7 @@ impl Graph {
                 .filter(|c| running.contains(*c))
                 .map(String::as_str),
         );
-        let mut stop = self.stop_plan(&to_stop, &is_running);
+        let mut stop = self.stop_plan(&to_stop, &is_running)?;
         // Requirers of a stopped provider are kept when the target pulls
         // them in: the plan met their virtual name with another provider.
         if stop.names.iter().any(|n| start.contains(n)) {
@@ -646,7 +731,7 @@ impl Graph {
                     }
                 }
             }
-            stop = self.stop_plan_over(&keep, strangers);
+            stop = self.stop_plan_over(&keep, strangers, false)?.0;
         }
         Ok(SwitchPlan { stop, start })
     }

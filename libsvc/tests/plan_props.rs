@@ -234,7 +234,7 @@ proptest! {
         let (g, _) = build(&s);
         let all: Vec<String> = (0..n).map(name).collect();
         let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        let mut stop = g.stop_plan(&all_refs, &|_| true);
+        let mut stop = g.stop_plan(&all_refs, &|_| true).unwrap();
         let order = stop.order();
         prop_assert_eq!(order.len(), n);
         let pos: BTreeMap<usize, usize> = order.iter().enumerate().map(|(p, s)| (s[1..].parse().unwrap(), p)).collect();

@@ -92,6 +92,37 @@ impl Job {
         }
     }
 
+    /// Ends the job now: every member not settled yet is reported
+    /// failed with `why`.
+    fn interrupt(&mut self, why: &str) {
+        let mut pending: Vec<String> = Vec::new();
+        if let StopPhase::Plan(p) = &self.stop {
+            pending.extend(
+                p.members()
+                    .iter()
+                    .filter(|n| p.state(n) != Some(StopState::Stopped))
+                    .cloned(),
+            );
+        }
+        match &self.start {
+            StartPhase::Plan(p) => pending.extend(
+                p.members()
+                    .iter()
+                    .filter(|n| !p.state(n).is_some_and(MemberState::is_settled))
+                    .cloned(),
+            ),
+            StartPhase::Names(n) => pending.extend(n.iter().cloned()),
+            StartPhase::Nothing => {}
+        }
+        for n in pending {
+            self.outcome.insert(n, Outcome::Failed(why.to_owned()));
+        }
+        self.start = StartPhase::Nothing;
+        self.stop_begun = true;
+        self.start_begun = true;
+        self.done = true;
+    }
+
     fn stop_done(&self) -> bool {
         match &self.stop {
             StopPhase::Nothing => true,
@@ -475,7 +506,11 @@ impl Manager {
         let stop = if conflicting.is_empty() {
             StopPhase::Nothing
         } else {
-            StopPhase::Plan(self.graph.stop_plan(&conflicting, &|n| self.is_active(n)))
+            let plan = self
+                .graph
+                .stop_plan(&conflicting, &|n| self.is_active(n))
+                .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
+            StopPhase::Plan(plan)
         };
         Ok(self.new_job(stop, StartPhase::Plan(plan)))
     }
@@ -485,8 +520,25 @@ impl Manager {
         // What is stopped on purpose is not revived by an older plan.
         self.lingering.clear();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self.graph.stop_plan(&refs, &|n| self.is_active(n));
-        self.new_job(stop_phase(plan), StartPhase::Nothing)
+        match self.graph.stop_plan(&refs, &|n| self.is_active(n)) {
+            Ok(plan) => self.new_job(stop_phase(plan), StartPhase::Nothing),
+            Err(e) => self.refused_job(names, &e.to_string()),
+        }
+    }
+
+    /// A job that cannot be planned (a dependency cycle): done at once,
+    /// each named service failed with the reason, nothing touched.
+    fn refused_job(&mut self, names: &[String], reason: &str) -> Job {
+        tracing::warn!("{}: {reason}", names.join(", "));
+        let mut job = self.new_job(StopPhase::Nothing, StartPhase::Nothing);
+        for n in names {
+            job.outcome
+                .insert(n.clone(), Outcome::Failed(reason.to_owned()));
+        }
+        job.stop_begun = true;
+        job.start_begun = true;
+        job.done = true;
+        job
     }
 
     /// `restart NAMES`: stop these and the running services that require
@@ -499,9 +551,13 @@ impl Manager {
             .filter(|n| !self.is_target(n))
             .map(String::as_str)
             .collect();
-        let plan = self.graph.stop_plan(&services, &|n| {
+        let planned = self.graph.stop_plan(&services, &|n| {
             self.is_active(n) && !self.targets_up.contains(n) && !self.is_target(n)
         });
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => return self.refused_job(names, &e.to_string()),
+        };
         let mut again: Vec<String> = names.to_vec();
         for member in plan.members() {
             if !again.contains(member) {
@@ -529,28 +585,75 @@ impl Manager {
         Ok(self.new_job(stop_phase(plan.stop), StartPhase::Plan(plan.start)))
     }
 
-    /// Stops everything in reverse order, then leaves the loop.
+    /// Stops everything in reverse order, then leaves the loop. Nothing
+    /// can hold it up: jobs in flight end now (what they had not done is
+    /// reported as interrupted), a dependency cycle stops as one, and the
+    /// loop gives up on supervisors that outlast `shutdown_bound`.
     pub fn begin_shutdown(&mut self, waiter: Option<Waiter>) {
+        if let Some(job) = self.jobs.iter_mut().find(|j| j.then_exit) {
+            // Already shutting down: the same answer, when it is over.
+            job.waiters.extend(waiter);
+            return;
+        }
         self.lingering.clear();
-        // Jobs in flight start nothing more; those not stopping end now.
         for mut job in std::mem::take(&mut self.jobs) {
-            job.start = StartPhase::Nothing;
-            job.start_begun = true;
-            if job.stop_done() {
-                self.finish(job);
-            } else {
-                self.jobs.push(job);
-            }
+            job.interrupt("interrupted: the manager is shutting down");
+            self.finish(job);
         }
         let names: Vec<String> = self.active_names().into_iter().collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self.graph.stop_plan(&refs, &|n| self.is_active(n));
+        let (plan, cycles) = self
+            .graph
+            .stop_plan_breaking_cycles(&refs, &|n| self.is_active(n));
+        for c in cycles {
+            tracing::warn!("dependency cycle: {c}: its members stop together");
+        }
+        self.shutdown_deadline = Some(std::time::Instant::now() + self.shutdown_bound());
         let mut job = self.new_job(stop_phase(plan), StartPhase::Nothing);
         job.then_exit = true;
         job.waiters.extend(waiter);
         self.submit(job);
     }
+
+    /// How long a shutdown may take: the longest stop-timeout of what
+    /// runs (supervisors SIGKILL at it), plus a margin for them to report.
+    fn shutdown_bound(&self) -> std::time::Duration {
+        let longest = self
+            .active_names()
+            .iter()
+            .filter_map(|n| self.set.declarations.get(n)?.service())
+            .map(|s| s.stop_timeout)
+            .max()
+            .unwrap_or_default();
+        longest.max(SHUTDOWN_DEFAULT_STOP) + SHUTDOWN_MARGIN
+    }
+
+    /// The shutdown has outlasted its bound: the supervisors that have not
+    /// gone are left (init ends them), and the manager leaves the loop.
+    pub fn shutdown_overdue(&mut self) {
+        self.shutdown_deadline = None;
+        let left: Vec<String> = self
+            .units
+            .iter()
+            .filter(|(_, u)| u.link.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        tracing::error!(
+            "shutdown: giving up on {} (their supervisors did not exit in time)",
+            left.join(", ")
+        );
+        for mut job in std::mem::take(&mut self.jobs) {
+            job.interrupt("its supervisor did not exit in time");
+            self.finish(job);
+        }
+        self.exit = true;
+    }
 }
+
+/// The stop-timeout assumed for services without a declaration.
+const SHUTDOWN_DEFAULT_STOP: std::time::Duration = std::time::Duration::from_secs(10);
+/// Beyond the longest stop-timeout, what supervisors get to report.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn stop_phase(plan: StopPlan) -> StopPhase {
     if plan.members().is_empty() {

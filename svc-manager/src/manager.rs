@@ -104,6 +104,8 @@ pub struct Manager {
     pub exit: bool,
     pub started_at: u64,
     pub notified: bool,
+    /// When a shutdown in progress stops waiting for supervisors.
+    pub shutdown_deadline: Option<Instant>,
 }
 
 enum Who {
@@ -162,6 +164,7 @@ impl Manager {
             exit: false,
             started_at: proto::now_unix(),
             notified: false,
+            shutdown_deadline: None,
         };
         m.load();
         m
@@ -550,7 +553,7 @@ impl Manager {
             return 1;
         }
         while !self.exit {
-            let deadline = self.sync_interest();
+            let deadline = earliest(self.sync_interest(), self.timers_due());
             let timeout = deadline.map_or(-1, |d| {
                 d.saturating_duration_since(Instant::now())
                     .as_millis()
@@ -574,6 +577,7 @@ impl Manager {
                 }
             }
             self.expire_partial_messages();
+            self.run_timers();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         0
@@ -678,6 +682,28 @@ impl Manager {
     pub fn print_outcome(&self, verb: &str, name: &str, ok: bool, reason: Option<&str>) {
         let verdict = if ok { Verdict::Ok } else { Verdict::Failed };
         self.console.line(verb, name, verdict, reason);
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Manager {
+    /// The earliest of the manager's own deadlines (beyond clients').
+    fn timers_due(&self) -> Option<Instant> {
+        self.shutdown_deadline
+    }
+
+    /// Acts on the deadlines that have passed.
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        if self.shutdown_deadline.is_some_and(|d| d <= now) {
+            self.shutdown_overdue();
+        }
     }
 }
 
