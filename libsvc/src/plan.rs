@@ -82,6 +82,8 @@ pub struct StartPlan {
     /// Members with a `Wait` on this one.
     dependents: Vec<Vec<usize>>,
     state: Vec<MemberState>,
+    /// Members left down on purpose (`leave_down`): never started.
+    held: Vec<bool>,
     /// Declarations outside the plan that conflict with a member: the
     /// manager stops those that run before starting the plan.
     conflicting: Vec<String>,
@@ -124,6 +126,18 @@ impl StartPlan {
     /// Every member settled.
     pub fn is_done(&self) -> bool {
         self.state.iter().all(MemberState::is_settled)
+    }
+
+    /// Leaves a member down: it is not started, and what requires it is
+    /// blocked (`dependency NAME is stopped`). Before `begin`; a member
+    /// already ready (running) stays ready.
+    pub fn leave_down(&mut self, name: &str) -> Result<(), PlanError> {
+        let i = self.member(name)?;
+        if self.state[i] == MemberState::Waiting {
+            self.held[i] = true;
+            self.state[i] = MemberState::Blocked("stopped".into());
+        }
+        Ok(())
     }
 
     /// The first step: everything that waits for nothing (or only for what
@@ -180,10 +194,12 @@ impl StartPlan {
     fn settle(&mut self, mut work: Vec<usize>) -> Step {
         let mut step = Step::default();
         while let Some(m) = work.pop() {
-            if !matches!(
-                self.state[m],
-                MemberState::Waiting | MemberState::Blocked(_)
-            ) {
+            if self.held[m]
+                || !matches!(
+                    self.state[m],
+                    MemberState::Waiting | MemberState::Blocked(_)
+                )
+            {
                 continue;
             }
             let new = match self.verdict(m) {
@@ -193,7 +209,8 @@ impl StartPlan {
                     if matches!(self.state[m], MemberState::Blocked(_)) {
                         continue;
                     }
-                    MemberState::Blocked(format!("dependency {} failed", self.names[d]))
+                    let why = if self.held[d] { "is stopped" } else { "failed" };
+                    MemberState::Blocked(format!("dependency {} {why}", self.names[d]))
                 }
                 Verdict::Wait => MemberState::Waiting,
             };
@@ -492,7 +509,7 @@ impl Graph {
             }
         }
         let names: Vec<String> = nodes.iter().map(|&n| self.names[n].clone()).collect();
-        let state = names
+        let state: Vec<MemberState> = names
             .iter()
             .map(|n| {
                 if running(n) {
@@ -512,6 +529,7 @@ impl Graph {
             names,
             waits,
             dependents,
+            held: vec![false; state.len()],
             state,
             conflicting: conflicting.into_iter().collect(),
         })

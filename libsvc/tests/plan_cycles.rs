@@ -6,7 +6,7 @@ mod common;
 
 use common::{set_of, svc, target};
 use libsvc::graph::Graph;
-use libsvc::plan::{PlanError, StopState};
+use libsvc::plan::{PlanError, Step, StopState};
 use std::collections::BTreeSet;
 
 /// The graph of a set whose only errors are its cycles (reported at
@@ -104,4 +104,30 @@ fn a_self_requirement_is_a_cycle_too() {
     let (mut p, cycles) = g.stop_plan_breaking_cycles(&["e"], &|_| true);
     assert_eq!(cycles, ["e -> e"]);
     assert_eq!(p.begin(), ["e"]);
+}
+
+#[test]
+fn a_member_left_down_is_not_started_and_blocks_its_requirers() {
+    let g = graph_of(&[
+        ("default", &target("wants = web db cache")),
+        ("web", &svc("requires = db")),
+        ("db", &svc("")),
+        ("cache", &svc("after = db")),
+    ]);
+    let mut p = g.start_plan(&["default"]).unwrap();
+    p.leave_down("db").unwrap();
+    assert_eq!(
+        p.begin(),
+        Step {
+            start: vec!["cache".into()],
+            reached: vec![],
+            failed: vec![("web".into(), "dependency db is stopped".into())],
+        }
+    );
+    assert_eq!(p.ready("cache").unwrap().reached, ["default"]);
+    assert!(p.is_done());
+    assert_eq!(
+        p.leave_down("nope").unwrap_err(),
+        PlanError::NotInPlan("nope".into())
+    );
 }

@@ -11,6 +11,7 @@ use libsvc::plan::{MemberState, StartPlan, Step, StopPlan, StopState};
 
 use crate::manager::Manager;
 use crate::proto::{self, Failure, code};
+use crate::stopped;
 
 pub enum StopPhase {
     Nothing,
@@ -442,6 +443,11 @@ impl Manager {
             self.notify_parent();
         }
         if job.then_exit {
+            if !failed {
+                // Everything stopped in order: the next manager boots
+                // afresh, not as the heir of a running system.
+                stopped::clear(&self.cfg.runtime_dir);
+            }
             self.exit = true;
         }
         if let StartPhase::Plan(p) = job.start
@@ -490,13 +496,25 @@ impl Manager {
 
     // ----- job constructors for the methods -----
 
-    /// `start NAMES`: conflicting services that run stop first.
+    /// `start NAMES`: conflicting services that run stop first. What it
+    /// starts is no longer recorded as stopped.
     pub fn start_job(&mut self, names: &[String]) -> Result<Job, Failure> {
+        self.plan_start(names, true)
+    }
+
+    /// A start job; `explicit` when an administrator asked for it (the
+    /// boot plan is not: it leaves what was stopped stopped).
+    pub fn plan_start(&mut self, names: &[String], explicit: bool) -> Result<Job, Failure> {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self
+        let mut plan = self
             .graph
             .start_plan_with(&refs, &|n| self.is_up(n))
             .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
+        if explicit {
+            stopped::unmark(&self.cfg.runtime_dir, plan.members());
+        } else {
+            self.leave_stopped_down(&mut plan);
+        }
         let conflicting: Vec<&str> = plan
             .conflicting()
             .iter()
@@ -510,6 +528,7 @@ impl Manager {
                 .graph
                 .stop_plan(&conflicting, &|n| self.is_active(n))
                 .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
+            self.mark_stopped(&plan);
             StopPhase::Plan(plan)
         };
         Ok(self.new_job(stop, StartPhase::Plan(plan)))
@@ -521,8 +540,28 @@ impl Manager {
         self.lingering.clear();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         match self.graph.stop_plan(&refs, &|n| self.is_active(n)) {
-            Ok(plan) => self.new_job(stop_phase(plan), StartPhase::Nothing),
+            Ok(plan) => {
+                self.mark_stopped(&plan);
+                self.new_job(stop_phase(plan), StartPhase::Nothing)
+            }
             Err(e) => self.refused_job(names, &e.to_string()),
+        }
+    }
+
+    /// Records the services a stop plan stops as stopped by the
+    /// administrator (a manager started after a crash leaves them down).
+    fn mark_stopped(&self, plan: &StopPlan) {
+        let services = plan.members().iter().filter(|n| !self.is_target(n));
+        stopped::mark(&self.cfg.runtime_dir, services);
+    }
+
+    /// Members of a boot plan recorded as stopped stay down (their
+    /// requirers with them).
+    pub fn leave_stopped_down(&self, plan: &mut StartPlan) {
+        for name in stopped::marked(&self.cfg.runtime_dir) {
+            if plan.contains(&name) && !self.is_up(&name) && plan.leave_down(&name).is_ok() {
+                tracing::info!("{name}: left down (stopped by the administrator)");
+            }
         }
     }
 
@@ -564,6 +603,7 @@ impl Manager {
                 again.push(member.clone());
             }
         }
+        stopped::unmark(&self.cfg.runtime_dir, &again);
         if again.len() > names.len() {
             tracing::info!(
                 "restart: also restarting {} (they require what restarts)",
@@ -582,6 +622,8 @@ impl Manager {
             .switch_plan(target, &running)
             .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
         self.cfg.target = target.to_owned();
+        self.mark_stopped(&plan.stop);
+        stopped::unmark(&self.cfg.runtime_dir, plan.start.members());
         Ok(self.new_job(stop_phase(plan.stop), StartPhase::Plan(plan.start)))
     }
 

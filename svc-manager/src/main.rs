@@ -10,6 +10,7 @@ mod link;
 mod manager;
 mod proto;
 mod spec;
+mod stopped;
 mod sys;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

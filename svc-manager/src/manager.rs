@@ -767,7 +767,8 @@ impl Manager {
             // settled by it: failed services are not retried by a re-attach.
             self.graph
                 .start_plan_with(&[target], &|n| self.is_active(n) || self.is_up(n))
-                .map(|p| {
+                .map(|mut p| {
+                    self.leave_stopped_down(&mut p);
                     self.new_job(
                         crate::jobs::StopPhase::Nothing,
                         crate::jobs::StartPhase::Plan(p),
@@ -775,7 +776,7 @@ impl Manager {
                 })
                 .map_err(|e| proto::Failure::new(proto::code::FAILED, e.to_string()))
         } else {
-            self.start_job(&[target.to_owned()])
+            self.plan_start(&[target.to_owned()], false)
         };
         match planned {
             Ok(mut job) => {

@@ -198,3 +198,119 @@ fn sigterm_wins_over_a_pending_job() {
     assert_eq!(reply.get_bool("ok"), Some(false), "{reply:?}");
     assert_eq!(exits_within(&mut m, BOUND), Some(0));
 }
+
+/// A manager whose boot job's end is written on a pipe (`--notify-fd`);
+/// `settled` waits for it.
+struct Notified {
+    m: Manager,
+    r: std::fs::File,
+}
+
+impl Notified {
+    fn start(t: &Tree) -> Notified {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2(2) into a two-int array; both ends close-on-exec.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: the read end is ours alone.
+        let r = unsafe { std::fs::File::from_raw_fd(fds[0]) };
+        let w = fds[1];
+        let m = Manager::start_with(t, &["--notify-fd", &w.to_string()], |cmd| {
+            // SAFETY: between fork and exec only fcntl(2): the write end
+            // is inherited by the manager and no other child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::fcntl(w, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        });
+        // SAFETY: the manager has its copy; close ours.
+        unsafe { libc::close(w) };
+        Notified { m, r }
+    }
+
+    /// Waits (bounded) until the boot job has settled.
+    fn settled(&mut self) {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let mut pfd = [libc::pollfd {
+            fd: self.r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: poll(2) over one valid pollfd.
+        let n = unsafe { libc::poll(pfd.as_mut_ptr(), 1, BOUND.as_millis() as i32) };
+        assert_eq!(n, 1, "the boot job did not settle within {BOUND:?}");
+        let mut line = [0u8; 1];
+        assert_eq!(self.r.read(&mut line).unwrap(), 1, "the manager ended");
+    }
+}
+
+fn supervisor_of(t: &Tree, name: &str) -> Vec<i32> {
+    let sock = t.root.join(format!("run/supervise/{name}.sock"));
+    pids_mentioning(&sock.to_string_lossy())
+}
+
+/// Stop one service of a running target, SIGKILL the manager, start a new
+/// one on the same tree: what was stopped (and its requirer, stopped with
+/// it) stays down, the rest keeps its pids. Once started again, it is
+/// adopted like the others by the next manager.
+#[test]
+fn what_the_administrator_stopped_stays_stopped_after_a_manager_crash() {
+    let names = ["s01", "s02", "s03", "s06", "dep"];
+    let t = tree(
+        "stopped",
+        &[
+            ("s01", &sleeper("")),
+            ("s02", &sleeper("")),
+            ("s03", &sleeper("")),
+            ("s06", &sleeper("")),
+            ("dep", &sleeper("requires = s06")),
+            (
+                "default",
+                "[target]\n[dependencies]\nwants = s01 s02 s03 s06 dep\n",
+            ),
+        ],
+    );
+    let mut first = Notified::start(&t);
+    first.settled();
+    let mut c = first.m.client();
+    for n in names {
+        assert_eq!(c.state(n), "ready", "{n}");
+    }
+    let reply = c.simple("stop", &["s06"]);
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    assert_eq!(result_of(&reply, "dep"), "stopped", "{reply:?}");
+    let kept: Vec<(&str, u64)> = ["s01", "s02", "s03"]
+        .iter()
+        .map(|&n| (n, c.pid_of(n)))
+        .collect();
+    first.m.kill();
+
+    let mut second = Notified::start(&t);
+    second.settled();
+    let mut c = second.m.client();
+    for (n, pid) in &kept {
+        assert_eq!(c.pid_of(n), *pid, "{n} was adopted, not restarted");
+    }
+    for n in ["s06", "dep"] {
+        assert_eq!(c.state(n), "down", "{n} was stopped and must stay down");
+        assert!(supervisor_of(&t, n).is_empty(), "{n} has a supervisor");
+    }
+    assert_eq!(c.state("default"), "ready");
+
+    // Started again on purpose: no longer recorded as stopped.
+    let reply = c.simple("start", &["dep"]);
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    let s06 = c.pid_of("s06");
+    second.m.kill();
+    let mut third = Notified::start(&t);
+    third.settled();
+    let mut c = third.m.client();
+    assert_eq!(c.pid_of("s06"), s06, "s06 was adopted");
+    assert_eq!(c.state("dep"), "ready");
+}
