@@ -8,6 +8,7 @@ mod control;
 mod jobs;
 mod link;
 mod manager;
+mod orphans;
 mod proto;
 mod spec;
 mod stopped;

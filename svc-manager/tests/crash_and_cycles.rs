@@ -250,9 +250,31 @@ impl Notified {
     }
 }
 
+/// A service whose shell carries a marker naming it and the tree, so the
+/// host can count its copies (`copies`).
+fn marked(name: &str, deps: &str) -> String {
+    format!(
+        "[service]\nexec = /bin/sh -c 'sleep 1000 & wait' svc-copy-{name}-@TMP@\n\
+         [dependencies]\n{deps}\n"
+    )
+}
+
+/// The service's main processes (its shell carries the marker), as the
+/// host sees them.
+fn copies(t: &Tree, name: &str) -> Vec<i32> {
+    pids_mentioning(&format!("svc-copy-{name}-{} ", t.root.display()))
+}
+
+/// The parents of the service's copies: its supervisors.
 fn supervisor_of(t: &Tree, name: &str) -> Vec<i32> {
-    let sock = t.root.join(format!("run/supervise/{name}.sock"));
-    pids_mentioning(&sock.to_string_lossy())
+    copies(t, name)
+        .into_iter()
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let rest = &stat[stat.rfind(')')? + 2..];
+            rest.split_whitespace().nth(1)?.parse().ok()
+        })
+        .collect()
 }
 
 /// Stop one service of a running target, SIGKILL the manager, start a new
@@ -265,11 +287,11 @@ fn what_the_administrator_stopped_stays_stopped_after_a_manager_crash() {
     let t = tree(
         "stopped",
         &[
-            ("s01", &sleeper("")),
-            ("s02", &sleeper("")),
-            ("s03", &sleeper("")),
-            ("s06", &sleeper("")),
-            ("dep", &sleeper("requires = s06")),
+            ("s01", &marked("s01", "")),
+            ("s02", &marked("s02", "")),
+            ("s03", &marked("s03", "")),
+            ("s06", &marked("s06", "")),
+            ("dep", &marked("dep", "requires = s06")),
             (
                 "default",
                 "[target]\n[dependencies]\nwants = s01 s02 s03 s06 dep\n",
@@ -299,7 +321,7 @@ fn what_the_administrator_stopped_stays_stopped_after_a_manager_crash() {
     }
     for n in ["s06", "dep"] {
         assert_eq!(c.state(n), "down", "{n} was stopped and must stay down");
-        assert!(supervisor_of(&t, n).is_empty(), "{n} has a supervisor");
+        assert!(copies(&t, n).is_empty(), "{n} runs");
     }
     assert_eq!(c.state("default"), "ready");
 
@@ -313,4 +335,163 @@ fn what_the_administrator_stopped_stays_stopped_after_a_manager_crash() {
     let mut c = third.m.client();
     assert_eq!(c.pid_of("s06"), s06, "s06 was adopted");
     assert_eq!(c.state("dep"), "ready");
+}
+
+/// svc-init as PID 1 of a fresh PID and mount namespace, running the real
+/// svc-manager over a tree: orphans are reparented to it, as on a system.
+/// Dropping it SIGKILLs `unshare`, whose `--kill-child` ends the namespace.
+struct InitSystem {
+    unshare: Option<std::process::Child>,
+    socket: std::path::PathBuf,
+}
+
+impl InitSystem {
+    fn start(t: &Tree) -> InitSystem {
+        let p = |rel: &str| t.root.join(rel);
+        let stderr = std::fs::File::create(p("init.stderr")).unwrap();
+        let child = std::process::Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount",
+                "--uts",
+                "--ipc",
+                "--net",
+                "--mount-proc",
+            ])
+            .arg(bin("svc-init"))
+            .arg("--manager")
+            .arg(bin("svc-manager"))
+            .arg("--runtime-dir")
+            .arg(p("run"))
+            .arg("--initctl")
+            .arg(p("initctl"))
+            .arg("--log-dir")
+            .arg(p("log"))
+            .arg("--services")
+            .arg(t.services())
+            .arg("--socket")
+            .arg(t.socket())
+            .env("SVC_ENABLED", p("enabled"))
+            .env("SVC_SUPERVISE", bin("svc-supervise"))
+            .env("SVC_RUNTIME_BASE", p("run"))
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("unshare");
+        let sys = InitSystem {
+            unshare: Some(child),
+            socket: t.socket(),
+        };
+        wait_for(BOUND, "the manager's socket under svc-init", || {
+            UnixStream::connect(&sys.socket).is_ok()
+        });
+        sys
+    }
+}
+
+impl Drop for InitSystem {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.unshare.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Live (not zombie) processes of session `sid`, as the host sees them.
+fn session_members(sid: i32) -> Vec<i32> {
+    proc_pids()
+        .into_iter()
+        .filter(|&pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 3 && f[0] != "Z" && f[3] == sid.to_string()
+        })
+        .collect()
+}
+
+fn kill_supervisor(t: &Tree, name: &str) {
+    let sup = supervisor_of(t, name);
+    assert_eq!(sup.len(), 1, "{name}'s supervisor: {sup:?}");
+    // SAFETY: kill(2) of a supervisor this test's system started.
+    assert_eq!(unsafe { libc::kill(sup[0], libc::SIGKILL) }, 0);
+}
+
+/// Under svc-init, SIGKILL a service's supervisor: the manager stops what
+/// was left running (here a shell and its child that both ignore SIGTERM,
+/// so SIGKILL after the stop-timeout), a `start` waits for that, and there
+/// is never more than one copy. With `restart = always` the manager
+/// starts the service again by itself, once.
+#[test]
+fn a_killed_supervisor_leaves_no_orphan_and_never_two_copies() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (unshare --pid --mount)");
+        return;
+    }
+    let service = |name: &str, restart: &str| {
+        format!(
+            "[service]\nexec = /bin/sh -c 'trap \"\" TERM; sleep 1000 & wait' svc-copy-{name}-@TMP@\n\
+             restart = {restart}\nstop-timeout = 1\n"
+        )
+    };
+    let t = tree(
+        "orphan",
+        &[
+            ("keep", &service("keep", "never")),
+            ("again", &service("again", "always")),
+            ("default", "[target]\n[dependencies]\nwants = keep again\n"),
+        ],
+    );
+    let sys = InitSystem::start(&t);
+    let mut c = Client::connect(&sys.socket);
+    c.wait_state("keep", "ready");
+    c.wait_state("again", "ready");
+    wait_for(BOUND, "one copy of each, with its child", || {
+        ["keep", "again"].iter().all(|n| {
+            let p = copies(&t, n);
+            p.len() == 1 && session_members(p[0]).len() == 2
+        })
+    });
+
+    // restart = never: stopped, then started on request, after the old
+    // copy has gone.
+    let old = copies(&t, "keep")[0];
+    kill_supervisor(&t, "keep");
+    // The manager has noticed (`stopping` while it stops what was left).
+    wait_for(BOUND, "the manager to notice", || {
+        c.state("keep") != "ready"
+    });
+    let reply = call_within(&sys.socket, "start", &["keep"], BOUND);
+    assert!(
+        session_members(old).is_empty(),
+        "the old copy and its child are gone before the start: {:?}",
+        session_members(old)
+    );
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    let now = copies(&t, "keep");
+    assert_eq!(now.len(), 1, "exactly one copy: {now:?}");
+    assert_ne!(now[0], old);
+
+    // restart = always: the manager starts it again by itself, once the
+    // old copy has gone.
+    let old = copies(&t, "again")[0];
+    kill_supervisor(&t, "again");
+    wait_for(BOUND, "the old copy gone and a new one running", || {
+        let now = copies(&t, "again");
+        session_members(old).is_empty() && now.len() == 1 && now[0] != old
+    });
+    c.wait_state("again", "ready");
+    let reply = call_within(&sys.socket, "start", &["again"], BOUND);
+    assert_eq!(result_of(&reply, "again"), "already-up", "{reply:?}");
+    assert_eq!(copies(&t, "again").len(), 1);
+    assert_eq!(supervisor_of(&t, "again").len(), 1);
 }

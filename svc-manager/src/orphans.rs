@@ -1,0 +1,296 @@
+//! Services left running by a supervisor that died (SIGKILL, a crash):
+//! the service was reparented to init, nothing supervises it, and a new
+//! `start` would run a second copy beside it. The manager stops what was
+//! left (the service's process group and session: its main pid is their
+//! leader, svc-supervise makes it so) with the declared stop signal, then
+//! SIGKILL after the stop-timeout, from timers in its loop; only once
+//! nothing is left does a start (asked for, or automatic) proceed.
+//!
+//! A pid is only ever signalled through a handle taken while it was known
+//! to be the service: a pidfd opened when the supervisor reported it, and
+//! checked then to be the supervisor's child. Group and session members
+//! are found by their process group / session id, which the kernel keeps
+//! allocated while any member lives.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::manager::Manager;
+use crate::proto;
+use crate::sys;
+
+/// How often the processes left behind are looked for while stopping them.
+const POLL: Duration = Duration::from_millis(100);
+/// A supervisor that dies again this soon after the manager replaced it
+/// is not replaced again (its service stays failed).
+const RESPAWN_INTERVAL: Duration = Duration::from_secs(10);
+/// Stop signal and timeout for a service without a declaration (adopted,
+/// its file removed).
+const DEFAULT_STOP: (i32, Duration) = (libc::SIGTERM, Duration::from_secs(10));
+
+/// The service's main process, as its supervisor reported it.
+pub struct MainProc {
+    pub pid: i32,
+    pidfd: OwnedFd,
+}
+
+impl MainProc {
+    /// A handle on `pid`, if it is (still) the child of `supervisor`
+    /// (svc-supervise is a subreaper: a forking daemon is its child too).
+    pub fn open(pid: i32, supervisor: Option<i32>) -> Option<MainProc> {
+        let pidfd = sys::pidfd_open(pid)?;
+        // Checked after opening: the pidfd names the process the check saw,
+        // or one already gone.
+        let stat = Stat::read(pid)?;
+        if supervisor.is_some_and(|s| s != stat.ppid) {
+            return None;
+        }
+        Some(MainProc { pid, pidfd })
+    }
+
+    pub fn alive(&self) -> bool {
+        sys::pidfd_signal(self.pidfd.as_fd(), 0)
+    }
+
+    fn signal(&self, sig: i32) {
+        sys::pidfd_signal(self.pidfd.as_fd(), sig);
+    }
+}
+
+/// A stop in progress of what a dead supervisor left.
+pub struct Orphan {
+    main: Option<MainProc>,
+    /// The group and session id: the main pid at its start.
+    id: i32,
+    kill_at: Instant,
+    killed: bool,
+    /// The next look at what is left.
+    next_look: Instant,
+}
+
+/// What /proc/PID/stat says of a process.
+struct Stat {
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+    session: i32,
+}
+
+impl Stat {
+    fn read(pid: i32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: fields follow
+        // the last ')'.
+        let rest = text.get(text.rfind(')')? + 2..)?;
+        let mut f = rest.split_ascii_whitespace();
+        let state = f.next()?.chars().next()?;
+        let ppid = f.next()?.parse().ok()?;
+        let pgrp = f.next()?.parse().ok()?;
+        let session = f.next()?.parse().ok()?;
+        Some(Stat {
+            state,
+            ppid,
+            pgrp,
+            session,
+        })
+    }
+}
+
+/// Live (not zombie) processes in process group or session `id`: (pid,
+/// its process group).
+fn members(id: i32) -> Vec<(i32, i32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, Stat::read(pid)?)))
+        .filter(|(_, s)| s.state != 'Z' && (s.pgrp == id || s.session == id))
+        .map(|(pid, s)| (pid, s.pgrp))
+        .collect()
+}
+
+impl Orphan {
+    /// Signals what is left: the main process through its pidfd, each
+    /// process group found in the group or session.
+    fn signal_all(&self, sig: i32, found: &[(i32, i32)]) {
+        if let Some(m) = &self.main {
+            m.signal(sig);
+        }
+        let mut groups: Vec<i32> = found.iter().map(|&(_, g)| g).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        for g in groups {
+            if g > 1 {
+                sys::kill(-g, sig);
+            }
+        }
+    }
+
+    fn is_gone(&self, found: &[(i32, i32)]) -> bool {
+        found.is_empty() && !self.main.as_ref().is_some_and(MainProc::alive)
+    }
+}
+
+impl Manager {
+    /// The supervisor reported a main pid: keep a handle on it while it is
+    /// known to be the service.
+    pub fn note_main_pid(&mut self, name: &str, supervisor: Option<i32>) {
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        let pid = i32::try_from(unit.status.pid).unwrap_or(0);
+        if pid <= 0 {
+            unit.main = None;
+        } else if unit.main.as_ref().is_none_or(|m| m.pid != pid) {
+            unit.main = MainProc::open(pid, supervisor);
+            if unit.main.is_none() {
+                tracing::debug!("{name}: pid {pid} is not its supervisor's child now");
+            }
+        }
+    }
+
+    /// The supervisor of `name` has gone; `orderly` when it was asked to.
+    /// True: something of the service was left running, and is being
+    /// stopped (the unit counts as stopped once it is gone).
+    pub fn orphan_left(&mut self, name: &str, orderly: bool) -> bool {
+        let (signal, timeout) = self
+            .set
+            .declarations
+            .get(name)
+            .and_then(|d| d.service())
+            .map_or(DEFAULT_STOP, |s| (s.stop_signal, s.stop_timeout));
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        let Some(main) = unit.main.take() else {
+            return false;
+        };
+        let main_alive = main.alive();
+        // A supervisor that exited when asked stopped its service first:
+        // only a living main process says otherwise (no /proc walk for
+        // each service of a shutdown).
+        if orderly && !main_alive {
+            return false;
+        }
+        let id = main.pid;
+        let found = members(id);
+        let orphan = Orphan {
+            main: main_alive.then_some(main),
+            id,
+            kill_at: Instant::now() + timeout,
+            killed: false,
+            next_look: Instant::now() + POLL,
+        };
+        if orphan.is_gone(&found) {
+            return false;
+        }
+        tracing::warn!(
+            "{name}: its supervisor died and left pid {id} running ({} processes); stopping them",
+            found.len().max(1)
+        );
+        orphan.signal_all(signal, &found);
+        orphan.signal_all(libc::SIGCONT, &found);
+        unit.status.state = "stopping".into();
+        unit.status.pid = u64::try_from(id).unwrap_or(0);
+        unit.status.reason = Some("its supervisor died; stopping what it left running".into());
+        unit.orphan = Some(orphan);
+        true
+    }
+
+    /// When the next look at what dead supervisors left is due.
+    pub fn orphans_due(&self) -> Option<Instant> {
+        self.units
+            .values()
+            .filter_map(|u| u.orphan.as_ref())
+            .map(|o| {
+                if o.killed {
+                    o.next_look
+                } else {
+                    o.next_look.min(o.kill_at)
+                }
+            })
+            .min()
+    }
+
+    /// Looks at what dead supervisors left: SIGKILL past the stop-timeout,
+    /// and the end of the stop once nothing is left.
+    pub fn tick_orphans(&mut self) {
+        let now = Instant::now();
+        let names: Vec<String> = self
+            .units
+            .iter()
+            .filter(|(_, u)| u.orphan.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            let Some(o) = self.units.get_mut(&name).and_then(|u| u.orphan.as_mut()) else {
+                continue;
+            };
+            if now < o.next_look && (o.killed || now < o.kill_at) {
+                continue;
+            }
+            o.next_look = now + POLL;
+            let found = members(o.id);
+            if o.is_gone(&found) {
+                self.orphan_gone(&name);
+                continue;
+            }
+            if !o.killed && now >= o.kill_at {
+                tracing::warn!("{name}: still running after its stop-timeout: SIGKILL");
+                o.killed = true;
+                o.signal_all(libc::SIGKILL, &found);
+            }
+        }
+    }
+
+    /// Nothing is left of `name`: it is stopped (failed: its supervisor
+    /// died), and a start waiting for this proceeds.
+    fn orphan_gone(&mut self, name: &str) {
+        tracing::info!("{name}: what its dead supervisor left has stopped");
+        let Some(unit) = self.units.get_mut(name) else {
+            return;
+        };
+        unit.orphan = None;
+        unit.status.state = "failed".into();
+        unit.status.reason = Some("the supervisor exited".into());
+        unit.status.pid = 0;
+        unit.status.since = proto::now_unix();
+        let respawn = std::mem::take(&mut unit.respawn);
+        self.broadcast_event(name);
+        if respawn && let Err(e) = self.start_unit(name) {
+            tracing::warn!("{name}: {e}");
+        }
+        self.unit_changed(name);
+        self.unit_stopped(name);
+    }
+
+    /// Whether a service whose supervisor died while it was wanted up is
+    /// started again: per its restart policy, and not if the supervisor
+    /// it got the last time died within `RESPAWN_INTERVAL`.
+    pub fn respawn_after_supervisor_death(&mut self, name: &str) -> bool {
+        let policy_allows = self
+            .set
+            .declarations
+            .get(name)
+            .and_then(|d| d.service())
+            .is_some_and(|s| s.restart != libsvc::model::Restart::Never);
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        if !policy_allows {
+            return false;
+        }
+        let now = Instant::now();
+        if unit
+            .supervisor_respawned_at
+            .is_some_and(|t| now.duration_since(t) < RESPAWN_INTERVAL)
+        {
+            tracing::warn!("{name}: its new supervisor died too; leaving it failed");
+            return false;
+        }
+        unit.supervisor_respawned_at = Some(now);
+        true
+    }
+}
