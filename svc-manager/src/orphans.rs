@@ -6,11 +6,12 @@
 //! SIGKILL after the stop-timeout, from timers in its loop; only once
 //! nothing is left does a start (asked for, or automatic) proceed.
 //!
-//! A pid is only ever signalled through a handle taken while it was known
-//! to be the service: a pidfd opened when the supervisor reported it, and
-//! checked then to be the supervisor's child. Group and session members
-//! are found by their process group / session id, which the kernel keeps
-//! allocated while any member lives.
+//! A pid is only ever signalled through a pidfd known to name the
+//! service: its pid and start time are recorded when the supervisor
+//! reports it (and it is checked to be the supervisor's child); the pidfd
+//! opened when the supervisor dies must show the same start time. Group and
+//! session members are found by their process group / session id, which
+//! the kernel keeps allocated while any member lives.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -28,38 +29,54 @@ const RESPAWN_INTERVAL: Duration = Duration::from_secs(10);
 /// its file removed).
 const DEFAULT_STOP: (i32, Duration) = (libc::SIGTERM, Duration::from_secs(10));
 
-/// The service's main process, as its supervisor reported it.
+/// The service's main process, as its supervisor reported it: its pid
+/// and start time, which tell it from a later process given the same pid.
+/// (No descriptor is held per service: a thousand services already cost
+/// the manager a thousand sockets.)
 pub struct MainProc {
     pub pid: i32,
-    pidfd: OwnedFd,
+    start_time: u64,
 }
 
 impl MainProc {
-    /// A handle on `pid`, if it is (still) the child of `supervisor`
-    /// (svc-supervise is a subreaper: a forking daemon is its child too).
+    /// Records `pid` if it is the child of `supervisor` (svc-supervise is
+    /// a subreaper: a forking daemon is its child too).
     pub fn open(pid: i32, supervisor: Option<i32>) -> Option<MainProc> {
-        let pidfd = sys::pidfd_open(pid)?;
-        // Checked after opening: the pidfd names the process the check saw,
-        // or one already gone.
         let stat = Stat::read(pid)?;
         if supervisor.is_some_and(|s| s != stat.ppid) {
             return None;
         }
-        Some(MainProc { pid, pidfd })
+        Some(MainProc {
+            pid,
+            start_time: stat.start_time,
+        })
     }
 
-    pub fn alive(&self) -> bool {
-        sys::pidfd_signal(self.pidfd.as_fd(), 0)
+    /// A pidfd on the process, if it still runs: opened first, then the
+    /// start time checked, so the pidfd names that very process.
+    fn handle(&self) -> Option<Handle> {
+        let pidfd = sys::pidfd_open(self.pid)?;
+        let stat = Stat::read(self.pid)?;
+        (stat.start_time == self.start_time && stat.state != 'Z').then_some(Handle(pidfd))
+    }
+}
+
+/// A pidfd on a service's main process, held while it is being stopped.
+struct Handle(OwnedFd);
+
+impl Handle {
+    fn alive(&self) -> bool {
+        sys::pidfd_signal(self.0.as_fd(), 0)
     }
 
     fn signal(&self, sig: i32) {
-        sys::pidfd_signal(self.pidfd.as_fd(), sig);
+        sys::pidfd_signal(self.0.as_fd(), sig);
     }
 }
 
 /// A stop in progress of what a dead supervisor left.
 pub struct Orphan {
-    main: Option<MainProc>,
+    main: Option<Handle>,
     /// The group and session id: the main pid at its start.
     id: i32,
     kill_at: Instant,
@@ -74,6 +91,7 @@ struct Stat {
     ppid: i32,
     pgrp: i32,
     session: i32,
+    start_time: u64,
 }
 
 impl Stat {
@@ -87,11 +105,14 @@ impl Stat {
         let ppid = f.next()?.parse().ok()?;
         let pgrp = f.next()?.parse().ok()?;
         let session = f.next()?.parse().ok()?;
+        // Field 22 of proc_pid_stat(5); `session` was field 6.
+        let start_time = f.nth(15)?.parse().ok()?;
         Some(Stat {
             state,
             ppid,
             pgrp,
             session,
+            start_time,
         })
     }
 }
@@ -129,7 +150,7 @@ impl Orphan {
     }
 
     fn is_gone(&self, found: &[(i32, i32)]) -> bool {
-        found.is_empty() && !self.main.as_ref().is_some_and(MainProc::alive)
+        found.is_empty() && !self.main.as_ref().is_some_and(Handle::alive)
     }
 }
 
@@ -167,17 +188,17 @@ impl Manager {
         let Some(main) = unit.main.take() else {
             return false;
         };
-        let main_alive = main.alive();
+        let handle = main.handle();
         // A supervisor that exited when asked stopped its service first:
         // only a living main process says otherwise (no /proc walk for
         // each service of a shutdown).
-        if orderly && !main_alive {
+        if orderly && handle.is_none() {
             return false;
         }
         let id = main.pid;
         let found = members(id);
         let orphan = Orphan {
-            main: main_alive.then_some(main),
+            main: handle,
             id,
             kill_at: Instant::now() + timeout,
             killed: false,
