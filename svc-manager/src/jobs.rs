@@ -663,11 +663,14 @@ impl Manager {
         let longest = self
             .active_names()
             .iter()
-            .filter_map(|n| self.set.declarations.get(n)?.service())
-            .map(|s| s.stop_timeout)
+            .filter(|n| !self.targets_up.contains(*n))
+            .map(|n| match self.set.declarations.get(n) {
+                Some(d) => d.service().map(|s| s.stop_timeout).unwrap_or_default(),
+                None => SHUTDOWN_DEFAULT_STOP,
+            })
             .max()
             .unwrap_or_default();
-        longest.max(SHUTDOWN_DEFAULT_STOP) + SHUTDOWN_MARGIN
+        longest + SHUTDOWN_MARGIN
     }
 
     /// The shutdown has outlasted its bound: the supervisors that have not
@@ -695,7 +698,7 @@ impl Manager {
 /// The stop-timeout assumed for services without a declaration.
 const SHUTDOWN_DEFAULT_STOP: std::time::Duration = std::time::Duration::from_secs(10);
 /// Beyond the longest stop-timeout, what supervisors get to report.
-const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn stop_phase(plan: StopPlan) -> StopPhase {
     if plan.members().is_empty() {

@@ -114,6 +114,8 @@ pub struct Manager {
     pub notified: bool,
     /// When a shutdown in progress stops waiting for supervisors.
     pub shutdown_deadline: Option<Instant>,
+    /// Units whose dead supervisor left something running (`Unit::orphan`).
+    pub orphaned: BTreeSet<String>,
 }
 
 enum Who {
@@ -173,6 +175,7 @@ impl Manager {
             started_at: proto::now_unix(),
             notified: false,
             shutdown_deadline: None,
+            orphaned: BTreeSet::new(),
         };
         m.load();
         m

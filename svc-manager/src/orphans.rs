@@ -57,20 +57,28 @@ impl MainProc {
     fn handle(&self) -> Option<Handle> {
         let pidfd = sys::pidfd_open(self.pid)?;
         let stat = Stat::read(self.pid)?;
-        (stat.start_time == self.start_time && stat.state != 'Z').then_some(Handle(pidfd))
+        (stat.start_time == self.start_time && stat.state != 'Z').then_some(Handle {
+            pid: self.pid,
+            pidfd,
+        })
     }
 }
 
 /// A pidfd on a service's main process, held while it is being stopped.
-struct Handle(OwnedFd);
+struct Handle {
+    pid: i32,
+    pidfd: OwnedFd,
+}
 
 impl Handle {
+    /// Still there and not a zombie (a zombie waits only for init).
     fn alive(&self) -> bool {
-        sys::pidfd_signal(self.0.as_fd(), 0)
+        sys::pidfd_signal(self.pidfd.as_fd(), 0)
+            && Stat::read(self.pid).is_some_and(|s| s.state != 'Z')
     }
 
     fn signal(&self, sig: i32) {
-        sys::pidfd_signal(self.0.as_fd(), sig);
+        sys::pidfd_signal(self.pidfd.as_fd(), sig);
     }
 }
 
@@ -217,14 +225,15 @@ impl Manager {
         unit.status.pid = u64::try_from(id).unwrap_or(0);
         unit.status.reason = Some("its supervisor died; stopping what it left running".into());
         unit.orphan = Some(orphan);
+        self.orphaned.insert(name.to_owned());
         true
     }
 
     /// When the next look at what dead supervisors left is due.
     pub fn orphans_due(&self) -> Option<Instant> {
-        self.units
-            .values()
-            .filter_map(|u| u.orphan.as_ref())
+        self.orphaned
+            .iter()
+            .filter_map(|n| self.units.get(n)?.orphan.as_ref())
             .map(|o| {
                 if o.killed {
                     o.next_look
@@ -239,12 +248,7 @@ impl Manager {
     /// and the end of the stop once nothing is left.
     pub fn tick_orphans(&mut self) {
         let now = Instant::now();
-        let names: Vec<String> = self
-            .units
-            .iter()
-            .filter(|(_, u)| u.orphan.is_some())
-            .map(|(n, _)| n.clone())
-            .collect();
+        let names: Vec<String> = self.orphaned.iter().cloned().collect();
         for name in names {
             let Some(o) = self.units.get_mut(&name).and_then(|u| u.orphan.as_mut()) else {
                 continue;
@@ -270,6 +274,7 @@ impl Manager {
     /// died), and a start waiting for this proceeds.
     fn orphan_gone(&mut self, name: &str) {
         tracing::info!("{name}: what its dead supervisor left has stopped");
+        self.orphaned.remove(name);
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };

@@ -495,3 +495,50 @@ fn a_killed_supervisor_leaves_no_orphan_and_never_two_copies() {
     assert_eq!(copies(&t, "again").len(), 1);
     assert_eq!(supervisor_of(&t, "again").len(), 1);
 }
+
+/// A supervisor that does not exit (stopped with SIGSTOP) cannot hold up
+/// a shutdown beyond its bound (the longest stop-timeout, 1 s, plus 5 s): the
+/// manager gives up on it, answers, and exits.
+#[test]
+fn a_shutdown_is_bounded_even_if_a_supervisor_hangs() {
+    let t = tree(
+        "stuck",
+        &[
+            (
+                "stuck",
+                &marked("stuck", "").replace("[dependencies]", "stop-timeout = 1\n[dependencies]"),
+            ),
+            (
+                "fine",
+                &marked("fine", "").replace("[dependencies]", "stop-timeout = 1\n[dependencies]"),
+            ),
+            ("default", "[target]\n[dependencies]\nwants = stuck fine\n"),
+        ],
+    );
+    let mut m = Manager::start(&t, &[]);
+    let mut c = m.client();
+    c.wait_state("stuck", "ready");
+    c.wait_state("fine", "ready");
+    wait_for(BOUND, "both copies", || {
+        copies(&t, "stuck").len() == 1 && copies(&t, "fine").len() == 1
+    });
+    let sup = supervisor_of(&t, "stuck");
+    let service = copies(&t, "stuck");
+    assert_eq!(sup.len(), 1);
+    // SAFETY: kill(2) of a supervisor this test's manager started.
+    unsafe { libc::kill(sup[0], libc::SIGSTOP) };
+    let started = Instant::now();
+    // SAFETY: kill(2) on the manager this test started.
+    unsafe { libc::kill(m.pid(), libc::SIGTERM) };
+    let code = exits_within(&mut m, BOUND);
+    for &p in sup.iter().chain(&service) {
+        // SAFETY: kill(2) of processes this test's manager started.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    assert_eq!(code, Some(0), "the shutdown must end");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "not before its bound"
+    );
+    assert!(copies(&t, "fine").is_empty(), "the others were stopped");
+}
