@@ -204,6 +204,11 @@ impl Manager {
             return false;
         }
         let id = main.pid;
+        if handle.is_none() && Stat::read(id).is_some_and(|s| s.state != 'Z') {
+            // The pid is another process's now: its group and session are
+            // not the service's.
+            return false;
+        }
         let found = members(id);
         let orphan = Orphan {
             main: handle,
