@@ -522,7 +522,12 @@ impl Manager {
         unit.status.pid = 0;
         unit.status.wanted = "down".into();
         unit.status.since = proto::now_unix();
-        if !link.exiting && link.declared && wanted_up && self.respawn_after_supervisor_death(&name)
+        // A `start` the dead supervisor never answered still stands.
+        let asked = link.awaiting_start.is_some();
+        if !link.exiting
+            && link.declared
+            && (wanted_up || asked)
+            && self.respawn_after_supervisor_death(&name, asked)
         {
             tracing::info!("{name}: starting it again under a new supervisor");
             if let Some(u) = self.units.get_mut(&name) {

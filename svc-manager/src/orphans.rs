@@ -298,9 +298,10 @@ impl Manager {
     }
 
     /// Whether a service whose supervisor died while it was wanted up is
-    /// started again: per its restart policy, and not if the supervisor
-    /// it got the last time died within `RESPAWN_INTERVAL`.
-    pub fn respawn_after_supervisor_death(&mut self, name: &str) -> bool {
+    /// started again: per its restart policy, or because a `start` sent to
+    /// the dead supervisor had no answer yet (`asked`); and not if the
+    /// supervisor it got the last time died within `RESPAWN_INTERVAL`.
+    pub fn respawn_after_supervisor_death(&mut self, name: &str, asked: bool) -> bool {
         let policy_allows = self
             .set
             .declarations
@@ -310,7 +311,7 @@ impl Manager {
         let Some(unit) = self.units.get_mut(name) else {
             return false;
         };
-        if !policy_allows {
+        if !policy_allows && !asked {
             return false;
         }
         let now = Instant::now();

@@ -481,6 +481,18 @@ fn a_killed_supervisor_leaves_no_orphan_and_never_two_copies() {
     assert_eq!(now.len(), 1, "exactly one copy: {now:?}");
     assert_ne!(now[0], old);
 
+    // A start right after the kill, whether or not the manager has
+    // noticed yet, waits for the old copy and then starts one.
+    let old = now[0];
+    kill_supervisor(&t, "keep");
+    let reply = call_within(&sys.socket, "start", &["keep"], BOUND);
+    assert!(session_members(old).is_empty(), "the old copy is gone");
+    assert_eq!(reply.get_bool("ok"), Some(true), "{reply:?}");
+    c.wait_state("keep", "ready");
+    let now = copies(&t, "keep");
+    assert_eq!(now.len(), 1, "exactly one copy: {now:?}");
+    assert_ne!(now[0], old);
+
     // restart = always: the manager starts it again by itself, once the
     // old copy has gone.
     let old = copies(&t, "again")[0];
