@@ -82,6 +82,8 @@ pub struct StartPlan {
     /// Members with a `Wait` on this one.
     dependents: Vec<Vec<usize>>,
     state: Vec<MemberState>,
+    /// Members left down on purpose (`leave_down`): never started.
+    held: Vec<bool>,
     /// Declarations outside the plan that conflict with a member: the
     /// manager stops those that run before starting the plan.
     conflicting: Vec<String>,
@@ -124,6 +126,18 @@ impl StartPlan {
     /// Every member settled.
     pub fn is_done(&self) -> bool {
         self.state.iter().all(MemberState::is_settled)
+    }
+
+    /// Leaves a member down: it is not started, and what requires it is
+    /// blocked (`dependency NAME is stopped`). Before `begin`; a member
+    /// already ready (running) stays ready.
+    pub fn leave_down(&mut self, name: &str) -> Result<(), PlanError> {
+        let i = self.member(name)?;
+        if self.state[i] == MemberState::Waiting {
+            self.held[i] = true;
+            self.state[i] = MemberState::Blocked("stopped".into());
+        }
+        Ok(())
     }
 
     /// The first step: everything that waits for nothing (or only for what
@@ -180,10 +194,12 @@ impl StartPlan {
     fn settle(&mut self, mut work: Vec<usize>) -> Step {
         let mut step = Step::default();
         while let Some(m) = work.pop() {
-            if !matches!(
-                self.state[m],
-                MemberState::Waiting | MemberState::Blocked(_)
-            ) {
+            if self.held[m]
+                || !matches!(
+                    self.state[m],
+                    MemberState::Waiting | MemberState::Blocked(_)
+                )
+            {
                 continue;
             }
             let new = match self.verdict(m) {
@@ -193,7 +209,8 @@ impl StartPlan {
                     if matches!(self.state[m], MemberState::Blocked(_)) {
                         continue;
                     }
-                    MemberState::Blocked(format!("dependency {} failed", self.names[d]))
+                    let why = if self.held[d] { "is stopped" } else { "failed" };
+                    MemberState::Blocked(format!("dependency {} {why}", self.names[d]))
                 }
                 Verdict::Wait => MemberState::Waiting,
             };
@@ -239,6 +256,16 @@ pub struct StopPlan {
 }
 
 impl StopPlan {
+    fn empty() -> StopPlan {
+        StopPlan {
+            names: Vec::new(),
+            index: HashMap::new(),
+            is_target: Vec::new(),
+            blockers: Vec::new(),
+            unblocks: Vec::new(),
+            state: Vec::new(),
+        }
+    }
     pub fn members(&self) -> &[String] {
         &self.names
     }
@@ -482,7 +509,7 @@ impl Graph {
             }
         }
         let names: Vec<String> = nodes.iter().map(|&n| self.names[n].clone()).collect();
-        let state = names
+        let state: Vec<MemberState> = names
             .iter()
             .map(|n| {
                 if running(n) {
@@ -502,6 +529,7 @@ impl Graph {
             names,
             waits,
             dependents,
+            held: vec![false; state.len()],
             state,
             conflicting: conflicting.into_iter().collect(),
         })
@@ -510,8 +538,37 @@ impl Graph {
     /// The plan that stops `names` and, transitively, whatever running
     /// declaration requires one of them, in reverse start order. Names the
     /// graph does not know (a declaration removed while it ran) are stopped
-    /// on their own.
-    pub fn stop_plan(&self, names: &[&str], running: &dyn Fn(&str) -> bool) -> StopPlan {
+    /// on their own. A cycle among the members is an error: no member of
+    /// it could ever stop first.
+    pub fn stop_plan(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> Result<StopPlan, PlanError> {
+        let (in_set, strangers) = self.stop_set(names, running);
+        self.stop_plan_over(&in_set, strangers, false)
+            .map(|(plan, _)| plan)
+    }
+
+    /// As `stop_plan`, for a shutdown, which must always finish: the
+    /// members of a cycle stop together (after what starts after any of
+    /// them), and the cycles are returned for the log.
+    pub fn stop_plan_breaking_cycles(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> (StopPlan, Vec<String>) {
+        let (in_set, strangers) = self.stop_set(names, running);
+        // Cannot fail when cycles are broken.
+        self.stop_plan_over(&in_set, strangers, true)
+            .unwrap_or_else(|_| (StopPlan::empty(), Vec::new()))
+    }
+
+    fn stop_set(
+        &self,
+        names: &[&str],
+        running: &dyn Fn(&str) -> bool,
+    ) -> (Vec<bool>, BTreeSet<String>) {
         let mut requirers: Vec<Vec<usize>> = vec![Vec::new(); self.len()];
         for a in 0..self.len() {
             for &r in &self.requires[a] {
@@ -548,23 +605,68 @@ impl Graph {
                 }
             }
         }
-        self.stop_plan_over(&in_set, strangers)
+        (in_set, strangers)
     }
 
-    fn stop_plan_over(&self, in_set: &[bool], strangers: BTreeSet<String>) -> StopPlan {
+    /// The stop plan of the members `in_set` (and `strangers`). With a
+    /// cycle among the members: an error, or, when `break_cycles`, the
+    /// ordering inside each cyclic component is dropped and the cycles
+    /// are returned.
+    fn stop_plan_over(
+        &self,
+        in_set: &[bool],
+        strangers: BTreeSet<String>,
+        break_cycles: bool,
+    ) -> Result<(StopPlan, Vec<String>), PlanError> {
         let nodes: Vec<usize> = (0..self.len()).filter(|&i| in_set[i]).collect();
         let member: HashMap<usize, usize> =
             nodes.iter().enumerate().map(|(m, &n)| (n, m)).collect();
+        // adj[m]: the members m starts after.
+        let adj: Vec<Vec<usize>> = nodes
+            .iter()
+            .map(|&n| {
+                self.order[n]
+                    .iter()
+                    .filter_map(|(t, _)| member.get(t).copied())
+                    .collect()
+            })
+            .collect();
+        let mut component = vec![usize::MAX; nodes.len()];
+        let mut cycles = Vec::new();
+        let sccs = strongly_connected(&adj);
+        for (c, scc) in sccs.iter().enumerate() {
+            if scc.len() > 1 || adj[scc[0]].contains(&scc[0]) {
+                let cycle = shortest_cycle(&adj, scc);
+                let names: Vec<&str> = cycle
+                    .iter()
+                    .map(|&m| self.names[nodes[m]].as_str())
+                    .collect();
+                if !break_cycles {
+                    return Err(PlanError::Cycle(names.join(" -> ")));
+                }
+                cycles.push(names.join(" -> "));
+            }
+            for &m in scc {
+                component[m] = c;
+            }
+        }
         let total = nodes.len() + strangers.len();
         let mut blockers = vec![Vec::new(); total];
         let mut unblocks = vec![Vec::new(); total];
-        for (m, &n) in nodes.iter().enumerate() {
-            // n starts after t, so t stops after n: n blocks t.
-            for (t, _) in &self.order[n] {
-                if let Some(&mt) = member.get(t) {
-                    if mt != m && !blockers[mt].contains(&m) {
-                        blockers[mt].push(m);
-                        unblocks[m].push(mt);
+        for (m, ts) in adj.iter().enumerate() {
+            // m starts after t, so t stops after m: m blocks t. A cycle
+            // (only when breaking them) stops as one: nothing inside it
+            // blocks, and what blocks one member blocks them all.
+            for &t in ts {
+                if component[t] == component[m] {
+                    continue;
+                }
+                for &a in &sccs[component[m]] {
+                    for &b in &sccs[component[t]] {
+                        if !blockers[b].contains(&a) {
+                            blockers[b].push(a);
+                            unblocks[a].push(b);
+                        }
                     }
                 }
             }
@@ -573,7 +675,7 @@ impl Graph {
         let mut is_target: Vec<bool> = nodes.iter().map(|&n| self.is_target[n]).collect();
         names.extend(strangers);
         is_target.resize(total, false);
-        StopPlan {
+        let plan = StopPlan {
             index: names
                 .iter()
                 .enumerate()
@@ -584,7 +686,8 @@ impl Graph {
             blockers,
             unblocks,
             state: vec![StopState::Waiting; total],
-        }
+        };
+        Ok((plan, cycles))
     }
 
     /// Starting `roots` while `running` runs: first stop the running
@@ -603,7 +706,7 @@ impl Graph {
             .filter(|c| running.contains(*c))
             .map(String::as_str)
             .collect();
-        let stop = self.stop_plan(&conflicting, &is_running);
+        let stop = self.stop_plan(&conflicting, &is_running)?;
         Ok(SwitchPlan { stop, start })
     }
 
@@ -631,7 +734,7 @@ impl Graph {
                 .filter(|c| running.contains(*c))
                 .map(String::as_str),
         );
-        let mut stop = self.stop_plan(&to_stop, &is_running);
+        let mut stop = self.stop_plan(&to_stop, &is_running)?;
         // Requirers of a stopped provider are kept when the target pulls
         // them in: the plan met their virtual name with another provider.
         if stop.names.iter().any(|n| start.contains(n)) {
@@ -646,7 +749,7 @@ impl Graph {
                     }
                 }
             }
-            stop = self.stop_plan_over(&keep, strangers);
+            stop = self.stop_plan_over(&keep, strangers, false)?.0;
         }
         Ok(SwitchPlan { stop, start })
     }

@@ -173,7 +173,7 @@ fn stop_plan_reverse_order_and_requirers() {
         ("idle", &svc("requires = db")),
     ]);
     let running: BTreeSet<&str> = ["web", "db", "cache", "report"].into();
-    let mut p = g.stop_plan(&["db"], &|n| running.contains(n));
+    let mut p = g.stop_plan(&["db"], &|n| running.contains(n)).unwrap();
     // idle requires db but does not run; cache is only wanted.
     let mut members = p.members().to_vec();
     members.sort();

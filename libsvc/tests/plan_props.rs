@@ -234,7 +234,7 @@ proptest! {
         let (g, _) = build(&s);
         let all: Vec<String> = (0..n).map(name).collect();
         let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        let mut stop = g.stop_plan(&all_refs, &|_| true);
+        let mut stop = g.stop_plan(&all_refs, &|_| true).unwrap();
         let order = stop.order();
         prop_assert_eq!(order.len(), n);
         let pos: BTreeMap<usize, usize> = order.iter().enumerate().map(|(p, s)| (s[1..].parse().unwrap(), p)).collect();
@@ -254,6 +254,56 @@ proptest! {
         let mut stopping: Vec<usize> = stop.begin().iter().map(|s| s[1..].parse().unwrap()).collect();
         let mut choices = s.choices.iter().cycle();
         let check = |m: usize, stopped: &BTreeSet<usize>| edges.iter().all(|&(a, b)| b != m || stopped.contains(&a) || s.targets[a]);
+        for &m in &stopping { prop_assert!(check(m, &stopped)); }
+        while !stopping.is_empty() {
+            let pick = stopping.remove(choices.next().unwrap() % stopping.len());
+            stopped.insert(pick);
+            for next in stop.stopped(&name(pick)).unwrap() {
+                let m: usize = next[1..].parse().unwrap();
+                prop_assert!(check(m, &stopped), "{} stops while something after it runs", m);
+                stopping.push(m);
+            }
+        }
+        prop_assert!(stop.is_done());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With cycles allowed: a stop plan of everything is an error exactly
+    /// when the graph has a cycle (a real one, named), and a shutdown's
+    /// plan always finishes, stopping nothing before what starts after it
+    /// unless both are on one cycle.
+    #[test]
+    fn stop_plans_over_cycles_fail_or_finish(s in spec(16, true)) {
+        let n = s.targets.len();
+        let edges = order_edges(&s);
+        let (g, _) = build(&s);
+        let all: Vec<String> = (0..n).map(name).collect();
+        let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let on_cycle = |a: usize, b: usize| reachable(n, &edges, a)[b] && reachable(n, &edges, b)[a];
+        let cyclic = edges.iter().any(|&(a, b)| on_cycle(a, b));
+        match g.stop_plan(&all_refs, &|_| true) {
+            Ok(_) => prop_assert!(!cyclic),
+            Err(libsvc::plan::PlanError::Cycle(c)) => {
+                prop_assert!(cyclic);
+                let members: Vec<usize> = c.split(" -> ").map(|m| m[1..].parse().unwrap()).collect();
+                prop_assert_eq!(members.first(), members.last());
+                for w in members.windows(2) {
+                    prop_assert!(edges.contains(&(w[0], w[1])), "{} is not an edge of {}", w[0], c);
+                }
+            }
+            Err(e) => prop_assert!(false, "{}", e),
+        }
+        let (mut stop, cycles) = g.stop_plan_breaking_cycles(&all_refs, &|_| true);
+        prop_assert_eq!(cycles.is_empty(), !cyclic);
+        let mut stopped: BTreeSet<usize> = BTreeSet::new();
+        let mut stopping: Vec<usize> = stop.begin().iter().map(|s| s[1..].parse().unwrap()).collect();
+        let mut choices = s.choices.iter().cycle();
+        let check = |m: usize, stopped: &BTreeSet<usize>| {
+            edges.iter().all(|&(a, b)| b != m || stopped.contains(&a) || s.targets[a] || on_cycle(a, b))
+        };
         for &m in &stopping { prop_assert!(check(m, &stopped)); }
         while !stopping.is_empty() {
             let pick = stopping.remove(choices.next().unwrap() % stopping.len());

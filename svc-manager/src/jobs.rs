@@ -11,6 +11,7 @@ use libsvc::plan::{MemberState, StartPlan, Step, StopPlan, StopState};
 
 use crate::manager::Manager;
 use crate::proto::{self, Failure, code};
+use crate::stopped;
 
 pub enum StopPhase {
     Nothing,
@@ -90,6 +91,37 @@ impl Job {
             then_exit: false,
             done: false,
         }
+    }
+
+    /// Ends the job now: every member not settled yet is reported
+    /// failed with `why`.
+    fn interrupt(&mut self, why: &str) {
+        let mut pending: Vec<String> = Vec::new();
+        if let StopPhase::Plan(p) = &self.stop {
+            pending.extend(
+                p.members()
+                    .iter()
+                    .filter(|n| p.state(n) != Some(StopState::Stopped))
+                    .cloned(),
+            );
+        }
+        match &self.start {
+            StartPhase::Plan(p) => pending.extend(
+                p.members()
+                    .iter()
+                    .filter(|n| !p.state(n).is_some_and(MemberState::is_settled))
+                    .cloned(),
+            ),
+            StartPhase::Names(n) => pending.extend(n.iter().cloned()),
+            StartPhase::Nothing => {}
+        }
+        for n in pending {
+            self.outcome.insert(n, Outcome::Failed(why.to_owned()));
+        }
+        self.start = StartPhase::Nothing;
+        self.stop_begun = true;
+        self.start_begun = true;
+        self.done = true;
     }
 
     fn stop_done(&self) -> bool {
@@ -411,6 +443,11 @@ impl Manager {
             self.notify_parent();
         }
         if job.then_exit {
+            if !failed {
+                // Everything stopped in order: the next manager boots
+                // afresh, not as the heir of a running system.
+                stopped::clear(&self.cfg.runtime_dir);
+            }
             self.exit = true;
         }
         if let StartPhase::Plan(p) = job.start
@@ -459,13 +496,25 @@ impl Manager {
 
     // ----- job constructors for the methods -----
 
-    /// `start NAMES`: conflicting services that run stop first.
+    /// `start NAMES`: conflicting services that run stop first. What it
+    /// starts is no longer recorded as stopped.
     pub fn start_job(&mut self, names: &[String]) -> Result<Job, Failure> {
+        self.plan_start(names, true)
+    }
+
+    /// A start job; `explicit` when an administrator asked for it (the
+    /// boot plan is not: it leaves what was stopped stopped).
+    pub fn plan_start(&mut self, names: &[String], explicit: bool) -> Result<Job, Failure> {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self
+        let mut plan = self
             .graph
             .start_plan_with(&refs, &|n| self.is_up(n))
             .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
+        if explicit {
+            stopped::unmark(&self.cfg.runtime_dir, plan.members());
+        } else {
+            self.leave_stopped_down(&mut plan);
+        }
         let conflicting: Vec<&str> = plan
             .conflicting()
             .iter()
@@ -475,7 +524,12 @@ impl Manager {
         let stop = if conflicting.is_empty() {
             StopPhase::Nothing
         } else {
-            StopPhase::Plan(self.graph.stop_plan(&conflicting, &|n| self.is_active(n)))
+            let plan = self
+                .graph
+                .stop_plan(&conflicting, &|n| self.is_active(n))
+                .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
+            self.mark_stopped(&plan);
+            StopPhase::Plan(plan)
         };
         Ok(self.new_job(stop, StartPhase::Plan(plan)))
     }
@@ -485,8 +539,45 @@ impl Manager {
         // What is stopped on purpose is not revived by an older plan.
         self.lingering.clear();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self.graph.stop_plan(&refs, &|n| self.is_active(n));
-        self.new_job(stop_phase(plan), StartPhase::Nothing)
+        match self.graph.stop_plan(&refs, &|n| self.is_active(n)) {
+            Ok(plan) => {
+                self.mark_stopped(&plan);
+                self.new_job(stop_phase(plan), StartPhase::Nothing)
+            }
+            Err(e) => self.refused_job(names, &e.to_string()),
+        }
+    }
+
+    /// Records the services a stop plan stops as stopped by the
+    /// administrator (a manager started after a crash leaves them down).
+    fn mark_stopped(&self, plan: &StopPlan) {
+        let services = plan.members().iter().filter(|n| !self.is_target(n));
+        stopped::mark(&self.cfg.runtime_dir, services);
+    }
+
+    /// Members of a boot plan recorded as stopped stay down (their
+    /// requirers with them).
+    pub fn leave_stopped_down(&self, plan: &mut StartPlan) {
+        for name in stopped::marked(&self.cfg.runtime_dir) {
+            if plan.contains(&name) && !self.is_up(&name) && plan.leave_down(&name).is_ok() {
+                tracing::info!("{name}: left down (stopped by the administrator)");
+            }
+        }
+    }
+
+    /// A job that cannot be planned (a dependency cycle): done at once,
+    /// each named service failed with the reason, nothing touched.
+    fn refused_job(&mut self, names: &[String], reason: &str) -> Job {
+        tracing::warn!("{}: {reason}", names.join(", "));
+        let mut job = self.new_job(StopPhase::Nothing, StartPhase::Nothing);
+        for n in names {
+            job.outcome
+                .insert(n.clone(), Outcome::Failed(reason.to_owned()));
+        }
+        job.stop_begun = true;
+        job.start_begun = true;
+        job.done = true;
+        job
     }
 
     /// `restart NAMES`: stop these and the running services that require
@@ -499,15 +590,20 @@ impl Manager {
             .filter(|n| !self.is_target(n))
             .map(String::as_str)
             .collect();
-        let plan = self.graph.stop_plan(&services, &|n| {
+        let planned = self.graph.stop_plan(&services, &|n| {
             self.is_active(n) && !self.targets_up.contains(n) && !self.is_target(n)
         });
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => return self.refused_job(names, &e.to_string()),
+        };
         let mut again: Vec<String> = names.to_vec();
         for member in plan.members() {
             if !again.contains(member) {
                 again.push(member.clone());
             }
         }
+        stopped::unmark(&self.cfg.runtime_dir, &again);
         if again.len() > names.len() {
             tracing::info!(
                 "restart: also restarting {} (they require what restarts)",
@@ -526,31 +622,83 @@ impl Manager {
             .switch_plan(target, &running)
             .map_err(|e| Failure::new(code::FAILED, e.to_string()))?;
         self.cfg.target = target.to_owned();
+        self.mark_stopped(&plan.stop);
+        stopped::unmark(&self.cfg.runtime_dir, plan.start.members());
         Ok(self.new_job(stop_phase(plan.stop), StartPhase::Plan(plan.start)))
     }
 
-    /// Stops everything in reverse order, then leaves the loop.
+    /// Stops everything in reverse order, then leaves the loop. Nothing
+    /// can hold it up: jobs in flight end now (what they had not done is
+    /// reported as interrupted), a dependency cycle stops as one, and the
+    /// loop gives up on supervisors that outlast `shutdown_bound`.
     pub fn begin_shutdown(&mut self, waiter: Option<Waiter>) {
+        if let Some(job) = self.jobs.iter_mut().find(|j| j.then_exit) {
+            // Already shutting down: the same answer, when it is over.
+            job.waiters.extend(waiter);
+            return;
+        }
         self.lingering.clear();
-        // Jobs in flight start nothing more; those not stopping end now.
         for mut job in std::mem::take(&mut self.jobs) {
-            job.start = StartPhase::Nothing;
-            job.start_begun = true;
-            if job.stop_done() {
-                self.finish(job);
-            } else {
-                self.jobs.push(job);
-            }
+            job.interrupt("interrupted: the manager is shutting down");
+            self.finish(job);
         }
         let names: Vec<String> = self.active_names().into_iter().collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let plan = self.graph.stop_plan(&refs, &|n| self.is_active(n));
+        let (plan, cycles) = self
+            .graph
+            .stop_plan_breaking_cycles(&refs, &|n| self.is_active(n));
+        for c in cycles {
+            tracing::warn!("dependency cycle: {c}: its members stop together");
+        }
+        self.shutdown_deadline = Some(std::time::Instant::now() + self.shutdown_bound());
         let mut job = self.new_job(stop_phase(plan), StartPhase::Nothing);
         job.then_exit = true;
         job.waiters.extend(waiter);
         self.submit(job);
     }
+
+    /// How long a shutdown may take: the longest stop-timeout of what
+    /// runs (supervisors SIGKILL at it), plus a margin for them to report.
+    fn shutdown_bound(&self) -> std::time::Duration {
+        let longest = self
+            .active_names()
+            .iter()
+            .filter(|n| !self.targets_up.contains(*n))
+            .map(|n| match self.set.declarations.get(n) {
+                Some(d) => d.service().map(|s| s.stop_timeout).unwrap_or_default(),
+                None => SHUTDOWN_DEFAULT_STOP,
+            })
+            .max()
+            .unwrap_or_default();
+        longest + SHUTDOWN_MARGIN
+    }
+
+    /// The shutdown has outlasted its bound: the supervisors that have not
+    /// gone are left (init ends them), and the manager leaves the loop.
+    pub fn shutdown_overdue(&mut self) {
+        self.shutdown_deadline = None;
+        let left: Vec<String> = self
+            .units
+            .iter()
+            .filter(|(_, u)| u.link.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        tracing::error!(
+            "shutdown: giving up on {} (their supervisors did not exit in time)",
+            left.join(", ")
+        );
+        for mut job in std::mem::take(&mut self.jobs) {
+            job.interrupt("its supervisor did not exit in time");
+            self.finish(job);
+        }
+        self.exit = true;
+    }
 }
+
+/// The stop-timeout assumed for services without a declaration.
+const SHUTDOWN_DEFAULT_STOP: std::time::Duration = std::time::Duration::from_secs(10);
+/// Beyond the longest stop-timeout, what supervisors get to report.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn stop_phase(plan: StopPlan) -> StopPhase {
     if plan.members().is_empty() {

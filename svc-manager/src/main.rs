@@ -9,8 +9,10 @@ mod jobs;
 mod link;
 mod manager;
 mod output;
+mod orphans;
 mod proto;
 mod spec;
+mod stopped;
 mod sys;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};

@@ -65,8 +65,16 @@ pub struct Unit {
     /// The supervisor's `restarts` when it was last told to start.
     pub restarts_base: u64,
     /// Start it again once its current supervisor has gone (its
-    /// declaration changed).
+    /// declaration changed, or it died) and nothing of it is left.
     pub respawn: bool,
+    /// The pid of its supervisor (ours or adopted).
+    pub supervisor_pid: Option<i32>,
+    /// A handle on its main process while the supervisor reports one.
+    pub main: Option<crate::orphans::MainProc>,
+    /// What a dead supervisor left running, being stopped.
+    pub orphan: Option<crate::orphans::Orphan>,
+    /// When the manager last replaced a supervisor that died.
+    pub supervisor_respawned_at: Option<Instant>,
 }
 
 pub struct Client {
@@ -117,6 +125,10 @@ pub struct Manager {
     pub exit: bool,
     pub started_at: u64,
     pub notified: bool,
+    /// When a shutdown in progress stops waiting for supervisors.
+    pub shutdown_deadline: Option<Instant>,
+    /// Units whose dead supervisor left something running (`Unit::orphan`).
+    pub orphaned: BTreeSet<String>,
 }
 
 enum Who {
@@ -181,6 +193,8 @@ impl Manager {
             exit: false,
             started_at: proto::now_unix(),
             notified: false,
+            shutdown_deadline: None,
+            orphaned: BTreeSet::new(),
         };
         m.load();
         m
@@ -264,8 +278,13 @@ impl Manager {
     }
 
     /// Has a supervisor (or is a reached target): what a stop must stop.
+    /// A service whose dead supervisor left something running counts too.
     pub fn is_active(&self, name: &str) -> bool {
-        self.targets_up.contains(name) || self.units.get(name).is_some_and(|u| u.link.is_some())
+        self.targets_up.contains(name)
+            || self
+                .units
+                .get(name)
+                .is_some_and(|u| u.link.is_some() || u.orphan.is_some())
     }
 
     pub fn active_names(&self) -> BTreeSet<String> {
@@ -273,7 +292,7 @@ impl Manager {
         s.extend(
             self.units
                 .iter()
-                .filter(|(_, u)| u.link.is_some())
+                .filter(|(_, u)| u.link.is_some() || u.orphan.is_some())
                 .map(|(n, _)| n.clone()),
         );
         s
@@ -320,6 +339,12 @@ impl Manager {
         };
         let unit = self.units.entry(name.to_owned()).or_default();
         unit.blocked = None;
+        if unit.orphan.is_some() {
+            // Never two copies: this start waits until what the dead
+            // supervisor left has stopped.
+            unit.respawn = true;
+            return Ok(());
+        }
         if let Some(i) = unit.link {
             let restarts = unit.status.restarts;
             let has_process = unit.status.has_process();
@@ -377,6 +402,7 @@ impl Manager {
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
         let unit = self.units.entry(name.to_owned()).or_default();
+        unit.supervisor_pid = i32::try_from(pid).ok();
         unit.restarts_base = 0;
         unit.status = Status {
             state: "starting".into(),
@@ -392,6 +418,13 @@ impl Manager {
     pub fn stop_unit(&mut self, name: &str) -> bool {
         if self.targets_up.contains(name) {
             return true;
+        }
+        if let Some(u) = self.units.get_mut(name)
+            && u.orphan.is_some()
+        {
+            // Stopped once what its dead supervisor left has gone.
+            u.respawn = false;
+            return false;
         }
         let Some(link) = self.link_mut(name) else {
             return true;
@@ -470,7 +503,12 @@ impl Manager {
                 if changed {
                     tracing::debug!("{name}: {}", status.state);
                 }
+                let new_pid = unit.status.pid != status.pid;
                 unit.status = status;
+                if new_pid {
+                    let supervisor = unit.supervisor_pid;
+                    self.note_main_pid(name, supervisor);
+                }
                 if changed && reply_to.is_none() {
                     self.broadcast_event(name);
                 }
@@ -487,6 +525,8 @@ impl Manager {
         let name = link.name.clone();
         let unit = self.units.entry(name.clone()).or_default();
         unit.link = None;
+        unit.supervisor_pid = None;
+        let wanted_up = unit.status.wanted == "up";
         if !link.exiting {
             tracing::warn!("{name}: its supervisor went away");
             unit.status.reason = Some(if link.declared {
@@ -501,6 +541,27 @@ impl Manager {
         unit.status.pid = 0;
         unit.status.wanted = "down".into();
         unit.status.since = proto::now_unix();
+        // A `start` the dead supervisor never answered still stands.
+        let asked = link.awaiting_start.is_some();
+        if !link.exiting
+            && link.declared
+            && (wanted_up || asked)
+            && self.respawn_after_supervisor_death(&name, asked)
+        {
+            tracing::info!("{name}: starting it again under a new supervisor");
+            if let Some(u) = self.units.get_mut(&name) {
+                u.respawn = true;
+            }
+        }
+        if self.orphan_left(&name, link.exiting) {
+            // Stopped (and started again) once nothing of it is left.
+            self.broadcast_event(&name);
+            self.unit_changed(&name);
+            return;
+        }
+        let Some(unit) = self.units.get_mut(&name) else {
+            return;
+        };
         let respawn = std::mem::take(&mut unit.respawn);
         self.broadcast_event(&name);
         if respawn {
@@ -539,12 +600,15 @@ impl Manager {
                         status.state,
                         status.pid
                     );
+                    let supervisor = sys::peer_cred(&sock).ok().map(|(pid, _, _)| pid);
                     let mut link = Link::new(&name, sock, None, None);
                     link.preload(&rest);
                     self.add_link(link);
                     let unit = self.units.entry(name.clone()).or_default();
                     unit.status = status;
                     unit.restarts_base = unit.status.restarts;
+                    unit.supervisor_pid = supervisor.filter(|&p| p > 0);
+                    self.note_main_pid(&name, supervisor);
                 }
                 Err(e) => {
                     tracing::info!("{}: not adopted ({e}); removing it", path.display());
@@ -569,7 +633,7 @@ impl Manager {
             return 1;
         }
         while !self.exit {
-            let deadline = self.sync_interest();
+            let deadline = earliest(self.sync_interest(), self.timers_due());
             let timeout = deadline.map_or(-1, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Due now (a client with requests already buffered): 0.
@@ -597,6 +661,7 @@ impl Manager {
             }
             self.serve_buffered();
             self.expire_clients();
+            self.run_timers();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         0
@@ -681,6 +746,31 @@ impl Manager {
     }
 }
 
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Manager {
+    /// The earliest of the manager's own deadlines (beyond clients').
+    fn timers_due(&self) -> Option<Instant> {
+        earliest(self.shutdown_deadline, self.orphans_due())
+    }
+
+    /// Acts on the deadlines that have passed.
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        if self.orphans_due().is_some_and(|d| d <= now) {
+            self.tick_orphans();
+        }
+        if self.shutdown_deadline.is_some_and(|d| d <= now) {
+            self.shutdown_overdue();
+        }
+    }
+}
+
 /// Connects to a supervisor's control socket and asks it to send events.
 /// Returns the status in the reply and any bytes that followed it.
 fn adopt_one(path: &Path) -> Result<(UnixStream, Status, Vec<u8>), String> {
@@ -741,7 +831,8 @@ impl Manager {
             // settled by it: failed services are not retried by a re-attach.
             self.graph
                 .start_plan_with(&[target], &|n| self.is_active(n) || self.is_up(n))
-                .map(|p| {
+                .map(|mut p| {
+                    self.leave_stopped_down(&mut p);
                     self.new_job(
                         crate::jobs::StopPhase::Nothing,
                         crate::jobs::StartPhase::Plan(p),
@@ -749,7 +840,7 @@ impl Manager {
                 })
                 .map_err(|e| proto::Failure::new(proto::code::FAILED, e.to_string()))
         } else {
-            self.start_job(&[target.to_owned()])
+            self.plan_start(&[target.to_owned()], false)
         };
         match planned {
             Ok(mut job) => {

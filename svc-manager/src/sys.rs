@@ -209,3 +209,36 @@ impl Events {
         }
     }
 }
+
+/// A pidfd for `pid` (Linux 5.3+; None where unsupported or gone).
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open(2) takes a pid and flags; a pidfd is close-on-exec.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just gave us this descriptor.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Sends `sig` (0: only checks) to the process a pidfd refers to; false
+/// once it has gone.
+pub fn pidfd_signal(fd: BorrowedFd<'_>, sig: i32) -> bool {
+    // SAFETY: pidfd_send_signal(2) on a pidfd we hold, no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    r == 0
+}
+
+/// kill(2): `target` a pid, or minus a process group.
+pub fn kill(target: i32, sig: i32) {
+    // SAFETY: kill(2) has no memory effects; callers check whom it reaches.
+    unsafe { libc::kill(target, sig) };
+}

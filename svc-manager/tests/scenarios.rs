@@ -35,7 +35,12 @@ fn ordering_and_parallelism() {
     c.wait_state("x", "ready");
     c.wait_state("y", "ready");
     c.wait_state("a", "running");
-    std::thread::sleep(Duration::from_millis(300));
+    // a's readiness check has failed twice since a ran (the first check
+    // may have been under way when b's fate was decided): b must not run.
+    wait_for(Duration::from_secs(20), "a's third failed check", || {
+        t.lines("checks").len() >= 3
+    });
+    assert_eq!(c.state("a"), "running");
     assert_eq!(c.state("b"), "down", "b must wait until a is ready");
     assert!(!t.lines("order").contains(&"b".to_string()));
     std::fs::write(t.path("gate"), "").unwrap();
