@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-/// The soft limit the manager was started with, when it raised its own.
-static ORIGINAL_SOFT: OnceLock<libc::rlim_t> = OnceLock::new();
+/// The limits the manager was started with (soft, hard), when it raised
+/// its own soft limit.
+static ORIGINAL: OnceLock<(libc::rlim_t, libc::rlim_t)> = OnceLock::new();
 
 /// How long the listener rests when `accept` fails and the spare cannot
 /// help: the level-triggered loop would otherwise spin on it.
@@ -32,7 +33,7 @@ pub fn raise_limit() -> Result<Option<(u64, u64)>, String> {
     }
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
         .map_err(|e| format!("raising RLIMIT_NOFILE from {soft} to {hard}: {e}"))?;
-    let _ = ORIGINAL_SOFT.set(soft);
+    let _ = ORIGINAL.set((soft, hard));
     Ok(Some((soft, hard)))
 }
 
@@ -41,39 +42,25 @@ pub fn raise_limit() -> Result<Option<(u64, u64)>, String> {
 /// the manager's. Done before the supervisor is sent its declaration: it
 /// starts nothing before then.
 pub fn restore_limit(pid: u32) -> std::io::Result<()> {
-    let Some(&soft) = ORIGINAL_SOFT.get() else {
+    let Some(&(soft, hard)) = ORIGINAL.get() else {
         return Ok(());
     };
-    let mut old = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    // The child inherited the hard limit, unchanged: one call sets both.
+    let rl = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
     };
-    // SAFETY: reads the child's current limits into a valid struct.
-    if unsafe {
+    // SAFETY: sets the limits of our own child from a valid struct; no
+    // old value is asked for.
+    let r = unsafe {
         libc::prlimit(
             pid as libc::pid_t,
             libc::RLIMIT_NOFILE,
-            std::ptr::null(),
-            &mut old,
-        )
-    } < 0
-    {
-        return Err(std::io::Error::last_os_error());
-    }
-    let new = libc::rlimit {
-        rlim_cur: soft.min(old.rlim_max),
-        rlim_max: old.rlim_max,
-    };
-    // SAFETY: sets the limits of our own child from a valid struct.
-    if unsafe {
-        libc::prlimit(
-            pid as libc::pid_t,
-            libc::RLIMIT_NOFILE,
-            &new,
+            &rl,
             std::ptr::null_mut(),
         )
-    } < 0
-    {
+    };
+    if r < 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
@@ -182,4 +169,62 @@ impl Descriptors {
 fn open_spare() -> Option<File> {
     // std opens with O_CLOEXEC.
     File::open("/dev/null").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_limit(limit: usize) -> Descriptors {
+        Descriptors {
+            limit,
+            fixed: 8,
+            spare: None,
+            paused_until: None,
+            last_logged: None,
+            unlogged: 0,
+        }
+    }
+
+    #[test]
+    fn the_reserve_is_a_quarter_of_the_limit_at_most_64() {
+        assert_eq!(with_limit(64).reserve(), 16);
+        assert_eq!(with_limit(1024).reserve(), 64);
+        assert_eq!(with_limit(1 << 20).reserve(), 64);
+        let d = with_limit(64);
+        assert_eq!(d.free(10, 6), 40);
+        assert_eq!(d.free(60, 6), 0);
+    }
+
+    #[test]
+    fn the_spare_is_given_up_and_had_again() {
+        let mut d = with_limit(64);
+        assert!(d.restore_spare());
+        assert!(d.release_spare());
+        assert!(!d.release_spare());
+        assert!(d.restore_spare());
+    }
+
+    #[test]
+    fn a_pause_ends() {
+        let mut d = with_limit(64);
+        assert!(d.accepting());
+        d.pause_accept();
+        assert!(!d.accepting());
+        d.paused_until = Some(Instant::now() - Duration::from_millis(1));
+        assert!(d.accepting());
+        assert_eq!(d.paused_until, None);
+    }
+
+    #[test]
+    fn lines_within_ten_seconds_are_only_counted() {
+        let mut d = with_limit(64);
+        d.log("one");
+        d.log("two");
+        d.log("three");
+        assert_eq!(d.unlogged, 2);
+        d.last_logged = Some(Instant::now() - LOG_EVERY);
+        d.log("four");
+        assert_eq!(d.unlogged, 0);
+    }
 }
