@@ -51,13 +51,76 @@ impl Manager {
             let sock = match self.listener.accept() {
                 Ok((s, _)) => s,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    return;
-                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE) => {
+                        if self.shed_connection() {
+                            continue;
+                        }
+                        return;
+                    }
+                    // That connection is gone; the next may be fine.
+                    Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO) => continue,
+                    _ => {
+                        // Anything else may well fail again at once: the
+                        // level-triggered listener must not spin the loop.
+                        self.fds
+                            .log(&format!("accept: {e}; not accepting for a moment"));
+                        self.fds.pause_accept();
+                        return;
+                    }
+                },
             };
             self.admit(sock);
         }
+    }
+
+    /// Whether the listener is to be polled now: below the connection
+    /// limit, and not resting after a failed `accept`.
+    pub fn listening(&mut self) -> bool {
+        self.fds.accepting() && self.clients.len() < MAX_CONNECTIONS
+    }
+
+    /// `accept` failed for want of a descriptor. Left queued, the
+    /// connection would keep the level-triggered listener readable and the
+    /// loop spinning, and its client waiting for nothing: the spare is
+    /// closed to take it, it is told why and closed, and the spare opened
+    /// again (the libev/nginx way). False: nothing more to take now.
+    fn shed_connection(&mut self) -> bool {
+        let why = format!(
+            "the manager is out of file descriptors (limit {})",
+            self.fds.limit
+        );
+        // A spare lost earlier may be had again now that others closed.
+        if !self.fds.restore_spare() {
+            self.fds.log(&format!(
+                "{why}, and has no spare; not accepting for a moment"
+            ));
+            self.fds.pause_accept();
+            return false;
+        }
+        self.fds.release_spare();
+        let taken = self.listener.accept();
+        let shed = match taken {
+            Ok((sock, _)) => {
+                let who = sys::peer_cred(&sock).map_or_else(
+                    |_| String::new(),
+                    |(pid, uid, _)| format!(" from uid {uid} (pid {pid})"),
+                );
+                refuse(&sock, &why);
+                drop(sock);
+                self.fds.log(&format!("refused a connection{who}: {why}"));
+                true
+            }
+            Err(_) => false,
+        };
+        if !self.fds.restore_spare() {
+            self.fds.log(&format!(
+                "{why}, and cannot reopen its spare; not accepting for a moment"
+            ));
+            self.fds.pause_accept();
+            return false;
+        }
+        shed
     }
 
     /// Why a connection from `uid` may not be taken now, if it may not.
@@ -83,6 +146,15 @@ impl Manager {
                 "too many connections from users other than root ({others} open)"
             ));
         }
+        // The new connection is open already, not yet among the clients.
+        let links = self.links.iter().flatten().count();
+        let reserve = self.fds.reserve();
+        if self.fds.free(self.clients.len() + 1, links) < reserve {
+            return Some(format!(
+                "too many connections: the manager keeps its last {reserve} file descriptors \
+                 for root ({others} open from other users)"
+            ));
+        }
         None
     }
 
@@ -100,13 +172,7 @@ impl Manager {
         }
         if let Some(why) = self.over_limit(uid) {
             note_refusal(uid, pid, &why);
-            // Said before closing, so that svcctl can tell why; a fresh
-            // socket's buffer always takes one small message.
-            let f = Failure::new(code::FAILED, format!("{why}; try again later"));
-            let mut tx = NvSender::new();
-            if tx.queue(&proto::error_reply(0, "", &f)).is_ok() {
-                let _ = tx.flush(&sock);
-            }
+            refuse(&sock, &why);
             return;
         }
         let privileged = uid == 0
@@ -268,6 +334,9 @@ impl Manager {
         let idle = self.cfg.client_idle_timeout;
         let mut deadline: Option<Instant> = None;
         let mut wake = |d: Instant| deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
+        if let Some(t) = self.fds.paused_until {
+            wake(t);
+        }
         for (&k, c) in &mut self.clients {
             let mut want = 0;
             if c.tx.pending() < PAUSE_CLIENT_BACKLOG {
@@ -748,6 +817,17 @@ impl Manager {
         for k in watchers {
             self.send_to_client(k, &msg);
         }
+    }
+}
+
+/// Tells a connection that is not taken why, before it is closed, so
+/// that svcctl can say it; a fresh socket's buffer always takes one small
+/// message.
+fn refuse(sock: &UnixStream, why: &str) {
+    let f = Failure::new(code::FAILED, format!("{why}; try again later"));
+    let mut tx = NvSender::new();
+    if tx.queue(&proto::error_reply(0, "", &f)).is_ok() {
+        let _ = tx.flush(sock);
     }
 }
 

@@ -5,6 +5,7 @@
 mod args;
 mod console;
 mod control;
+mod fds;
 mod jobs;
 mod link;
 mod manager;
@@ -164,6 +165,12 @@ fn main() -> ExitCode {
         .log_internal_errors(false)
         .with_target(false)
         .init();
+    // Before anything is opened; the supervisors get the original back.
+    match fds::raise_limit() {
+        Ok(Some((from, to))) => tracing::debug!("RLIMIT_NOFILE raised from {from} to {to}"),
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}; keeping it"),
+    }
     let cfg = match config(args) {
         Ok(c) => c,
         Err(e) => return fail(e),

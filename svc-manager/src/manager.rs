@@ -121,6 +121,8 @@ pub struct Manager {
     pub events: sys::Events,
     /// The events registered for the listener.
     listener_interest: Option<u32>,
+    /// The descriptor limit, the spare, the estimate of what is free.
+    pub fds: crate::fds::Descriptors,
     /// Set when a shutdown has finished: leave the loop.
     pub exit: bool,
     pub started_at: u64,
@@ -190,6 +192,7 @@ impl Manager {
             signals,
             events,
             listener_interest: None,
+            fds: crate::fds::Descriptors::new(),
             exit: false,
             started_at: proto::now_unix(),
             notified: false,
@@ -679,12 +682,8 @@ impl Manager {
         const IN: u32 = libc::EPOLLIN as u32;
         const OUT: u32 = libc::EPOLLOUT as u32;
         // Registered with no events, the listener stays in the set while
-        // the connection limit is reached.
-        let want = if self.clients.len() < MAX_CONNECTIONS {
-            IN
-        } else {
-            0
-        };
+        // the connection limit is reached or accepting rests (control.rs).
+        let want = if self.listening() { IN } else { 0 };
         if Some(want) != self.listener_interest {
             match self.events.set(
                 self.listener.as_fd(),

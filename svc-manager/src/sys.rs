@@ -89,8 +89,8 @@ pub fn reap_children() -> Vec<i32> {
 
 /// Starts `program --manager-fd N --control CONTROL` in a process group
 /// of its own (so that neither the manager's death nor its terminal's
-/// signals reach it) and returns its pid and the manager's end of the
-/// socketpair.
+/// signals reach it), with the soft RLIMIT_NOFILE the manager was started
+/// with, and returns its pid and the manager's end of the socketpair.
 ///
 /// No `pre_exec`: std then uses posix_spawn (a vfork-style clone), which
 /// is what keeps bring-up of a thousand services fast. The child's end is
@@ -119,6 +119,15 @@ pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32,
         .spawn();
     drop(theirs);
     let child = child?;
+    // The supervisor takes no service before its declaration, which is
+    // sent after this returns: its service sees the limit the manager was
+    // started with. Should that fail the service still runs, with more.
+    if let Err(e) = crate::fds::restore_limit(child.id()) {
+        tracing::warn!(
+            "supervisor pid {}: cannot lower its RLIMIT_NOFILE: {e}",
+            child.id()
+        );
+    }
     let sock = UnixStream::from(mine);
     sock.set_nonblocking(true)?;
     Ok((child.id(), sock))
