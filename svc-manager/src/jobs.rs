@@ -19,6 +19,9 @@ use libsvc::plan::{MemberState, StartPlan, Step, StopPlan, StopState};
 
 use crate::proto::{Failure, code};
 
+#[cfg(test)]
+mod tests;
+
 /// What the job engine reads of the world and does to it.
 pub trait Host {
     // ----- what the engine reads -----
