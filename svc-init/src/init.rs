@@ -1,6 +1,10 @@
 //! The main loop: one poll over the signalfd and the initctl FIFO, with the
 //! manager's restart time, a stale partial initctl record and a pending
-//! power failure as the only timers. Nothing in here allocates.
+//! power failure as the only timers. Nothing in here allocates. It ends only
+//! in the shutdown sequence (`init/shutdown.rs`, a child module: it works on
+//! `Init`'s state, which stays private to the two).
+
+mod shutdown;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -13,39 +17,46 @@ use crate::detect::Place;
 use crate::entrypoint::Cmd;
 use crate::initctl::{self, Command, InitEnv, Outcome, Reassembler, Reject, SwitchTo};
 use crate::manager::{Health, Manager};
-use crate::shutdown::End;
 use crate::signals::{self, Action, Power, SignalFd};
 use crate::spawn::{self, Program, Setup};
+use shutdown::End;
 
 /// sysvinit's inittab ran `shutdown -h +2` on a power failure: the UPS has
 /// two minutes to report that power is back (POWEROK) before we power off.
-pub const POWERFAIL_GRACE: Duration = Duration::from_secs(120);
+const POWERFAIL_GRACE: Duration = Duration::from_secs(120);
 
-pub struct Init {
-    pub place: Place,
-    pub signals: SignalFd,
-    pub initctl: Option<OwnedFd>,
-    pub records: Reassembler,
-    pub init_env: InitEnv,
-    pub manager: Option<Manager>,
-    pub cmd: Option<Cmd>,
+/// What the loop may run besides the manager and CMD.
+pub struct Programs {
     /// `/bin/sh` for when the manager cannot run (PID 1 of a system only).
     pub emergency_shell: Option<Program>,
-    pub shell: Option<Pid>,
-    pub shell_started: Instant,
     /// `svcctl target rescue|default`, for initctl runlevel requests.
     pub to_rescue: Option<Program>,
     pub to_default: Option<Program>,
-    pub powerfail_at: Option<Instant>,
+}
+
+pub struct Init {
+    place: Place,
+    signals: SignalFd,
+    initctl: Option<OwnedFd>,
+    records: Reassembler,
+    init_env: InitEnv,
+    manager: Option<Manager>,
+    cmd: Option<Cmd>,
+    emergency_shell: Option<Program>,
+    shell: Option<Pid>,
+    shell_started: Instant,
+    to_rescue: Option<Program>,
+    to_default: Option<Program>,
+    powerfail_at: Option<Instant>,
     /// Set once the shutdown sequence has begun: nothing is restarted.
-    pub stopping: bool,
+    stopping: bool,
     /// What the last reap found: false once there are no children at all.
-    pub has_children: bool,
+    has_children: bool,
 }
 
 /// What one `waitpid(-1, WNOHANG)` found.
 #[derive(Clone, Copy)]
-pub enum Waited {
+enum Waited {
     /// A child that ended, and its wait status.
     Ended(Pid, i32),
     /// Children left, none ended yet.
@@ -54,7 +65,7 @@ pub enum Waited {
     NoChildren,
 }
 
-pub fn wait_any() -> Waited {
+fn wait_any() -> Waited {
     loop {
         let mut status = 0;
         // SAFETY: waitpid only writes the status int. libc rather than nix:
@@ -76,12 +87,44 @@ pub fn wait_any() -> Waited {
 }
 
 impl Init {
-    pub fn entrypoint(&self) -> bool {
+    pub fn new(
+        place: Place,
+        signals: SignalFd,
+        initctl: Option<OwnedFd>,
+        manager: Option<Manager>,
+        cmd: Option<Cmd>,
+        programs: Programs,
+    ) -> Init {
+        let Programs {
+            emergency_shell,
+            to_rescue,
+            to_default,
+        } = programs;
+        Init {
+            place,
+            signals,
+            initctl,
+            records: Reassembler::default(),
+            init_env: InitEnv::default(),
+            manager,
+            cmd,
+            emergency_shell,
+            shell: None,
+            shell_started: Instant::now(),
+            to_rescue,
+            to_default,
+            powerfail_at: None,
+            stopping: false,
+            has_children: true,
+        }
+    }
+
+    fn entrypoint(&self) -> bool {
         self.cmd.is_some()
     }
 
     /// Reaps every child that has ended and tells whoever cares.
-    pub fn reap(&mut self) {
+    fn reap(&mut self) {
         let now = Instant::now();
         let last = loop {
             match wait_any() {

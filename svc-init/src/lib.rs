@@ -3,7 +3,7 @@
 //! Start-up (this file) reads top to bottom as the whole contract: block the
 //! signals, find out where we are, mount what is missing, create the
 //! initctl FIFO, start CMD and/or the manager, then enter the main loop
-//! (`init.rs`), which ends only in the shutdown sequence (`shutdown.rs`).
+//! (`init.rs`), which ends only in the shutdown sequence (`init/shutdown.rs`).
 
 pub mod args;
 pub mod cmdline;
@@ -15,7 +15,6 @@ pub mod log;
 pub mod manager;
 pub mod mounts;
 pub mod net;
-pub mod shutdown;
 pub mod signals;
 pub mod spawn;
 pub mod telinit;
@@ -27,7 +26,7 @@ use std::path::{Path, PathBuf};
 use args::{Options, Parsed};
 use detect::Place;
 use entrypoint::Cmd;
-use init::Init;
+use init::{Init, Programs};
 use manager::Manager;
 use spawn::Program;
 
@@ -209,26 +208,14 @@ pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
         Program::new(path, &argv).ok()
     };
     let shell = Path::new("/bin/sh");
-    let mut init = Init {
-        place,
-        signals,
-        initctl,
-        records: initctl::Reassembler::default(),
-        init_env: initctl::InitEnv::default(),
-        manager,
+    let programs = Programs {
         emergency_shell: (cmd.is_none() && spawn::is_executable(shell))
             .then(|| Program::new(shell, &[] as &[&str]).ok())
             .flatten(),
-        cmd,
-        shell: None,
-        shell_started: std::time::Instant::now(),
         to_rescue: target_program("rescue"),
         to_default: target_program("default"),
-        powerfail_at: None,
-        stopping: false,
-        has_children: true,
     };
-    init.run()
+    Init::new(place, signals, initctl, manager, cmd, programs).run()
 }
 
 /// Passes a runlevel on to PID 1 and exits: 0 when it was passed on, 2 for

@@ -15,11 +15,13 @@ use libsvc::load::{Layout, ServiceSet};
 use nix::sys::signalfd::SignalFd;
 
 use crate::console::{Console, Verdict};
-use crate::jobs::Job;
+use crate::jobs::Jobs;
 use crate::link::{Incoming, Link};
 use crate::proto::{self, Status};
 use crate::spec::{self, Places};
 use crate::sys;
+
+mod host;
 
 /// Everything fixed at start-up.
 pub struct Config {
@@ -100,37 +102,32 @@ pub struct Client {
 }
 
 pub struct Manager {
-    pub cfg: Config,
-    pub set: ServiceSet,
-    pub graph: Graph,
-    pub units: HashMap<String, Unit>,
-    pub links: Vec<Option<Link>>,
-    pub targets_up: BTreeSet<String>,
-    pub clients: BTreeMap<u64, Client>,
-    pub next_client: u64,
+    pub(crate) cfg: Config,
+    pub(crate) set: ServiceSet,
+    graph: Graph,
+    pub(crate) units: HashMap<String, Unit>,
+    pub(crate) links: Vec<Option<Link>>,
+    pub(crate) targets_up: BTreeSet<String>,
+    pub(crate) clients: BTreeMap<u64, Client>,
+    pub(crate) next_client: u64,
     /// Output queued for all clients together.
-    pub client_output: usize,
-    pub jobs: Vec<Job>,
-    pub next_job: u64,
-    /// Settled start plans with failed members, kept so that requirers
-    /// start if such a member becomes ready later.
-    pub lingering: Vec<libsvc::plan::StartPlan>,
-    pub console: Console,
-    pub listener: UnixListener,
-    pub signals: SignalFd,
-    pub events: sys::Events,
+    pub(crate) client_output: usize,
+    /// The job engine (jobs.rs); the manager is its `Host` (manager/host.rs).
+    pub(crate) jobs: Jobs,
+    console: Console,
+    pub(crate) listener: UnixListener,
+    signals: SignalFd,
+    pub(crate) events: sys::Events,
     /// The events registered for the listener.
     listener_interest: Option<u32>,
     /// The descriptor limit, the spare, the estimate of what is free.
     pub fds: crate::fds::Descriptors,
     /// Set when a shutdown has finished: leave the loop.
-    pub exit: bool,
-    pub started_at: u64,
-    pub notified: bool,
-    /// When a shutdown in progress stops waiting for supervisors.
-    pub shutdown_deadline: Option<Instant>,
+    exit: bool,
+    pub(crate) started_at: u64,
+    notified: bool,
     /// Units whose dead supervisor left something running (`Unit::orphan`).
-    pub orphaned: BTreeSet<String>,
+    pub(crate) orphaned: BTreeSet<String>,
 }
 
 enum Who {
@@ -184,9 +181,7 @@ impl Manager {
             clients: BTreeMap::new(),
             next_client: 1,
             client_output: 0,
-            jobs: Vec::new(),
-            next_job: 1,
-            lingering: Vec::new(),
+            jobs: Jobs::default(),
             console: Console::new(),
             listener,
             signals,
@@ -196,7 +191,6 @@ impl Manager {
             exit: false,
             started_at: proto::now_unix(),
             notified: false,
-            shutdown_deadline: None,
             orphaned: BTreeSet::new(),
         };
         m.load();
@@ -755,7 +749,7 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 impl Manager {
     /// The earliest of the manager's own deadlines (beyond clients').
     fn timers_due(&self) -> Option<Instant> {
-        earliest(self.shutdown_deadline, self.orphans_due())
+        earliest(self.jobs.shutdown_deadline(), self.orphans_due())
     }
 
     /// Acts on the deadlines that have passed.
@@ -764,7 +758,7 @@ impl Manager {
         if self.orphans_due().is_some_and(|d| d <= now) {
             self.tick_orphans();
         }
-        if self.shutdown_deadline.is_some_and(|d| d <= now) {
+        if self.jobs.shutdown_deadline().is_some_and(|d| d <= now) {
             self.shutdown_overdue();
         }
     }
@@ -824,32 +818,12 @@ impl Manager {
             self.notify_parent();
             return;
         }
+        // What the previous manager left under supervision was already
+        // settled by it: failed services are not retried by a re-attach.
         let adopted = self.units.values().any(|u| u.link.is_some());
-        let planned = if adopted {
-            // What the previous manager left under supervision was already
-            // settled by it: failed services are not retried by a re-attach.
-            self.graph
-                .start_plan_with(&[target], &|n| self.is_active(n) || self.is_up(n))
-                .map(|mut p| {
-                    self.leave_stopped_down(&mut p);
-                    self.new_job(
-                        crate::jobs::StopPhase::Nothing,
-                        crate::jobs::StartPhase::Plan(p),
-                    )
-                })
-                .map_err(|e| proto::Failure::new(proto::code::FAILED, e.to_string()))
-        } else {
-            self.plan_start(&[target.to_owned()], false)
-        };
-        match planned {
-            Ok(mut job) => {
-                job.boot = true;
-                self.submit(job);
-            }
-            Err(e) => {
-                tracing::error!("target {target}: {}", e.text);
-                self.notify_parent();
-            }
+        if let Err(e) = self.boot_job(target, adopted) {
+            tracing::error!("target {target}: {}", e.text);
+            self.notify_parent();
         }
     }
 }

@@ -12,28 +12,28 @@ use nix::sys::reboot::{RebootMode, reboot};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::init::Init;
+use super::Init;
 use crate::signals::{self, Action, Power};
 
 /// The manager stops services within their own stop timeouts; past this
 /// svc-init stops waiting for it.
-pub const MANAGER_STOP_BOUND: Duration = Duration::from_secs(90);
+const MANAGER_STOP_BOUND: Duration = Duration::from_secs(90);
 /// Between SIGTERM and SIGKILL to everything left. With a prompt manager
 /// the whole sequence fits in docker's default 10 s.
-pub const TERM_GRACE: Duration = Duration::from_secs(3);
+const TERM_GRACE: Duration = Duration::from_secs(3);
 /// How long to wait for SIGKILLed processes to be reaped (one stuck in
 /// uninterruptible sleep must not hang the shutdown).
-pub const KILL_BOUND: Duration = Duration::from_secs(5);
+const KILL_BOUND: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum End {
+pub(super) enum End {
     Power(Power),
     /// Entrypoint: exit with CMD's status.
     Command,
 }
 
 impl Init {
-    pub fn shutdown(&mut self, end: End, immediate: bool) -> ! {
+    pub(super) fn shutdown(&mut self, end: End, immediate: bool) -> ! {
         self.stopping = true;
         self.powerfail_at = None;
         let what = match end {
@@ -173,7 +173,7 @@ impl Init {
 /// reads 133 as a reboot request (a reboot(2) in its machine ends PID 1
 /// with SIGHUP, which it reads the same way); any other engine restarts or
 /// not by its own policy, and 0 says the stop was asked for.
-pub fn container_exit_status(power: Power, nspawn: bool) -> i32 {
+fn container_exit_status(power: Power, nspawn: bool) -> i32 {
     if nspawn && power == Power::Reboot {
         crate::detect::NSPAWN_REBOOT_STATUS
     } else {
@@ -182,7 +182,7 @@ pub fn container_exit_status(power: Power, nspawn: bool) -> i32 {
 }
 
 /// Every process below `root` in the process tree, from /proc.
-pub fn descendants(root: i32) -> Vec<i32> {
+fn descendants(root: i32) -> Vec<i32> {
     let mut links: Vec<(i32, i32)> = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
@@ -219,7 +219,7 @@ pub fn descendants(root: i32) -> Vec<i32> {
 
 /// The ppid field of /proc/PID/stat; the command name in parentheses may
 /// itself contain spaces and parentheses, so parse from the last ')'.
-pub fn parent_from_stat(stat: &str) -> Option<i32> {
+fn parent_from_stat(stat: &str) -> Option<i32> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
 }
