@@ -71,7 +71,7 @@ fn fifos_sockets_directories_and_dangling_links_are_reported() {
     );
     let m = messages(&set.diagnostics);
     let has = |suffix: String| {
-        assert!(m.iter().any(|x| *x == suffix), "{suffix:?} not in {m:#?}");
+        assert!(m.contains(&suffix), "{suffix:?} not in {m:#?}");
     };
     let d = s.display();
     has(format!("{d}/f.ini: not a regular file (fifo)"));
