@@ -14,6 +14,10 @@ pub const DECLARATION_MAX: usize = 1024 * 1024;
 /// Longest socket path: `sun_path` holds 108 bytes with the final NUL.
 pub const SOCKET_PATH_MAX: usize = 107;
 
+/// Longest nvpair name (libnv's NAME_MAX): `[environment]` names travel
+/// as names of pairs in the `declare` request.
+pub const WIRE_NAME_MAX: usize = 2047;
+
 /// Longest path the manager adds to a declaration (its log directory,
 /// the runtime base): PATH_MAX, so the bound holds for any manager.
 const PATH_MAX: usize = 4096;
@@ -194,6 +198,27 @@ pub fn size_diagnostic(decl: &Declaration) -> Option<crate::Diagnostic> {
             bound.bytes
         ),
     ))
+}
+
+/// Errors for `[environment]` names too long to travel as nvpair names.
+pub fn env_name_diagnostics(decl: &Declaration) -> Vec<crate::Diagnostic> {
+    let Some(s) = decl.service() else {
+        return Vec::new();
+    };
+    s.environment
+        .iter()
+        .filter(|(k, _)| k.len() > WIRE_NAME_MAX)
+        .map(|(k, _)| {
+            crate::Diagnostic::error(
+                &decl.file,
+                decl.key_line("environment", k),
+                format!(
+                    "environment variable name is {} bytes, over the {WIRE_NAME_MAX}-byte limit of a name in the declaration sent to svc-supervise",
+                    k.len()
+                ),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -117,3 +117,23 @@ fn files_given_one_by_one_are_checked_the_same_way() {
         [format!("{}: not a regular file (fifo)", fifo.display())]
     );
 }
+
+#[test]
+fn a_file_over_the_size_bound_is_refused_unread() {
+    let t = TempDir::new("odd-big");
+    let big = t.path().join("big.ini");
+    // Sparse: 16 MiB + 1 byte of nothing, no disk or memory spent.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(libsvc::decl::MAX_FILE + 1)
+        .unwrap();
+    let m = messages(&ServiceSet::load_files(&[big.clone()]).diagnostics);
+    assert_eq!(
+        m,
+        [format!(
+            "{}: larger than {} bytes; not a declaration",
+            big.display(),
+            libsvc::decl::MAX_FILE
+        )]
+    );
+}

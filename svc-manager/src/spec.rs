@@ -255,6 +255,11 @@ mod tests {
     }
 
     #[test]
+    fn libsvcs_wire_limits_are_libnvs() {
+        assert_eq!(libsvc::limits::WIRE_NAME_MAX, libnv::NAME_MAX);
+    }
+
+    #[test]
     fn libsvcs_bound_is_never_below_the_packed_request() {
         let path_max = "/".repeat(4095);
         for n in [0, 1, 100, 5000] {

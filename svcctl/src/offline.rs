@@ -6,7 +6,7 @@ use crate::{Status, complain};
 use libsvc::Diagnostic;
 use libsvc::graph::{EdgeKind, Graph};
 use libsvc::host::host_warnings;
-use libsvc::limits::{size_diagnostic, socket_diagnostic};
+use libsvc::limits::{env_name_diagnostics, size_diagnostic, socket_diagnostic};
 use libsvc::load::{Layout, ServiceSet};
 use libsvc::paths::Paths;
 use serde_json::json;
@@ -94,6 +94,7 @@ pub fn check(global: &Global, files: &[PathBuf], runtime: Option<&Path>) -> Stat
     for d in set.declarations.values() {
         diags.extend(host_warnings(d, search_path.as_deref()));
         diags.extend(size_diagnostic(d));
+        diags.extend(env_name_diagnostics(d));
         if let Some(dir) = &runtime {
             diags.extend(socket_diagnostic(d, dir));
         }

@@ -176,3 +176,22 @@ fn check_reports_a_name_too_long_for_the_supervisor_socket() {
         "{err}"
     );
 }
+
+#[test]
+fn check_reports_an_environment_name_too_long_for_the_wire() {
+    let t = TempDir::new("env");
+    let long = "V".repeat(2048);
+    let f = t.write(
+        "s/e.ini",
+        &format!("[service]\nexec = /bin/true\n[environment]\nOK = 1\n{long} = 2\n"),
+    );
+    let s = t.path("s").display().to_string();
+    let out = svcctl(&["--services", &s, "check"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = text(&out.stderr);
+    let want = format!(
+        "svcctl: {}:5: environment variable name is 2048 bytes, over the 2047-byte limit of a name in the declaration sent to svc-supervise\n",
+        f.display()
+    );
+    assert!(err.contains(&want), "missing {want:?} in:\n{err}");
+}
