@@ -127,7 +127,7 @@ fn a_file_over_the_size_bound_is_refused_unread() {
         .unwrap()
         .set_len(libsvc::decl::MAX_FILE + 1)
         .unwrap();
-    let m = messages(&ServiceSet::load_files(&[big.clone()]).diagnostics);
+    let m = messages(&ServiceSet::load_files(std::slice::from_ref(&big)).diagnostics);
     assert_eq!(
         m,
         [format!(
