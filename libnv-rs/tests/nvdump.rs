@@ -117,3 +117,79 @@ fn invalid_input_is_one_line_with_an_offset_and_exit_1() {
     let out = nvdump(&["/nonexistent/file"], None);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A list nested `depth` levels below the top one; with `arrays`, every
+/// other level is an NVLIST_ARRAY of one element instead of an NVLIST.
+fn nested(depth: usize, arrays: bool) -> libnv::NvList {
+    let mut inner = libnv::NvList::new();
+    inner.add_number("leaf", depth as u64).unwrap();
+    for level in (0..depth).rev() {
+        let mut outer = libnv::NvList::new();
+        outer.add_number("level", level as u64).unwrap();
+        if arrays && level % 2 == 1 {
+            outer.add_nvlist_array("down", vec![inner]).unwrap();
+        } else {
+            outer.add_nvlist("down", inner).unwrap();
+        }
+        inner = outer;
+    }
+    inner
+}
+
+fn packed(list: &libnv::NvList) -> Vec<u8> {
+    let mut out = Vec::new();
+    list.pack_with_fds(&mut out, &mut Vec::new(), libnv::ByteOrder::native())
+        .unwrap();
+    out
+}
+
+#[test]
+fn round_trips_lists_nested_to_the_librarys_limit() {
+    let limit = libnv::Limits::default().max_depth;
+    for depth in [42, 43, limit] {
+        for arrays in [false, true] {
+            let bytes = packed(&nested(depth, arrays));
+            let json = nvdump(&["-"], Some(&bytes));
+            assert!(
+                json.status.success(),
+                "decode, depth {depth}: {}",
+                String::from_utf8_lossy(&json.stderr)
+            );
+            let again = nvdump(&["--encode", "-"], Some(&json.stdout));
+            assert!(
+                again.status.success(),
+                "encode, depth {depth}, arrays {arrays}: {}",
+                String::from_utf8_lossy(&again.stderr)
+            );
+            assert_eq!(again.stdout, bytes, "depth {depth}, arrays {arrays}");
+        }
+    }
+}
+
+#[test]
+fn refuses_what_is_nested_deeper_than_the_library_accepts() {
+    let limit = libnv::Limits::default().max_depth;
+    let bytes = packed(&nested(limit + 1, false));
+    let out = nvdump(&["-"], Some(&bytes));
+    assert!(!out.status.success());
+    // The JSON of that list, made by hand since nvdump will not print it.
+    let mut json = String::from("{\"flags\": 0, \"pairs\": []}");
+    for _ in 0..=limit {
+        json = format!(
+            "{{\"flags\": 0, \"pairs\": [{{\"name\": \"down\", \"type\": \"NVLIST\", \"value\": {json}}}]}}"
+        );
+    }
+    let out = nvdump(&["--encode", "-"], Some(json.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("nested deeper than libnv's limit of {limit}")),
+        "{err}"
+    );
+    // Far deeper JSON is refused before it is parsed (no stack overflow).
+    let deep = "[".repeat(1_000_000);
+    let out = nvdump(&["--encode", "-"], Some(deep.as_bytes()));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nested deeper"), "{err}");
+}

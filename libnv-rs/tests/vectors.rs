@@ -82,7 +82,8 @@ fn valid_vectors_decode_to_their_json_and_reencode_to_the_same_bytes() {
 
         // The JSON rebuilt into a list packs to the same bytes.
         let mut slots: Vec<Option<OwnedFd>> = dev_null_fds(nfds).into_iter().map(Some).collect();
-        let from_json = json::json_to_list(&m["root"], &mut slots).unwrap();
+        let from_json =
+            json::json_to_list(&m["root"], &mut slots, libnv::Limits::default().max_depth).unwrap();
         let mut bytes2 = Vec::new();
         from_json
             .pack_with_fds(&mut bytes2, &mut Vec::new(), order)

@@ -87,20 +87,25 @@ pub const LOGGING_KEYS: &[&str] = &["output", "max-size", "max-files", "timestam
 pub const MAX_FILE: u64 = 16 << 20;
 
 /// Reads a declaration file, turning every way that can fail into one
-/// diagnostic naming the file.
+/// diagnostic naming the file. Only a regular file (after symlinks) is
+/// read: the open is non-blocking, so a FIFO cannot hang the caller (the
+/// manager's loop, `svcctl check`), and the type comes from fstat on the
+/// opened descriptor, so nothing can be swapped in between.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let fail = |what: String| Diagnostic::error(path, None, what);
-    let mut file = std::fs::File::open(path).map_err(|e| fail(io_reason(&e)))?;
-    // fstat on the open file: one path lookup, and no race with a rename.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fail(open_failure(path, &e)))?;
     let meta = file.metadata().map_err(|e| fail(io_reason(&e)))?;
-    if meta.is_dir() {
-        return Err(fail(
-            "is a directory, expected a declaration file".to_string(),
-        ));
-    }
     if !meta.is_file() {
-        return Err(fail("is not a regular file".to_string()));
+        return Err(fail(format!(
+            "not a regular file ({})",
+            file_kind(&meta.file_type())
+        )));
     }
     if meta.len() > MAX_FILE {
         return Err(fail(format!(
@@ -108,6 +113,8 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         )));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    // The size can change after fstat (or lie, in /proc): the read itself
+    // is bounded too.
     (&mut file)
         .take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
@@ -118,6 +125,46 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, Diagnostic> {
         )));
     }
     Ok(bytes)
+}
+
+/// What a file is, in the words of `not a regular file (…)`.
+pub fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_symlink() {
+        "symlink"
+    } else if t.is_file() {
+        "regular file"
+    } else {
+        "unknown type"
+    }
+}
+
+/// Why `open` failed, said about what is there: a socket cannot be opened
+/// at all (ENXIO), and a dangling symlink looks like a missing file.
+fn open_failure(path: &Path, e: &std::io::Error) -> String {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
+            match std::fs::read_link(path) {
+                Ok(to) => format!("dangling symlink (to {})", to.display()),
+                Err(_) => "dangling symlink".to_string(),
+            }
+        }
+        _ if e.raw_os_error() == Some(nix::libc::ENXIO) => match std::fs::metadata(path) {
+            Ok(m) => format!("not a regular file ({})", file_kind(&m.file_type())),
+            Err(_) => io_reason(e),
+        },
+        _ => io_reason(e),
+    }
 }
 
 /// An I/O error in words, without the `(os error N)` tail.

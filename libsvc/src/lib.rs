@@ -9,6 +9,7 @@ pub mod graph;
 pub mod host;
 pub mod ini;
 pub mod ipc;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod names;

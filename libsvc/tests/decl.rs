@@ -421,10 +421,7 @@ fn reading_files() {
     std::fs::create_dir(&sub).unwrap();
     assert_eq!(
         read_file(&sub).unwrap_err().to_string(),
-        format!(
-            "{}: is a directory, expected a declaration file",
-            sub.display()
-        )
+        format!("{}: not a regular file (directory)", sub.display())
     );
     let f = dir.write("ok.ini", "[service]\nexec = x\n");
     assert_eq!(read_file(&f).unwrap(), b"[service]\nexec = x\n");

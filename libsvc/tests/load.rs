@@ -58,7 +58,7 @@ fn bad_file_names_and_directories_are_errors() {
     assert!(m.iter().any(|x| x.contains("bad name.ini: bad file name")));
     assert!(
         m.iter()
-            .any(|x| x.ends_with("dir.ini: is a directory, expected a declaration file"))
+            .any(|x| x.ends_with("dir.ini: not a regular file (directory)"))
     );
     assert!(set.has_errors());
 }

@@ -296,10 +296,7 @@ impl Manager {
     }
 
     pub fn control_path(&self, name: &str) -> PathBuf {
-        self.cfg
-            .runtime_dir
-            .join("supervise")
-            .join(format!("{name}.sock"))
+        libsvc::limits::supervisor_socket(&self.cfg.runtime_dir, name)
     }
 
     pub fn log_path(&self, name: &str) -> PathBuf {
@@ -380,8 +377,25 @@ impl Manager {
             log_dir: &self.cfg.log_dir,
             runtime_base: &self.cfg.runtime_base,
         };
+        // Both limits are checked here, where the error can name them:
+        // past this point a supervisor that cannot bind its socket, or a
+        // declaration it refuses unread, only says that it went away.
+        libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
         let decl = spec::service_nvlist(name, &service, &places)
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
+        let mut args = NvList::new();
+        let _ = args.add_nvlist("service", decl);
+        // The supervisor starts the service as soon as it has taken the
+        // declaration: no round trip per service before anything runs, so
+        // services start while the manager is still spawning the others.
+        let _ = args.add_bool("start", true);
+        let size = spec::request_size("declare", &args);
+        if size > libsvc::limits::DECLARATION_MAX {
+            return Err(format!(
+                "declaration is {size} bytes packed, over the {}-byte message limit of svc-supervise",
+                libsvc::limits::DECLARATION_MAX
+            ));
+        }
         let (pid, sock) = sys::spawn_supervisor(&self.cfg.supervise, &control).map_err(|e| {
             format!(
                 "cannot run the supervisor {}: {e}",
@@ -390,12 +404,6 @@ impl Manager {
         })?;
         tracing::debug!("{name}: supervisor pid {pid}");
         let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
-        let mut args = NvList::new();
-        let _ = args.add_nvlist("service", decl);
-        // The supervisor starts the service as soon as it has taken the
-        // declaration: no round trip per service before anything runs, so
-        // services start while the manager is still spawning the others.
-        let _ = args.add_bool("start", true);
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
         let unit = self.units.entry(name.to_owned()).or_default();

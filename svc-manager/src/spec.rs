@@ -31,6 +31,12 @@ fn limit(v: LimitValue) -> u64 {
     }
 }
 
+/// The packed size of the request `Link::request(method, args)` sends:
+/// the envelope's pairs and `args`'s under one header.
+pub fn request_size(method: &str, args: &NvList) -> usize {
+    crate::proto::message(0, method, false).packed_size() + args.packed_size() - libnv::HEADER_SIZE
+}
+
 /// The `service` nvlist of a `declare` request for `name`.
 pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result<NvList> {
     let mut l = NvList::new();
@@ -204,5 +210,84 @@ mod tests {
         assert_eq!(l.get_str("runtime_root"), Some("/r"));
         assert_eq!(l.get_str("log_dir"), Some("/l"));
         assert!(l.pack().is_ok());
+    }
+
+    /// A service with every field that adds to the packed size set.
+    fn everything(n: usize) -> Service {
+        use libsvc::{Account, EnvFile, LimitValue, Resource, Rlimit};
+        let long = |c: char| c.to_string().repeat(n);
+        let cmd = |c: char| Command::new(vec![long(c), long(c), "x".into()]).unwrap();
+        let mut s = Service::new(cmd('e'));
+        s.pidfile = Some(PathBuf::from(long('p')));
+        s.exec_pre = vec![cmd('a'), cmd('b'), cmd('c')];
+        s.exec_stop = Some(cmd('s'));
+        s.ready = Ready::Check(cmd('r'));
+        s.user = Some(Account::Name(long('u')));
+        s.group = Some(Account::Id(u32::MAX));
+        s.supplementary_groups = vec![Account::Name(long('g')), Account::Id(7)];
+        s.working_directory = PathBuf::from(long('w'));
+        s.root_directory = PathBuf::from(long('o'));
+        s.environment_files = vec![
+            EnvFile {
+                path: PathBuf::from(long('f')),
+                optional: true,
+            },
+            EnvFile {
+                path: PathBuf::from(long('h')),
+                optional: false,
+            },
+        ];
+        s.runtime_directories = vec![PathBuf::from(long('d')), PathBuf::from("z")];
+        for r in Resource::ALL {
+            s.limits.set(
+                r,
+                Rlimit {
+                    soft: LimitValue::Value(1),
+                    hard: LimitValue::Infinity,
+                },
+            );
+        }
+        s.nice = Some(-20);
+        // Variable names are nvpair names, which libnv bounds.
+        let key = "K".repeat(n.min(200));
+        s.environment = vec![(key, long('v')), ("B".into(), String::new())];
+        s
+    }
+
+    #[test]
+    fn libsvcs_wire_limits_are_libnvs() {
+        assert_eq!(libsvc::limits::WIRE_NAME_MAX, libnv::NAME_MAX);
+    }
+
+    #[test]
+    fn libsvcs_bound_is_never_below_the_packed_request() {
+        let path_max = "/".repeat(4095);
+        for n in [0, 1, 100, 5000] {
+            let s = everything(n);
+            let name = "n".repeat(n.min(200) + 1);
+            let decl = service_nvlist(
+                &name,
+                &s,
+                &Places {
+                    log_dir: Path::new(&path_max),
+                    runtime_base: Path::new(&path_max),
+                },
+            )
+            .unwrap();
+            let mut args = NvList::new();
+            args.add_nvlist("service", decl).unwrap();
+            args.add_bool("start", true).unwrap();
+            let size = request_size("declare", &args);
+            // request_size is what Link::request puts on the wire.
+            let mut msg = crate::proto::message(u64::MAX, "declare", false);
+            for p in args.into_pairs() {
+                let (k, v) = p.into_parts();
+                msg.add(k, v).unwrap();
+            }
+            assert_eq!(msg.pack().unwrap().len(), size);
+            let bound = libsvc::limits::declaration_bound(&name, &s).bytes;
+            assert!(bound >= size, "n = {n}: bound {bound} < packed {size}");
+            assert!(bound - size < 4096, "n = {n}: bound {bound}, packed {size}");
+        }
     }
 }

@@ -10,15 +10,8 @@ use std::time::Duration;
 use common::*;
 use libnv::NvList;
 
-/// Tests that switch users need root; as another user they say so and
-/// stop (they run as root here and in CI).
-fn is_root(test: &str) -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        eprintln!("{test}: skipped: needs root (setpriv, useradd, user = nobody)");
-    }
-    root
-}
+/// Tests that switch users need root (setpriv, useradd, user = nobody).
+const ROOT_FOR: &str = "setpriv, useradd, user = nobody";
 
 fn no_wait() -> NvList {
     let mut l = NvList::new();
@@ -423,7 +416,7 @@ fn svcctl_as_nobody(sock: &std::path::Path, args: &[&str]) -> std::process::Outp
 
 #[test]
 fn unprivileged_users_may_read_but_not_change() {
-    if !is_root("unprivileged_users_may_read_but_not_change") {
+    if !needs_root("unprivileged_users_may_read_but_not_change", ROOT_FOR) {
         return;
     }
     let t = Tree::new("permissions");
@@ -539,7 +532,7 @@ fn uid_of(pid: u64) -> u32 {
 
 #[test]
 fn user_managers_alone_and_nested() {
-    if !is_root("user_managers_alone_and_nested") {
+    if !needs_root("user_managers_alone_and_nested", ROOT_FOR) {
         return;
     }
     let u = TestUser::get();
@@ -637,7 +630,7 @@ fn requirer_starts_when_a_failed_dependency_recovers() {
 
 #[test]
 fn declaration_keys_reach_the_service() {
-    if !is_root("declaration_keys_reach_the_service") {
+    if !needs_root("declaration_keys_reach_the_service", ROOT_FOR) {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -686,7 +679,7 @@ fn read_available(out: &mut std::process::ChildStdout) -> String {
 
 #[test]
 fn connections_per_uid_are_bounded() {
-    if !is_root("connections_per_uid_are_bounded") {
+    if !needs_root("connections_per_uid_are_bounded", ROOT_FOR) {
         return;
     }
     let t = Tree::new("permissions");

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Manager, Tree, bin, scenario_dir, wait_for};
+use common::{Manager, Tree, bin, needs_root, scenario_dir, wait_for};
 use serde_json::Value;
 
 /// Marks the accounts this test makes (with the pid of the run that made
@@ -367,8 +367,7 @@ fn write_myserver(user: &Account) -> PathBuf {
 
 #[test]
 fn a_user_runs_its_own_services_with_svcctl() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("a_user_runs_its_own_services_with_svcctl: skipped: needs root (useradd)");
+    if !needs_root("a_user_runs_its_own_services_with_svcctl", "useradd") {
         return;
     }
     sweep_stale_accounts();
@@ -587,10 +586,10 @@ fn a_user_runs_its_own_services_with_svcctl() {
 
 #[test]
 fn the_root_manager_runs_a_users_manager_that_the_user_drives() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!(
-            "the_root_manager_runs_a_users_manager_that_the_user_drives: skipped: needs root (useradd)"
-        );
+    if !needs_root(
+        "the_root_manager_runs_a_users_manager_that_the_user_drives",
+        "useradd",
+    ) {
         return;
     }
     sweep_stale_accounts();

@@ -20,8 +20,9 @@ use crate::table::{Actions, Ctx, Event, Lifecycle, Policy, State, Want};
 
 /// Largest request accepted on a control connection.
 const MAX_REQUEST: usize = 16 * 1024;
-/// Largest declaration accepted from a manager.
-pub const MAX_DECLARATION: usize = 1024 * 1024;
+/// Largest declaration accepted from a manager: the limit that the
+/// manager and `svcctl check` check declarations against.
+pub const MAX_DECLARATION: usize = libsvc::limits::DECLARATION_MAX;
 /// Control clients served at once (besides the manager).
 const MAX_CLIENTS: usize = 16;
 /// A message must be complete this long after its first byte.

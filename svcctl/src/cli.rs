@@ -94,6 +94,11 @@ pub enum Command {
     Check {
         /// Declaration files to check on their own instead of the directories.
         files: Vec<PathBuf>,
+        /// The manager's runtime directory, for the length of supervisor
+        /// socket paths (DIR/supervise/NAME.sock). Default: /run/svc, or
+        /// $XDG_RUNTIME_DIR/svc with --user.
+        #[arg(long, env = "SVC_RUNTIME_DIR", value_name = "DIR")]
+        runtime_dir: Option<PathBuf>,
     },
     /// Print the dependency graph (of TARGET, or of everything) as Graphviz DOT.
     Graph {

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     let opts = || online::Options::new(g.socket.as_deref(), g.user, g.json, g.timeout);
     let code = |c: u8| ExitCode::from(c);
     let status = match &cli.command {
-        Command::Check { files } => offline::check(g, files),
+        Command::Check { files, runtime_dir } => offline::check(g, files, runtime_dir.as_deref()),
         Command::Graph { target } => offline::graph(g, target.as_deref()),
         Command::List { offline: true } => offline::list(g),
         Command::List { offline: false } => return code(online::list(&opts())),

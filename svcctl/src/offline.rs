@@ -6,10 +6,11 @@ use crate::{Status, complain};
 use libsvc::Diagnostic;
 use libsvc::graph::{EdgeKind, Graph};
 use libsvc::host::host_warnings;
+use libsvc::limits::{env_name_diagnostics, size_diagnostic, socket_diagnostic};
 use libsvc::load::{Layout, ServiceSet};
 use libsvc::paths::Paths;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The directories to read, from the mode and the override flags.
 fn layout(global: &Global) -> Result<Layout, Status> {
@@ -63,7 +64,16 @@ fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     })
 }
 
-pub fn check(global: &Global, files: &[PathBuf]) -> Status {
+/// The runtime directory a manager would use: the one given, else the
+/// mode's default. None: user mode without XDG_RUNTIME_DIR.
+fn runtime_dir(global: &Global, given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = given {
+        return Some(dir.to_path_buf());
+    }
+    Paths::for_mode(global.user).ok().map(|p| p.runtime_dir)
+}
+
+pub fn check(global: &Global, files: &[PathBuf], runtime: Option<&Path>) -> Status {
     let (set, mut diags) = if files.is_empty() {
         match load(global) {
             Ok((set, _, diags)) => (set, diags),
@@ -75,8 +85,19 @@ pub fn check(global: &Global, files: &[PathBuf]) -> Status {
         (set, diags)
     };
     let search_path = std::env::var_os("PATH");
+    let runtime = runtime_dir(global, runtime);
+    if runtime.is_none() && !set.declarations.is_empty() {
+        complain(
+            "warning: XDG_RUNTIME_DIR is not set: supervisor socket paths are not checked (give --runtime-dir)",
+        );
+    }
     for d in set.declarations.values() {
         diags.extend(host_warnings(d, search_path.as_deref()));
+        diags.extend(size_diagnostic(d));
+        diags.extend(env_name_diagnostics(d));
+        if let Some(dir) = &runtime {
+            diags.extend(socket_diagnostic(d, dir));
+        }
     }
     sort(&mut diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();

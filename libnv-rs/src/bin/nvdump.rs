@@ -62,15 +62,73 @@ fn decode(path: &str) -> Result<String, String> {
     Ok(json::view_to_json(&view).pretty())
 }
 
-fn encode(path: &str, order: ByteOrder) -> Result<Vec<u8>, String> {
-    let text = read_input(path)?;
-    let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+/// JSON levels one nvlist level takes at most: the list object, its
+/// `pairs` array, a pair object, and an NVLIST_ARRAY's array of lists.
+const JSON_LEVELS_PER_LIST: usize = 4;
+
+/// The deepest nesting of arrays and objects in `text`, counted without
+/// parsing (strings skipped), stopping early once it passes `stop`.
+fn json_nesting(text: &[u8], stop: usize) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > stop {
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses the JSON of a list nested up to libnv's depth limit. serde_json
+/// stops at 128 levels by default, which is 42 nvlist levels; its limit is
+/// lifted and replaced by a bound of our own (derived from libnv's limit),
+/// checked before parsing so that no input can exhaust the stack.
+fn parse_json(path: &str, text: &[u8], max_depth: usize) -> Result<serde_json::Value, String> {
+    use serde::Deserialize as _;
+    // One more list level than allowed, plus the vector file's wrapper,
+    // so that json_to_list can name the list that is too deep.
+    let bound = (max_depth + 2) * JSON_LEVELS_PER_LIST + 1;
+    if json_nesting(text, bound) > bound {
+        return Err(format!(
+            "{path}: nested deeper than libnv's limit of {max_depth} lists"
+        ));
+    }
+    let invalid = |e: serde_json::Error| {
         format!(
             "{path}: invalid JSON at line {} column {}: {e}",
             e.line(),
             e.column()
         )
-    })?;
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    de.disable_recursion_limit();
+    let doc = serde_json::Value::deserialize(&mut de).map_err(invalid)?;
+    de.end().map_err(invalid)?;
+    Ok(doc)
+}
+
+fn encode(path: &str, order: ByteOrder) -> Result<Vec<u8>, String> {
+    let text = read_input(path)?;
+    let max_depth = Limits::default().max_depth;
+    let doc = parse_json(path, &text, max_depth)?;
     let root = doc
         .get("root")
         .or_else(|| doc.get("root_as_decoded_by_c"))
@@ -81,7 +139,8 @@ fn encode(path: &str, order: ByteOrder) -> Result<Vec<u8>, String> {
         let f = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
         fds.push(Some(OwnedFd::from(f)));
     }
-    let list: NvList = json::json_to_list(root, &mut fds).map_err(|e| format!("{path}: {e}"))?;
+    let list: NvList =
+        json::json_to_list(root, &mut fds, max_depth).map_err(|e| format!("{path}: {e}"))?;
     let mut out = Vec::with_capacity(list.packed_size());
     let mut raw = Vec::new();
     list.pack_with_fds(&mut out, &mut raw, order)

@@ -177,11 +177,27 @@ pub fn view_to_json(view: &NvView<'_>) -> Json {
 }
 
 /// Builds a list from its JSON form. DESCRIPTOR values are indices into `fds` (which must
-/// hold a descriptor for every index used; each is moved into the list once).
+/// hold a descriptor for every index used; each is moved into the list once). Lists may nest
+/// `max_depth` levels below this one, as in [`libnv::Limits::max_depth`].
 pub fn json_to_list(
     json: &serde_json::Value,
     fds: &mut [Option<OwnedFd>],
+    max_depth: usize,
 ) -> Result<NvList, String> {
+    json_to_list_at(json, fds, max_depth, 0)
+}
+
+fn json_to_list_at(
+    json: &serde_json::Value,
+    fds: &mut [Option<OwnedFd>],
+    max_depth: usize,
+    depth: usize,
+) -> Result<NvList, String> {
+    if depth > max_depth {
+        return Err(format!(
+            "nested deeper than libnv's limit of {max_depth} lists"
+        ));
+    }
     let obj = json.as_object().ok_or("an NVLIST must be a JSON object")?;
     let flags = obj
         .get("flags")
@@ -198,7 +214,7 @@ pub fn json_to_list(
     let mut list = NvList::with_flags(flags);
     for (i, pair) in pairs.iter().enumerate() {
         let name = pair_name(pair).map_err(|e| format!("pair {i}: {e}"))?;
-        let value = pair_value(pair, fds)
+        let value = pair_value(pair, fds, max_depth, depth)
             .map_err(|e| format!("pair {i} ({}): {e}", String::from_utf8_lossy(&name)))?;
         list.add(&name, value)
             .map_err(|e| format!("pair {i}: {e}"))?;
@@ -221,7 +237,12 @@ fn text(x: &serde_json::Value) -> Result<&str, String> {
         .ok_or_else(|| "value must be a string".to_owned())
 }
 
-fn pair_value(pair: &serde_json::Value, fds: &mut [Option<OwnedFd>]) -> Result<Value, String> {
+fn pair_value(
+    pair: &serde_json::Value,
+    fds: &mut [Option<OwnedFd>],
+    max_depth: usize,
+    depth: usize,
+) -> Result<Value, String> {
     let kind = match pair.get("type").and_then(serde_json::Value::as_str) {
         Some(t) => Type::from_name(t).ok_or(format!("unknown type {t:?}"))?,
         None => {
@@ -252,7 +273,7 @@ fn pair_value(pair: &serde_json::Value, fds: &mut [Option<OwnedFd>]) -> Result<V
             Some(h) => Value::String(unhex(h)?),
             None => Value::String(text(v)?.as_bytes().to_vec()),
         },
-        Type::NvList => Value::NvList(json_to_list(v, fds)?),
+        Type::NvList => Value::NvList(json_to_list_at(v, fds, max_depth, depth + 1)?),
         Type::Descriptor => Value::Descriptor(take_fd(v)?),
         Type::Binary => Value::Binary(unhex(text(v)?)?),
         Type::BoolArray => Value::BoolArray(
@@ -283,7 +304,7 @@ fn pair_value(pair: &serde_json::Value, fds: &mut [Option<OwnedFd>]) -> Result<V
         Type::NvListArray => Value::NvListArray(
             array()?
                 .iter()
-                .map(|e| json_to_list(e, fds))
+                .map(|e| json_to_list_at(e, fds, max_depth, depth + 1))
                 .collect::<Result<_, _>>()?,
         ),
         Type::DescriptorArray => {
