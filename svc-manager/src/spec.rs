@@ -241,6 +241,19 @@ mod tests {
         assert_eq!(l.get_str("runtime_root"), Some("/r"));
         assert_eq!(l.get_str("log_dir"), Some("/l"));
         assert!(l.pack().is_ok());
+        // The runtime root travels also without runtime directories: the
+        // supervisor puts its sd_notify socket directory there.
+        s.runtime_directories.clear();
+        let l = service_nvlist(
+            "svc",
+            &s,
+            &Places {
+                log_dir: Path::new("/l"),
+                runtime_base: Path::new("/r"),
+            },
+        )
+        .unwrap();
+        assert_eq!(l.get_str("runtime_root"), Some("/r"));
     }
 
     #[test]

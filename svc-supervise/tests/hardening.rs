@@ -618,16 +618,16 @@ fn a_wrongly_typed_names_argument_is_error_4() {
     let t = Scratch::new("names");
     let mut sup = Sup::standalone(&t, &["--name", "nm", "--", "/bin/sleep", "1000"]);
     sup.wait_state("ready");
-    let bad: [(&str, Box<dyn Fn(&mut NvList)>); 3] = [
-        ("number", Box::new(|r| r.add_number("names", 7).unwrap())),
-        ("bool", Box::new(|r| r.add_bool("names", true).unwrap())),
-        (
-            "number array",
-            Box::new(|r| r.add_number_array("names", &[1, 2]).unwrap()),
-        ),
+    type AddNames = fn(&mut NvList);
+    let bad: [(&str, AddNames); 3] = [
+        ("number", |r| r.add_number("names", 7).unwrap()),
+        ("bool", |r| r.add_bool("names", true).unwrap()),
+        ("number array", |r| {
+            r.add_number_array("names", &[1, 2]).unwrap()
+        }),
     ];
     for (what, add) in bad {
-        let reply = sup.call("status", |r| add(r));
+        let reply = sup.call("status", add);
         assert_eq!(reply.get_number("ipc:error_code"), Some(4), "{what}");
         assert_eq!(
             reply.get_str("ipc:error"),
