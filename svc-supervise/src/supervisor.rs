@@ -128,7 +128,7 @@ impl Supervisor {
         sys::ensure_stdio_open();
         sys::cloexec_from(3);
         sys::set_child_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
-        let log = Log::open(&spec.name, &spec.logging)?;
+        let mut log = Log::open(&spec.name, &spec.logging)?;
         let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(|e| format!("signalfd: {e}"))?;
         // SAFETY: ignoring SIGPIPE: writes to gone peers return EPIPE instead.
@@ -147,6 +147,14 @@ impl Supervisor {
             Some(path) => Some((listen(path)?, path.clone())),
             None => None,
         };
+        if let (Some(sd), Some(root)) = (&sd_notify, &spec.root_directory) {
+            // Said once, so that a readiness that never comes is explained.
+            log.notice_fmt(format_args!(
+                "NOTIFY_SOCKET {} is outside root-directory {}: READY=1 cannot reach it",
+                sd.address,
+                root.display()
+            ));
+        }
         let mut manager = Conn::new(MAX_REQUEST);
         if let Some(fd) = opts.manager.take() {
             sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;

@@ -945,9 +945,14 @@ fn manager_fd_declaration_events_eof_and_reattach() {
     }
     let pid = events.last().unwrap().get_number("pid").unwrap() as i32;
 
-    // The manager goes away: the service keeps running, supervised.
+    // The manager goes away: the service keeps running, supervised. The
+    // supervisor has seen the EOF once it closed its end (fd 3); nothing
+    // connects meanwhile, so no new descriptor can take that number.
     drop(manager);
-    std::thread::sleep(Duration::from_millis(200));
+    let fd3 = format!("/proc/{}/fd/3", sup.pid());
+    wait_for("the supervisor to close the manager fd", || {
+        std::fs::symlink_metadata(&fd3).is_err()
+    });
     let st = sup.status();
     assert_eq!(state(&st), "ready");
     assert_eq!(num(&st, "pid") as i32, pid);
