@@ -133,19 +133,31 @@ impl Supervisor {
             .map_err(|e| format!("signalfd: {e}"))?;
         // SAFETY: ignoring SIGPIPE: writes to gone peers return EPIPE instead.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        let sd_notify = if spec.ready == Ready::SdNotify {
-            let (dir, temporary) = notify_dir(
-                &spec.name,
-                spec.runtime_root.as_deref(),
-                opts.control.as_deref(),
-            )?;
-            Some(SdNotify::bind(dir, temporary)?)
-        } else {
-            None
-        };
+        // The control socket first: it refuses to start a second
+        // supervisor of a running one, before that one's notify directory
+        // (same name, same place) would be replaced.
         let listener = match &opts.control {
             Some(path) => Some((listen(path)?, path.clone())),
             None => None,
+        };
+        let sd_notify = if spec.ready == Ready::SdNotify {
+            let bound = notify_dir(
+                &spec.name,
+                spec.runtime_root.as_deref(),
+                opts.control.as_deref(),
+            )
+            .and_then(|(dir, temporary)| SdNotify::bind(dir, temporary));
+            match bound {
+                Ok(sd) => Some(sd),
+                Err(e) => {
+                    if let Some((_, path)) = &listener {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
         };
         if let (Some(sd), Some(root)) = (&sd_notify, &spec.root_directory) {
             // Said once, so that a readiness that never comes is explained.

@@ -642,3 +642,52 @@ fn a_wrongly_typed_names_argument_is_error_4() {
     let reply = sup.call("status", |r| r.add_string_array("names", ["nm"]).unwrap());
     assert_eq!(reply.get_str("state"), Some("ready"));
 }
+
+#[test]
+fn a_second_supervisor_of_a_running_service_leaves_its_notify_socket_alone() {
+    let t = Scratch::new("twice");
+    let run = runtime_root(&t);
+    let declaration = || {
+        let mut s = svc("twice", &format!("exec {NOTIFY_BIN} READY=1 -- sleep 1000"));
+        add_str(&mut s, "ready", "sd-notify");
+        add_str(&mut s, "runtime_root", run.to_str().unwrap());
+        s
+    };
+    let mut sup = Sup::managed(&t, declaration());
+    sup.call("start", |_| {});
+    sup.wait_state("ready");
+    let socket = run.join("svc-notify/twice/notify");
+    assert!(socket.exists());
+
+    // A second one, same service, same control socket: refused, and it
+    // must not have replaced the first one's notify directory meanwhile.
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let mut declare = request(1, "declare");
+    declare.add_nvlist("service", declaration()).unwrap();
+    declare.send(&ours).unwrap();
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let theirs: OwnedFd = theirs.into();
+    let raw = theirs.as_raw_fd();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--manager-fd", "3", "--control"])
+        .arg(&sup.control)
+        .stderr(Stdio::piped());
+    // SAFETY: dup2 is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::dup2(raw, 3);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another supervisor"), "{err}");
+    assert!(socket.exists(), "the running supervisor lost its socket");
+    // Readiness still reaches it.
+    sup.call("restart", |_| {});
+    sup.wait_status("ready again after a restart", |st| {
+        num(st, "restarts") == 1 && state(st) == "ready"
+    });
+}
