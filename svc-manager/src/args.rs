@@ -31,6 +31,11 @@ pub struct Args {
     /// Service logs: DIR/NAME/current.
     #[arg(long, env = "SVC_LOG_DIR", value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Group that may read service logs (LOGDIR/NAME 0750, files 0640);
+    /// default `adm` (else root) for the system manager; a user manager's
+    /// logs stay private (0700/0600) unless a group is given.
+    #[arg(long, env = "SVC_LOG_GROUP", value_name = "G")]
+    pub log_group: Option<String>,
     /// Where `runtime-directory` entries are created (default /run, or
     /// $XDG_RUNTIME_DIR for --user).
     #[arg(long, env = "SVC_RUNTIME_BASE", value_name = "DIR")]

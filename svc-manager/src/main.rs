@@ -116,6 +116,10 @@ fn config(args: Args) -> Result<Config, String> {
     if let Some(b) = args.runtime_base {
         paths.runtime_base = b;
     }
+    spec::set_log_group(spec::resolve_log_group(
+        args.log_group.as_deref(),
+        args.user,
+    )?);
     let control_group = match &args.control_group {
         Some(g) => Some(
             nix::unistd::Group::from_name(g)

@@ -4,6 +4,7 @@
 //! string arrays, rlimits as `[soft, hard]` with `u64::MAX` for infinity.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use libnv::NvList;
 use libsvc::{Account, LimitValue, Output, Ready, Restart, Service, ServiceType};
@@ -14,6 +15,38 @@ pub struct Places<'a> {
     pub log_dir: &'a Path,
     /// Base of `runtime-directory` entries (`/run`, `$XDG_RUNTIME_DIR`).
     pub runtime_base: &'a Path,
+}
+
+/// The gid given to every service's log (`--log-group`), resolved once at
+/// start-up; unset: each supervisor picks its default.
+static LOG_GROUP: OnceLock<u32> = OnceLock::new();
+
+/// `--log-group` (a name or number) as a gid, or the system manager's
+/// default: `adm` when that group exists, else root. A user manager with
+/// no `--log-group` leaves it to its supervisors, which keep logs private.
+pub fn resolve_log_group(group: Option<&str>, user_mode: bool) -> Result<Option<u32>, String> {
+    let by_name = |name: &str| {
+        nix::unistd::Group::from_name(name)
+            .map_err(|e| format!("--log-group {name}: {e}"))
+            .map(|g| g.map(|g| g.gid.as_raw()))
+    };
+    match group {
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => Ok(Some(gid)),
+            Err(_) => by_name(g)?
+                .map(Some)
+                .ok_or_else(|| format!("--log-group {g}: no such group")),
+        },
+        None if user_mode => Ok(None),
+        None => Ok(Some(by_name("adm")?.unwrap_or(0))),
+    }
+}
+
+/// Sets the group every declaration carries as `log_group` (once).
+pub fn set_log_group(gid: Option<u32>) {
+    if let Some(gid) = gid {
+        let _ = LOG_GROUP.set(gid);
+    }
 }
 
 fn account(a: &Account) -> String {
@@ -147,11 +180,12 @@ pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result
             .map(|d| d.to_string_lossy().into_owned())
             .collect();
         l.add_string_array("runtime_directory", &dirs)?;
-        l.add_string(
-            "runtime_root",
-            places.runtime_base.as_os_str().as_encoded_bytes(),
-        )?;
     }
+    // Always: the supervisor also puts its sd_notify socket directory there.
+    l.add_string(
+        "runtime_root",
+        places.runtime_base.as_os_str().as_encoded_bytes(),
+    )?;
     for (resource, value) in s.limits.iter() {
         let key = resource.key().replace('-', "_");
         l.add_number_array(&key, &[limit(value.soft), limit(value.hard)])?;
@@ -175,6 +209,9 @@ pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result
     l.add_number("max_files", u64::from(s.logging.max_files))?;
     l.add_bool("timestamps", s.logging.timestamps)?;
     l.add_string("log_dir", places.log_dir.as_os_str().as_encoded_bytes())?;
+    if let Some(gid) = LOG_GROUP.get() {
+        l.add_number("log_group", u64::from(*gid))?;
+    }
     Ok(l)
 }
 
@@ -210,6 +247,35 @@ mod tests {
         assert_eq!(l.get_str("runtime_root"), Some("/r"));
         assert_eq!(l.get_str("log_dir"), Some("/l"));
         assert!(l.pack().is_ok());
+        // The runtime root travels also without runtime directories: the
+        // supervisor puts its sd_notify socket directory there.
+        s.runtime_directories.clear();
+        let l = service_nvlist(
+            "svc",
+            &s,
+            &Places {
+                log_dir: Path::new("/l"),
+                runtime_base: Path::new("/r"),
+            },
+        )
+        .unwrap();
+        assert_eq!(l.get_str("runtime_root"), Some("/r"));
+    }
+
+    #[test]
+    fn log_group_resolution() {
+        assert_eq!(resolve_log_group(Some("4242"), false), Ok(Some(4242)));
+        assert_eq!(resolve_log_group(Some("root"), true), Ok(Some(0)));
+        assert!(
+            resolve_log_group(Some("no-such-group-here"), false)
+                .unwrap_err()
+                .contains("no such group")
+        );
+        assert_eq!(resolve_log_group(None, true), Ok(None));
+        let adm = nix::unistd::Group::from_name("adm")
+            .unwrap()
+            .map_or(0, |g| g.gid.as_raw());
+        assert_eq!(resolve_log_group(None, false), Ok(Some(adm)));
     }
 
     /// A service with every field that adds to the packed size set.

@@ -472,7 +472,8 @@ input(type=\"imuxsock\" Socket=\"{root}/log.sock\")
     assert!(
         environ
             .split('\0')
-            .any(|kv| kv.starts_with("NOTIFY_SOCKET=@svc-notify/")),
+            .any(|kv| kv.starts_with("NOTIFY_SOCKET=/")
+                && kv.ends_with("/svc-notify/rsyslog/notify")),
         "rsyslogd got NOTIFY_SOCKET: {environ}"
     );
     wait_for(BOUND, "rsyslogd's pid file", || {

@@ -7,7 +7,8 @@ use crate::spec::{Output, Spec, parse_duration, valid_name};
 pub const USAGE: &str = "\
 usage: svc-supervise [--name NAME] [--control PATH] [--respawn-delay D]
                      [--respawn-max N] [--chdir DIR] [--chroot DIR] [--stdout FILE]
-                     [--stderr FILE] [--log-dir DIR] [--uid U] [--gid G] [--umask M]
+                     [--stderr FILE] [--log-dir DIR] [--log-group G] [--uid U]
+                     [--gid G] [--umask M]
                      [--env K=V]... [--once] -- PROGRAM [ARGS...]
        svc-supervise --manager-fd N [--control PATH]
 
@@ -26,6 +27,9 @@ then the supervisor.
   --stderr FILE       append the service's stderr to FILE (env SVC_STDERR)
   --log-dir DIR       rotating log in DIR/NAME/current (env SVC_LOG_DIR);
                       without it output goes to the supervisor's stdout/stderr
+  --log-group G       group that may read the log: DIR/NAME 0750, files 0640
+                      (env SVC_LOG_GROUP; default adm, else root, when run as
+                      root; otherwise the log is private: 0700/0600)
   --uid U, --gid G    run as this user / group (names or numbers)
   --umask M           octal umask (default 022)
   --env K=V           set a variable (the environment is otherwise empty
@@ -81,6 +85,7 @@ pub fn parse(
     let mut stdout = None;
     let mut stderr = None;
     let mut log_dir = None;
+    let mut log_group = None;
     let mut uid = None;
     let mut gid = None;
     let mut umask = None;
@@ -118,6 +123,7 @@ pub fn parse(
             "--stdout" => stdout = Some(a.value(&flag, inline)?),
             "--stderr" => stderr = Some(a.value(&flag, inline)?),
             "--log-dir" => log_dir = Some(a.value(&flag, inline)?),
+            "--log-group" => log_group = Some(a.value(&flag, inline)?),
             "--uid" => uid = Some(a.value(&flag, inline)?),
             "--gid" => gid = Some(a.value(&flag, inline)?),
             "--umask" => umask = Some(a.value(&flag, inline)?),
@@ -169,6 +175,7 @@ pub fn parse(
     spec.logging.stdout_file = or_env(stdout, "SVC_STDOUT").map(PathBuf::from);
     spec.logging.stderr_file = or_env(stderr, "SVC_STDERR").map(PathBuf::from);
     spec.logging.log_dir = or_env(log_dir, "SVC_LOG_DIR").map(PathBuf::from);
+    spec.logging.log_group = or_env(log_group, "SVC_LOG_GROUP");
     spec.logging.output = if spec.logging.log_dir.is_some() {
         Output::File
     } else {

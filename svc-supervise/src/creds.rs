@@ -79,7 +79,8 @@ fn lookup_user(name_or_id: &str) -> Result<Option<Passwd>, String> {
     }))
 }
 
-fn lookup_group(name_or_id: &str) -> Result<libc::gid_t, String> {
+/// A group name or number as a gid.
+pub fn lookup_group(name_or_id: &str) -> Result<libc::gid_t, String> {
     if let Ok(gid) = name_or_id.parse::<libc::gid_t>() {
         return Ok(gid);
     }

@@ -248,6 +248,9 @@ pub struct Conn {
     pub attached: bool,
     /// When the first byte of the message being received came (ms).
     pub partial_since: Option<u64>,
+    /// When the connection was accepted or last completed a request (ms):
+    /// an idle client is closed, and the oldest idle one makes room.
+    pub last_active: u64,
 }
 
 impl Conn {
@@ -258,6 +261,7 @@ impl Conn {
             outbox: Outbox::new(),
             attached: false,
             partial_since: None,
+            last_active: 0,
         }
     }
 

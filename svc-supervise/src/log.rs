@@ -27,8 +27,76 @@ const ARCHIVE_LEN: usize = 27;
 
 type ArchiveName = [u8; ARCHIVE_LEN];
 
+/// Who may read the log: the directory's and the files' modes, and the
+/// group they are given (none: left as created).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perms {
+    pub dir: u32,
+    pub file: u32,
+    pub gid: Option<libc::gid_t>,
+}
+
+impl Perms {
+    /// `group` given: 0750/0640 with that group. Else a root supervisor
+    /// uses `adm` (root when there is no such group), and any other keeps
+    /// the log private to its user: 0700/0600.
+    pub fn for_group(group: Option<&str>) -> Result<Perms, String> {
+        // SAFETY: geteuid has no arguments.
+        let root = unsafe { libc::geteuid() } == 0;
+        let gid = match group {
+            Some(g) => Some(crate::creds::lookup_group(g).map_err(|e| format!("log group: {e}"))?),
+            None if root => Some(crate::creds::lookup_group("adm").unwrap_or(0)),
+            None => None,
+        };
+        Ok(match gid {
+            Some(gid) => Perms {
+                dir: 0o750,
+                file: 0o640,
+                gid: Some(gid),
+            },
+            None => Perms {
+                dir: 0o700,
+                file: 0o600,
+                gid: None,
+            },
+        })
+    }
+}
+
+/// Gives `fd` the group and mode of `perms` if it is of `kind` (S_IFDIR,
+/// S_IFREG): a log that is a symlink to a device is left alone.
+fn tighten(
+    fd: RawFd,
+    kind: libc::mode_t,
+    mode: u32,
+    gid: Option<libc::gid_t>,
+) -> std::io::Result<()> {
+    // SAFETY: stat is plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-pointer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(sys::last_error());
+    }
+    if st.st_mode & libc::S_IFMT != kind {
+        return Ok(());
+    }
+    if let Some(gid) = gid
+        && st.st_gid != gid
+        // SAFETY: fchown on an fd we hold; uid -1 leaves the owner.
+        && unsafe { libc::fchown(fd, libc::uid_t::MAX, gid) } != 0
+    {
+        return Err(sys::last_error());
+    }
+    // SAFETY: fchmod on an fd we hold.
+    if st.st_mode & 0o7777 != mode && unsafe { libc::fchmod(fd, mode) } != 0 {
+        return Err(sys::last_error());
+    }
+    Ok(())
+}
+
 struct FileSink {
     dir: OwnedFd,
+    perms: Perms,
     current: Option<OwnedFd>,
     size: u64,
     max_size: u64,
@@ -79,7 +147,7 @@ fn open_append(path: &Path) -> Result<OwnedFd, String> {
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .mode(0o644)
+        .mode(0o640)
         .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
         .open(path)
         .map(OwnedFd::from)
@@ -102,8 +170,13 @@ fn is_archive_name(name: &[u8]) -> bool {
 }
 
 impl FileSink {
-    fn open(dir: &Path, max_size: u64, max_files: u32) -> Result<FileSink, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fn open(dir: &Path, max_size: u64, max_files: u32, perms: Perms) -> Result<FileSink, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(perms.dir)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         let dir_c = path_c(dir)?;
         // SAFETY: dir_c is NUL-terminated.
         let dfd = unsafe {
@@ -115,6 +188,11 @@ impl FileSink {
         if dfd < 0 {
             return Err(format!("{}: {}", dir.display(), sys::last_error()));
         }
+        // SAFETY: a fresh fd nothing else owns.
+        let dfd = unsafe { OwnedFd::from_raw_fd(dfd) };
+        // Also what an older version left world-readable.
+        tighten(dfd.as_raw_fd(), libc::S_IFDIR, perms.dir, perms.gid)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut names: Vec<ArchiveName> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|entry| {
@@ -124,11 +202,28 @@ impl FileSink {
             })
             .collect();
         names.sort_unstable();
+        for name in &names {
+            let mut c = [0u8; ARCHIVE_LEN + 1];
+            c[..ARCHIVE_LEN].copy_from_slice(name);
+            // SAFETY: the dir fd is ours, the name is NUL-terminated.
+            let fd = unsafe {
+                libc::openat(
+                    dfd.as_raw_fd(),
+                    c.as_ptr().cast(),
+                    libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: a fresh fd nothing else owns.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let _ = tighten(fd.as_raw_fd(), libc::S_IFREG, perms.file, perms.gid);
+            }
+        }
         let mut archives = VecDeque::with_capacity(max_files as usize + 1);
         archives.extend(names);
         let mut sink = FileSink {
-            // SAFETY: a fresh fd nothing else owns.
-            dir: unsafe { OwnedFd::from_raw_fd(dfd) },
+            dir: dfd,
+            perms,
             current: None,
             size: 0,
             max_size,
@@ -150,7 +245,7 @@ impl FileSink {
                 self.dir.as_raw_fd(),
                 c"current".as_ptr(),
                 libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC | libc::O_NOCTTY,
-                0o644 as libc::c_uint,
+                self.perms.file as libc::c_uint,
             )
         };
         if fd < 0 {
@@ -159,6 +254,14 @@ impl FileSink {
         }
         // SAFETY: a fresh fd nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // Created with the umask's bits off, or left by an older version:
+        // archives are renamed from `current` and keep its mode.
+        let _ = tighten(
+            fd.as_raw_fd(),
+            libc::S_IFREG,
+            self.perms.file,
+            self.perms.gid,
+        );
         // SAFETY: st is a valid out-pointer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: fd is open.
@@ -297,7 +400,13 @@ impl Log {
                     .as_ref()
                     .ok_or("'output = file' needs a log directory")?
                     .join(name);
-                Sink::File(FileSink::open(&dir, logging.max_size, logging.max_files)?)
+                let perms = Perms::for_group(logging.log_group.as_deref())?;
+                Sink::File(FileSink::open(
+                    &dir,
+                    logging.max_size,
+                    logging.max_files,
+                    perms,
+                )?)
             }
             Output::Syslog => Sink::Syslog(SyslogSink::open(&logging.syslog_path)?),
             Output::Inherit => {
@@ -325,7 +434,9 @@ impl Log {
                     if logging.output != Output::Console {
                         return Err(e);
                     }
-                    eprintln!("svc-supervise: {name}: {e}; output discarded");
+                    sys::stderr_fmt(format_args!(
+                        "svc-supervise: {name}: {e}; output discarded\n"
+                    ));
                     open("/dev/null")
                 })?;
                 direct_err = Some(fd.try_clone().map_err(|e| format!("{path}: {e}"))?);
@@ -460,7 +571,9 @@ impl Log {
                 .str(": ")
                 .str(text)
                 .str("\n");
-            write_if_room(fd, w.written());
+            if !write_if_room(fd, w.written()) {
+                self.dropped += 1;
+            }
             return;
         }
         let mut line = std::mem::take(&mut self.line);
@@ -566,16 +679,18 @@ impl Log {
 }
 
 /// Writes to an fd we share with others (our own stderr) only when that
-/// cannot block: POLLOUT on a pipe means PIPE_BUF bytes fit.
-fn write_if_room(fd: RawFd, bytes: &[u8]) {
+/// cannot block: POLLOUT on a pipe means PIPE_BUF bytes fit. False when the
+/// line was not written (no room, EIO, ENOSPC, EPIPE): it is dropped.
+fn write_if_room(fd: RawFd, bytes: &[u8]) -> bool {
     let mut pfd = [libc::pollfd {
         fd,
         events: libc::POLLOUT,
         revents: 0,
     }];
-    if sys::poll(&mut pfd, 0).unwrap_or(0) == 1 && pfd[0].revents & libc::POLLOUT != 0 {
-        let _ = sys::write(fd, &bytes[..bytes.len().min(libc::PIPE_BUF)]);
-    }
+    let bytes = &bytes[..bytes.len().min(libc::PIPE_BUF)];
+    sys::poll(&mut pfd, 0).unwrap_or(0) == 1
+        && pfd[0].revents & libc::POLLOUT != 0
+        && sys::write(fd, bytes).is_ok_and(|n| n == bytes.len())
 }
 
 #[cfg(test)]

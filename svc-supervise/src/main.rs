@@ -8,7 +8,7 @@ use svc_supervise::supervisor::{self, Options, Supervisor};
 use svc_supervise::{sys, title};
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("svc-supervise: {message}");
+    sys::stderr_fmt(format_args!("svc-supervise: {message}\n"));
     ExitCode::from(code)
 }
 
@@ -16,17 +16,20 @@ fn main() -> ExitCode {
     let invocation = match cli::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("svc-supervise: {e}\n{}", cli::USAGE);
+            sys::stderr_fmt(format_args!("svc-supervise: {e}\n{}", cli::USAGE));
             return ExitCode::from(2);
         }
     };
     let (spec, mut opts, declare_id) = match invocation {
         Invocation::Help => {
-            print!("{}", cli::USAGE);
+            sys::stdout_fmt(format_args!("{}", cli::USAGE));
             return ExitCode::SUCCESS;
         }
         Invocation::Version => {
-            println!("svc-supervise {}", env!("CARGO_PKG_VERSION"));
+            sys::stdout_fmt(format_args!(
+                "svc-supervise {}\n",
+                env!("CARGO_PKG_VERSION")
+            ));
             return ExitCode::SUCCESS;
         }
         Invocation::Standalone {

@@ -2,7 +2,11 @@
 //! (a line on fd N) and an sd_notify datagram socket with sender
 //! credentials (SO_PASSCRED), so that only the main process is believed.
 
+use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::sys;
 
@@ -39,73 +43,112 @@ pub fn parse_notice(msg: &[u8]) -> Notice {
     n
 }
 
-/// The per-service `$NOTIFY_SOCKET`: an abstract datagram socket, so it
-/// needs no directory and is reachable from a chroot.
+/// The per-service `$NOTIFY_SOCKET`: a socket file in a directory of its
+/// own that only the service's user can reach (an abstract name is public
+/// in /proc/net/unix and anyone could flood it). Removed with the
+/// supervisor.
 pub struct SdNotify {
     fd: OwnedFd,
-    /// `@svc-notify/PID/NAME`, the value of NOTIFY_SOCKET.
+    /// The socket's path, the value of NOTIFY_SOCKET.
     pub address: String,
+    dir: PathBuf,
+    /// The directory is ours to remove, and so is its parent (mkdtemp).
+    temporary: bool,
+}
+
+/// Where the supervisor's sd_notify directory goes: under the runtime root
+/// the manager gives (`ROOT/svc-notify/NAME`), else next to the control
+/// socket (`DIR/NAME.notify`), else a fresh `mkdtemp` directory.
+pub fn notify_dir(
+    name: &str,
+    runtime_root: Option<&Path>,
+    control: Option<&Path>,
+) -> Result<(PathBuf, bool), String> {
+    if let Some(root) = runtime_root {
+        let base = root.join("svc-notify");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&base)
+            .map_err(|e| format!("{}: {e}", base.display()))?;
+        // Others must not be able to swap our directory for theirs.
+        let meta =
+            std::fs::symlink_metadata(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+        // SAFETY: geteuid has no arguments.
+        let me = unsafe { libc::geteuid() };
+        if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{}: not a directory of uid {me} closed to others",
+                base.display()
+            ));
+        }
+        return Ok((base.join(name), false));
+    }
+    if let Some(dir) = control.and_then(Path::parent) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        return Ok((dir.join(format!("{name}.notify")), false));
+    }
+    let template = std::env::temp_dir().join("svc-notify.XXXXXX");
+    let mut template = CString::new(template.into_os_string().into_encoded_bytes())
+        .map_err(|_| "TMPDIR contains a NUL byte".to_string())?
+        .into_bytes_with_nul();
+    // SAFETY: template is a NUL-terminated, writable buffer ending in XXXXXX.
+    if unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) }.is_null() {
+        return Err(format!("notify directory: mkdtemp: {}", sys::last_error()));
+    }
+    template.pop();
+    let parent = PathBuf::from(std::ffi::OsString::from_vec(template));
+    Ok((parent.join(name), true))
 }
 
 impl SdNotify {
-    pub fn bind(name: &str) -> Result<SdNotify, String> {
-        // SAFETY: getpid has no arguments.
-        let pid = unsafe { libc::getpid() };
-        let address = format!("@svc-notify/{pid}/{name}");
-        // SAFETY: sockaddr_un is plain data.
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        let bytes = address.as_bytes();
-        if bytes.len() >= addr.sun_path.len() {
-            return Err(format!("notify socket name too long: {address}"));
+    /// Binds `DIR/notify` in a fresh `dir` (mode 0700, root's until
+    /// [`SdNotify::give_to`]); whatever was left at `dir` is replaced.
+    pub fn bind(dir: PathBuf, temporary: bool) -> Result<SdNotify, String> {
+        let fail = |e: std::io::Error| format!("notify directory {}: {e}", dir.display());
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&dir).map_err(fail)?,
+            Ok(_) => std::fs::remove_file(&dir).map_err(fail)?,
+            Err(_) => {}
         }
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        // Abstract: a leading NUL instead of '@'.
-        for (d, s) in addr.sun_path.iter_mut().zip(bytes).skip(1) {
-            *d = *s as libc::c_char;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(fail)?;
+        match bind_in(&dir) {
+            Ok((fd, address)) => Ok(SdNotify {
+                fd,
+                address,
+                dir,
+                temporary,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
         }
-        let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len()) as libc::socklen_t;
-        // SAFETY: socket takes no pointers.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        };
-        if fd < 0 {
-            return Err(format!("notify socket: {}", sys::last_error()));
-        }
-        // SAFETY: a fresh fd nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let one: libc::c_int = 1;
-        // SAFETY: option value is a valid c_int; addr is valid for len bytes.
-        let ok = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PASSCRED,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            ) == 0
-                && libc::bind(
-                    fd.as_raw_fd(),
-                    (&addr as *const libc::sockaddr_un).cast(),
-                    len,
-                ) == 0
-        };
-        if !ok {
-            return Err(format!("notify socket {address}: {}", sys::last_error()));
-        }
-        Ok(SdNotify { fd, address })
+    }
+
+    /// Hands socket and directory to the service's user. The socket first:
+    /// once the directory is theirs they could put a symlink in its place.
+    pub fn give_to(&self, uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
+        let path = self.dir.join("notify");
+        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+            .and_then(|()| std::os::unix::fs::chown(&self.dir, Some(uid), Some(gid)))
+            .map_err(|e| format!("notify socket {}: {e}", path.display()))
     }
 
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
-    /// Receives one datagram into `buf`: (length, sender pid). Datagrams
-    /// without credentials report pid 0.
-    pub fn recv(&self, buf: &mut [u8]) -> Option<(usize, i32)> {
+    /// Receives one datagram into `buf`: (length, sender pid, sender uid).
+    /// Datagrams without credentials report pid 0 and uid `uid_t::MAX`.
+    pub fn recv(&self, buf: &mut [u8]) -> Option<(usize, i32, libc::uid_t)> {
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -130,6 +173,7 @@ impl SdNotify {
             return None;
         }
         let mut pid = 0;
+        let mut uid = libc::uid_t::MAX;
         // SAFETY: walking the control buffer the kernel filled, with the
         // CMSG_* helpers that bound every access by msg_controllen.
         unsafe {
@@ -140,6 +184,7 @@ impl SdNotify {
                     if (*cmsg).cmsg_type == libc::SCM_CREDENTIALS {
                         let cred: libc::ucred = std::ptr::read_unaligned(data.cast());
                         pid = cred.pid;
+                        uid = cred.uid;
                     } else if (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                         // Nobody should send us fds here: close them.
                         let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
@@ -153,7 +198,79 @@ impl SdNotify {
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
-        Some(((n as usize).min(buf.len()), pid))
+        Some(((n as usize).min(buf.len()), pid, uid))
+    }
+}
+
+/// Binds `dir/notify` (mode 0600, in `dir` made 0700): the fd and path.
+fn bind_in(dir: &Path) -> Result<(OwnedFd, String), String> {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("notify directory {}: {e}", dir.display()))?;
+    let path = dir.join("notify");
+    let address = path
+        .to_str()
+        .ok_or_else(|| format!("notify socket {}: not UTF-8", path.display()))?
+        .to_owned();
+    // SAFETY: sockaddr_un is plain data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let bytes = address.as_bytes();
+    if bytes.len() >= addr.sun_path.len() {
+        return Err(format!(
+            "notify socket path too long: {address} (at most {} bytes)",
+            addr.sun_path.len() - 1
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let len = (std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    // SAFETY: socket takes no pointers.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(format!("notify socket: {}", sys::last_error()));
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: option value is a valid c_int; addr is valid for len bytes.
+    let ok = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+            && libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_un).cast(),
+                len,
+            ) == 0
+    };
+    if !ok {
+        return Err(format!("notify socket {address}: {}", sys::last_error()));
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((fd, address))
+}
+
+impl Drop for SdNotify {
+    fn drop(&mut self) {
+        // remove_dir_all does not follow symlinks the service put there.
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.temporary
+            && let Some(parent) = self.dir.parent()
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 

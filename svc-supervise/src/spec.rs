@@ -50,6 +50,10 @@ pub struct Logging {
     pub timestamps: bool,
     /// `LOGDIR`: the log of service NAME is `LOGDIR/NAME/current`.
     pub log_dir: Option<PathBuf>,
+    /// Group (name or number) that may read the log (`LOGDIR/NAME` 0750,
+    /// files 0640). None: `adm` (else root) for a root supervisor; a
+    /// non-root one keeps its logs private (0700/0600).
+    pub log_group: Option<String>,
     /// Where syslog datagrams go.
     pub syslog_path: PathBuf,
     /// Standalone `--stdout` / `--stderr`: files handed to the service as is.
@@ -65,6 +69,7 @@ impl Default for Logging {
             max_files: 10,
             timestamps: true,
             log_dir: None,
+            log_group: None,
             syslog_path: PathBuf::from("/dev/log"),
             stdout_file: None,
             stderr_file: None,
@@ -584,6 +589,17 @@ pub mod wire {
             s.logging.timestamps = b;
         }
         s.logging.log_dir = string(v, "log_dir")?.map(PathBuf::from);
+        s.logging.log_group = match v.get("log_group") {
+            None => None,
+            Some(ValueRef::Number(n)) => Some(
+                libc::gid_t::try_from(n)
+                    .map_err(|_| err("log_group", "a gid"))?
+                    .to_string(),
+            ),
+            Some(_) => {
+                string(v, "log_group").map_err(|_| err("log_group", "a group name or number"))?
+            }
+        };
         if let Some(p) = string(v, "syslog_path")? {
             s.logging.syslog_path = PathBuf::from(p);
         }

@@ -12,7 +12,7 @@ use libnv::{NvView, NvWriter, ValueRef};
 use crate::creds;
 use crate::ipc::{self, Conn, code};
 use crate::log::Log;
-use crate::notify::{NotifyPipe, PipeNews, SdNotify, parse_notice};
+use crate::notify::{NotifyPipe, PipeNews, SdNotify, notify_dir, parse_notice};
 use crate::spawn::{self, Command, Context, Stdio};
 use crate::spec::{Kind, Ready, Spec, parse_signal};
 use crate::sys::{self, ExitStatus};
@@ -27,6 +27,9 @@ pub const MAX_DECLARATION: usize = libsvc::limits::DECLARATION_MAX;
 const MAX_CLIENTS: usize = 16;
 /// A message must be complete this long after its first byte.
 const MESSAGE_TIMEOUT_MS: u64 = 10_000;
+/// A control client that is not attached must complete a request this long
+/// after it connected or completed its last one, or it is closed.
+const IDLE_TIMEOUT_MS: u64 = 10_000;
 /// A peer that lets this much output pile up is cut off.
 const MAX_BACKLOG: usize = 256 * 1024;
 /// Index of the first control client in the poll set.
@@ -106,6 +109,10 @@ pub struct Supervisor {
     notify_buf: Box<[u8]>,
     /// The pid file's path, NUL-terminated, for reads without allocating.
     pidfile_c: Option<std::ffi::CString>,
+    /// Its directory, for the check of who can write there.
+    pidfile_dir_c: Option<std::ffi::CString>,
+    /// The pid file of this run named a pid we refused (said once a run).
+    pidfile_refused: bool,
     exiting: bool,
     exit_code: i32,
 }
@@ -122,20 +129,45 @@ impl Supervisor {
         sys::ensure_stdio_open();
         sys::cloexec_from(3);
         sys::set_child_subreaper().map_err(|e| format!("PR_SET_CHILD_SUBREAPER: {e}"))?;
-        let log = Log::open(&spec.name, &spec.logging)?;
+        let mut log = Log::open(&spec.name, &spec.logging)?;
         let signals = sys::signalfd(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(|e| format!("signalfd: {e}"))?;
         // SAFETY: ignoring SIGPIPE: writes to gone peers return EPIPE instead.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        let sd_notify = if spec.ready == Ready::SdNotify {
-            Some(SdNotify::bind(&spec.name)?)
-        } else {
-            None
-        };
+        // The control socket first: it refuses to start a second
+        // supervisor of a running one, before that one's notify directory
+        // (same name, same place) would be replaced.
         let listener = match &opts.control {
             Some(path) => Some((listen(path)?, path.clone())),
             None => None,
         };
+        let sd_notify = if spec.ready == Ready::SdNotify {
+            let bound = notify_dir(
+                &spec.name,
+                spec.runtime_root.as_deref(),
+                opts.control.as_deref(),
+            )
+            .and_then(|(dir, temporary)| SdNotify::bind(dir, temporary));
+            match bound {
+                Ok(sd) => Some(sd),
+                Err(e) => {
+                    if let Some((_, path)) = &listener {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        if let (Some(sd), Some(root)) = (&sd_notify, &spec.root_directory) {
+            // Said once, so that a readiness that never comes is explained.
+            log.notice_fmt(format_args!(
+                "NOTIFY_SOCKET {} is outside root-directory {}: READY=1 cannot reach it",
+                sd.address,
+                root.display()
+            ));
+        }
         let mut manager = Conn::new(MAX_REQUEST);
         if let Some(fd) = opts.manager.take() {
             sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;
@@ -151,6 +183,18 @@ impl Supervisor {
             .pidfile
             .as_ref()
             .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()))
+            .transpose()
+            .map_err(|_| "'pidfile' contains a NUL byte".to_string())?;
+        let pidfile_dir_c = spec
+            .pidfile
+            .as_ref()
+            .map(|p| {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            })
             .transpose()
             .map_err(|_| "'pidfile' contains a NUL byte".to_string())?;
         let policy = spec.policy();
@@ -184,6 +228,8 @@ impl Supervisor {
             reply_buf: Vec::new(),
             notify_buf,
             pidfile_c,
+            pidfile_dir_c,
+            pidfile_refused: false,
             exiting: false,
             exit_code: 0,
         })
@@ -238,10 +284,16 @@ impl Supervisor {
     }
 
     fn client_deadlines(&self) -> impl Iterator<Item = u64> + '_ {
+        let idle = self
+            .clients
+            .iter()
+            .filter(|c| c.is_open() && !c.attached)
+            .map(|c| c.last_active + IDLE_TIMEOUT_MS);
         self.clients
             .iter()
             .chain(std::iter::once(&self.manager))
             .filter_map(|c| c.partial_since.map(|t| t + MESSAGE_TIMEOUT_MS))
+            .chain(idle)
     }
 
     fn fill_pollfds(&self, fds: &mut [libc::pollfd]) -> usize {
@@ -418,6 +470,9 @@ impl Supervisor {
                     .collect(),
                 None => Vec::new(),
             };
+            if let (Some(sd), Some(c)) = (&self.sd_notify, ctx.creds()) {
+                sd.give_to(c.uid, c.gid)?;
+            }
             self.prepared = Some(Prepared {
                 ctx,
                 main,
@@ -515,6 +570,7 @@ impl Supervisor {
                 self.pgid = pid;
                 self.log.pid = pid;
                 self.forking_initial = self.spec.kind == Kind::Forking;
+                self.pidfile_refused = false;
                 self.status_len = 0;
                 Event::Spawned
             }
@@ -715,13 +771,39 @@ impl Supervisor {
             return;
         };
         let mut buf = [0u8; 32];
-        let pid = read_small_file(path, &mut buf)
-            .and_then(|text| std::str::from_utf8(text).ok()?.trim().parse::<i32>().ok())
+        let Some((text, file)) = read_small_file(path, &mut buf) else {
+            self.pidfile_at = Some(sys::monotonic_ms() + PIDFILE_RETRY_MS);
+            return;
+        };
+        let pid = std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
             .filter(|&p| p > 1 && sys::kill(p, 0).is_ok());
         let Some(pid) = pid else {
             self.pidfile_at = Some(sys::monotonic_ms() + PIDFILE_RETRY_MS);
             return;
         };
+        // A pid file that a non-root user could have written may name any
+        // process: believed only for a descendant of ours (systemd's rule).
+        let untrusted = writable_by_others(&file)
+            || self
+                .pidfile_dir_c
+                .as_deref()
+                .and_then(stat_path)
+                .is_none_or(|dir| writable_by_others(&dir));
+        if untrusted && !sys::is_descendant(pid) {
+            if !self.pidfile_refused {
+                self.pidfile_refused = true;
+                let shown = self.spec.pidfile.as_deref().unwrap_or(Path::new(""));
+                self.log.notice_fmt(format_args!(
+                    "{}: pid {pid} is not a descendant of the supervisor, and a non-root user \
+                     can write the file: ignored",
+                    shown.display()
+                ));
+            }
+            self.pidfile_at = Some(sys::monotonic_ms() + PIDFILE_RETRY_MS);
+            return;
+        }
         self.pidfile_at = None;
         self.forking_initial = false;
         self.main_pid = pid;
@@ -781,7 +863,7 @@ impl Supervisor {
         let mut buf = std::mem::take(&mut self.notify_buf);
         for _ in 0..16 {
             let Some(sock) = &self.sd_notify else { break };
-            let Some((n, pid)) = sock.recv(&mut buf) else {
+            let Some((n, pid, uid)) = sock.recv(&mut buf) else {
                 break;
             };
             if pid == 0 || pid != self.main_pid {
@@ -796,10 +878,20 @@ impl Supervisor {
             if let Some(pid) = notice.main_pid
                 && pid != self.main_pid
             {
-                self.main_pid = pid;
-                self.log.pid = pid;
-                // Not necessarily our child: a pidfd tells when it exits.
-                self.main_pidfd = sys::pidfd_open(pid);
+                // Stop signals go to the main pid and its group: a service
+                // may only name one of its own processes (a descendant of
+                // ours), unless it is root (systemd's rule).
+                if (uid == 0 && pid > 1 && sys::alive(pid)) || sys::is_descendant(pid) {
+                    self.main_pid = pid;
+                    self.log.pid = pid;
+                    // Not necessarily our child: a pidfd tells when it exits.
+                    self.main_pidfd = sys::pidfd_open(pid);
+                } else {
+                    self.log.notice_fmt(format_args!(
+                        "MAINPID={pid} ignored: not a live descendant of the supervisor \
+                         (sender uid {uid})"
+                    ));
+                }
             }
             if notice.ready {
                 self.feed(Event::Ready);
@@ -826,12 +918,13 @@ impl Supervisor {
             self.timer_at = None;
             self.feed(Event::Timeout);
         }
-        for i in 0..self.clients.len() {
-            if self.clients[i]
+        for c in &mut self.clients {
+            let stalled = c
                 .partial_since
-                .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now)
-            {
-                self.clients[i].close();
+                .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now);
+            let idle = c.is_open() && !c.attached && c.last_active + IDLE_TIMEOUT_MS <= now;
+            if stalled || idle {
+                c.close();
             }
         }
         if self
@@ -865,14 +958,31 @@ impl Supervisor {
             }
             // SAFETY: a fresh fd nothing else owns.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            if let Some(slot) = self.clients.iter_mut().find(|c| !c.is_open()) {
-                slot.fd = Some(fd);
-            } else if self.clients.len() < MAX_CLIENTS {
-                let mut conn = Conn::new(MAX_REQUEST);
+            let now = sys::monotonic_ms();
+            let slot = match self.clients.iter().position(|c| !c.is_open()) {
+                Some(i) => Some(i),
+                None if self.clients.len() < MAX_CLIENTS => {
+                    self.clients.push(Conn::new(MAX_REQUEST));
+                    Some(self.clients.len() - 1)
+                }
+                // Full: the oldest client that is not attached makes room,
+                // so that idle connections cannot lock out a manager
+                // coming to attach. Attached ones are never evicted.
+                None => self
+                    .clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.attached)
+                    .min_by_key(|(_, c)| c.last_active)
+                    .map(|(i, _)| i),
+            };
+            // No slot at all (every client attached): dropping `fd` closes it.
+            if let Some(i) = slot {
+                let conn = &mut self.clients[i];
+                conn.close();
                 conn.fd = Some(fd);
-                self.clients.push(conn);
+                conn.last_active = now;
             }
-            // No free slot: the connection is closed by dropping it.
         }
     }
 
@@ -932,6 +1042,7 @@ impl Supervisor {
                     if conn.is_open() {
                         conn.outbox.buffer().extend_from_slice(&reply);
                         conn.attached |= attach;
+                        conn.last_active = sys::monotonic_ms();
                     }
                     self.reply_buf = reply;
                     len
@@ -969,8 +1080,14 @@ impl Supervisor {
             }
         };
         let (id, method) = (req.id, req.method);
-        if !self.names_match(&req.args) {
-            let _ = ipc::error_reply(out, id, method, code::NO_SUCH_SERVICE, "no such service");
+        let refusal = match self.names_match(&req.args) {
+            Ok(true) => None,
+            Ok(false) => Some((code::NO_SUCH_SERVICE, "no such service")),
+            // As the manager answers it, so that svcctl sees one behaviour.
+            Err(()) => Some((code::INVALID_ARGUMENT, "names: expected a string array")),
+        };
+        if let Some((c, text)) = refusal {
+            let _ = ipc::error_reply(out, id, method, c, text);
             return false;
         }
         let mut attach = false;
@@ -1026,13 +1143,16 @@ impl Supervisor {
         attach
     }
 
-    fn names_match(&self, args: &NvView) -> bool {
+    /// Whether `names` (absent, a string or a string array) includes this
+    /// service; Err when it has another type.
+    fn names_match(&self, args: &NvView) -> Result<bool, ()> {
         match args.get("names") {
+            None => Ok(true),
             Some(ValueRef::StringArray(names)) => {
-                names.is_empty() || names.iter().any(|n| n == self.spec.name.as_bytes())
+                Ok(names.is_empty() || names.iter().any(|n| n == self.spec.name.as_bytes()))
             }
-            Some(ValueRef::String(n)) => n == self.spec.name.as_bytes(),
-            _ => true,
+            Some(ValueRef::String(n)) => Ok(n == self.spec.name.as_bytes()),
+            Some(_) => Err(()),
         }
     }
 
@@ -1180,8 +1300,8 @@ impl Log {
     }
 }
 
-/// Reads a small file into `buf` without allocating.
-fn read_small_file<'b>(path: &std::ffi::CStr, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// Reads a small file into `buf` without allocating; also its status.
+fn read_small_file<'b>(path: &std::ffi::CStr, buf: &'b mut [u8]) -> Option<(&'b [u8], libc::stat)> {
     // SAFETY: path is NUL-terminated.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -1189,8 +1309,26 @@ fn read_small_file<'b>(path: &std::ffi::CStr, buf: &'b mut [u8]) -> Option<&'b [
     }
     // SAFETY: a fresh fd nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: stat is plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return None;
+    }
     let n = sys::read(fd.as_raw_fd(), buf).ok()?;
-    Some(&buf[..n])
+    Some((&buf[..n], st))
+}
+
+fn stat_path(path: &std::ffi::CStr) -> Option<libc::stat> {
+    // SAFETY: stat is plain data.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; st is a valid out-pointer.
+    (unsafe { libc::stat(path.as_ptr(), &mut st) } == 0).then_some(st)
+}
+
+/// Owned by a non-root user, or writable by group or others.
+fn writable_by_others(st: &libc::stat) -> bool {
+    st.st_uid != 0 || st.st_mode & 0o022 != 0
 }
 
 /// Binds the control socket, mode 0600. A stale socket is replaced; one

@@ -200,27 +200,61 @@ pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// True unless `pid` is gone or a zombie (a zombie that is not our child
-/// is reaped by its own parent; for us it has exited).
-pub fn alive(pid: i32) -> bool {
+/// The state letter and parent pid of `pid`, from /proc/PID/stat (read
+/// into a stack buffer).
+fn state_and_parent(pid: i32) -> Option<(u8, i32)> {
     let mut path = [0u8; 32];
     let mut w = crate::fmt::Writer::new(&mut path);
     w.str("/proc/").uint(pid as u64).str("/stat\0");
     // SAFETY: path is NUL-terminated.
     let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return false;
+        return None;
     }
     // SAFETY: a fresh fd nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut buf = [0u8; 512];
     let n = read(fd.as_raw_fd(), &mut buf).unwrap_or(0);
-    // The state follows the last ')' (the name may contain one).
+    // "PID (NAME) S PPID …": the name may contain ')' and spaces.
     let stat = &buf[..n];
-    match stat.iter().rposition(|&b| b == b')') {
-        Some(i) => !matches!(stat.get(i + 2), Some(b'Z') | Some(b'X') | None),
-        None => false,
+    let rest = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
+    let mut fields = rest.split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    let ppid = fields.next()?.iter().try_fold(0i32, |acc, &d| {
+        d.is_ascii_digit()
+            .then(|| acc.checked_mul(10)?.checked_add(i32::from(d - b'0')))?
+    })?;
+    Some((state, ppid))
+}
+
+/// True unless `pid` is gone or a zombie (a zombie that is not our child
+/// is reaped by its own parent; for us it has exited).
+pub fn alive(pid: i32) -> bool {
+    state_and_parent(pid).is_some_and(|(state, _)| !matches!(state, b'Z' | b'X'))
+}
+
+/// Parent links followed at most by [`is_descendant`].
+const MAX_ANCESTRY: usize = 128;
+
+/// True when `pid` is alive and a descendant of this process: its chain of
+/// parents reaches us within [`MAX_ANCESTRY`] links. As a subreaper we are
+/// the parent of every orphan of the service, so a daemon that double-forked
+/// is still found. Nothing is allocated.
+pub fn is_descendant(pid: i32) -> bool {
+    // SAFETY: getpid has no arguments.
+    let me = unsafe { libc::getpid() };
+    if pid <= 1 || pid == me || !alive(pid) {
+        return false;
     }
+    let mut current = pid;
+    for _ in 0..MAX_ANCESTRY {
+        match state_and_parent(current) {
+            Some((_, parent)) if parent == me => return true,
+            Some((_, parent)) if parent > 1 => current = parent,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Blocks `signals` and returns a close-on-exec, non-blocking signalfd for them.
@@ -455,6 +489,21 @@ pub fn kill_descendants(keep: impl Fn(i32) -> bool) {
             let _ = kill(pid, libc::SIGKILL);
         }
     }
+}
+
+/// Writes a diagnostic to our stderr, ignoring failure: a console that
+/// returns EIO, `/dev/full` or a pipe whose reader left must never end the
+/// supervisor (`eprintln!` panics on a failed write).
+pub fn stderr_fmt(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_fmt(args);
+}
+
+/// As [`stderr_fmt`], for stdout (`--help`, `--version`).
+pub fn stdout_fmt(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_fmt(args).and_then(|()| out.flush());
 }
 
 /// Borrow-free view of a raw fd for APIs that want AsRawFd.

@@ -1,6 +1,8 @@
 //! No heap allocation in the steady state: after warm-up, restart cycles
 //! (requested and after crashes), status requests and log lines allocate
-//! nothing in the supervisor's thread.
+//! nothing in the supervisor's thread. A second run does the same with
+//! `ready = sd-notify`: MAINPID checked against the supervisor's
+//! descendants (one refused, with a notice), and a flood of datagrams.
 //!
 //! The supervisor runs in-process on the main thread; a client thread
 //! drives it over the control socket and reads the allocation counter.
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use libnv::{FlagsCheck, NvList, UnpackOptions};
-use svc_supervise::spec::{Output, Spec};
+use svc_supervise::spec::{Output, Ready, Spec};
 use svc_supervise::supervisor::{Options, Supervisor};
 
 struct Counting;
@@ -57,6 +59,8 @@ struct Client {
     sock: UnixStream,
     id: u64,
     log: PathBuf,
+    /// The sd_notify socket to flood each round, if any.
+    flood: Option<PathBuf>,
 }
 
 impl Client {
@@ -113,22 +117,40 @@ impl Client {
         for _ in 0..100 {
             self.call("status");
         }
+        if let Some(path) = self.flood.clone() {
+            // From our pid, not the main pid: read and ignored, at most a
+            // bounded number per loop turn, between status requests.
+            let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+            sock.set_nonblocking(true).unwrap();
+            for i in 0..2000 {
+                let _ = sock.send_to(b"READY=1\nMAINPID=1\nSTATUS=flood", &path);
+                if i % 200 == 0 {
+                    self.call("status");
+                }
+            }
+        }
     }
 }
 
-fn main() {
-    let dir = std::env::temp_dir().join(format!("svc-supervise-alloc-{}", std::process::id()));
+/// Runs a supervisor of `script` in this thread while a client thread
+/// drives it; asserts the allocation count did not move after warm-up.
+fn run(name: &str, script: &str, ready: Ready) {
+    let dir = std::env::temp_dir().join(format!("svc-supervise-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let control = dir.join("control.sock");
-    let mut spec = Spec::new(
-        "alloc",
-        vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "echo started $$; exec sleep 1000".into(),
-        ],
-    );
+    let mut spec = Spec::new(name, vec!["/bin/sh".into(), "-c".into(), script.into()]);
+    let flood = (ready == Ready::SdNotify).then(|| dir.join(format!("{name}.notify/notify")));
+    let notifying = ready == Ready::SdNotify;
+    // SAFETY: geteuid has no arguments.
+    if notifying && unsafe { libc::geteuid() } == 0 {
+        // A MAINPID from root is believed whatever it names (systemd's
+        // rule); as nobody the refusal path is taken.
+        spec.user = Some("nobody".into());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    spec.ready = ready;
     spec.logging.output = Output::File;
     spec.logging.log_dir = Some(dir.join("logs"));
     spec.restart_delay_ms = 5;
@@ -144,7 +166,7 @@ fn main() {
     let sup = Supervisor::new(spec, &mut opts).unwrap();
     // SAFETY: gettid has no arguments.
     SUPERVISOR_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
-    let log: PathBuf = dir.join("logs/alloc/current");
+    let log: PathBuf = dir.join(format!("logs/{name}/current"));
     let client = std::thread::spawn(move || {
         let sock = UnixStream::connect(&control).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(20)))
@@ -153,6 +175,7 @@ fn main() {
             sock,
             id: 0,
             log: log.clone(),
+            flood,
         };
         c.round();
         c.round();
@@ -160,23 +183,45 @@ fn main() {
         c.round();
         c.round();
         let after = ALLOCATIONS.load(Ordering::Relaxed);
-        let lines = std::fs::read_to_string(&log).unwrap().lines().count();
+        let text = std::fs::read_to_string(&log).unwrap();
         c.call("exit");
-        (before, after, lines)
+        (before, after, text)
     });
     let code = sup.run(&opts);
-    let (before, after, lines) = client.join().unwrap();
+    let (before, after, text) = client.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 0);
+    let lines = text.lines().count();
     assert!(lines >= 28, "{lines} log lines: one per start at least");
+    if notifying {
+        assert!(
+            text.contains("MAINPID=2 ignored"),
+            "the refused MAINPID was not noticed: {text}"
+        );
+    }
     println!(
-        "allocations after warm-up: {before}; after 2 more rounds: {after}; log lines {lines}"
+        "{name}: allocations after warm-up: {before}; after 2 more rounds: {after}; log lines {lines}"
     );
     assert_eq!(
         before,
         after,
-        "the supervisor allocated in the steady state ({} allocations)",
+        "{name}: the supervisor allocated in the steady state ({} allocations)",
         after - before
+    );
+}
+
+fn main() {
+    run("alloc", "echo started $$; exec sleep 1000", Ready::Started);
+    // MAINPID=2 (kthreadd, or nobody in a pid namespace) is refused; then
+    // the main process names its child, a descendant: accepted.
+    let notify = env!("CARGO_BIN_EXE_svc-notify");
+    run(
+        "alloc-notify",
+        &format!(
+            "sleep 1000 & echo started $!; \
+             exec {notify} MAINPID=2 -- {notify} MAINPID=$! READY=1 -- sleep 1000"
+        ),
+        Ready::SdNotify,
     );
     println!("test steady_state_allocates_nothing ... ok");
 }

@@ -214,15 +214,9 @@ fn runtime_directory_is_created_for_the_user_and_removed_after_stop() {
     wait_for("runtime dir removal", || !dir.exists());
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no arguments.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn credentials_user_groups_are_really_set() {
-    if !is_root() {
-        eprintln!("credentials test needs root; skipped");
+    if !need_root("credentials_user_groups_are_really_set") {
         return;
     }
     let t = Scratch::new("creds");
@@ -260,8 +254,7 @@ fn credentials_user_groups_are_really_set() {
 #[test]
 fn standalone_uid_is_really_dropped() {
     // Regression: the original kept uid 0 after --uid.
-    if !is_root() {
-        eprintln!("needs root; skipped");
+    if !need_root("standalone_uid_is_really_dropped") {
         return;
     }
     let t = Scratch::new("uid");
@@ -334,11 +327,17 @@ fn forking_service_with_pidfile_is_watched_and_stopped() {
 fn notify_fd_readiness_waits_for_the_line() {
     let t = Scratch::new("notifyfd");
     let gate = t.path("gate");
+    let waiting = t.path("waiting");
+    // Bytes without a newline first: the supervisor has read them (the
+    // service's next step only comes after the test saw `waiting`), yet
+    // the service is not ready.
     let mut s = svc(
         "notifyfd",
         &format!(
-            "while [ ! -e {} ]; do sleep 0.02; done; echo ready >&4; exec sleep 1000",
-            gate.display()
+            "printf not-yet >&4; : > {w}; while [ ! -e {g} ]; do sleep 0.02; done; \
+             echo ready >&4; exec sleep 1000",
+            w = waiting.display(),
+            g = gate.display()
         ),
     );
     s.add_string("ready", "notify-fd").unwrap();
@@ -346,7 +345,7 @@ fn notify_fd_readiness_waits_for_the_line() {
     let mut sup = Sup::managed(&t, s);
     sup.call("start", |_| {});
     sup.wait_state("running");
-    std::thread::sleep(Duration::from_millis(100));
+    wait_for("the service waiting at its gate", || waiting.exists());
     assert_eq!(state(&sup.status()), "running");
     std::fs::write(&gate, "").unwrap();
     sup.wait_state("ready");
@@ -357,10 +356,12 @@ fn sd_notify_readiness_status_and_foreign_pids() {
     let t = Scratch::new("sdnotify");
     let gate = t.path("gate");
     // First a child of the service says READY=1: not the main pid, ignored.
-    // Then the main process itself (exec'd into svc-notify) says it.
+    // Then the main process says STATUS=waiting: datagrams are read in
+    // order, so once that shows, the impostor's was read too. Then the
+    // main process itself (exec'd into svc-notify) says READY=1.
     let script = format!(
-        "{n} READY=1 STATUS=impostor; while [ ! -e {g} ]; do sleep 0.02; done; \
-         exec {n} STATUS=serving READY=1 -- sleep 1000",
+        "{n} READY=1 STATUS=impostor; exec {n} STATUS=waiting -- /bin/sh -c \
+         'while [ ! -e {g} ]; do sleep 0.02; done; exec {n} STATUS=serving READY=1 -- sleep 1000'",
         n = NOTIFY_BIN,
         g = gate.display()
     );
@@ -368,11 +369,10 @@ fn sd_notify_readiness_status_and_foreign_pids() {
     s.add_string("ready", "sd-notify").unwrap();
     let mut sup = Sup::managed(&t, s);
     sup.call("start", |_| {});
-    sup.wait_state("running");
-    std::thread::sleep(Duration::from_millis(200));
-    let st = sup.status();
+    let st = sup.wait_status("STATUS=waiting from the main pid", |st| {
+        st.get_str("status_text") == Some("waiting")
+    });
     assert_eq!(state(&st), "running", "a foreign pid made it ready");
-    assert_eq!(st.get_str("status_text"), None);
     std::fs::write(&gate, "").unwrap();
     let st = sup.wait_state("ready");
     assert_eq!(st.get_str("status_text"), Some("serving"));
@@ -567,13 +567,28 @@ fn a_kill_request_never_leads_to_a_respawn() {
     let t = Scratch::new("kill");
     let mut sup = Sup::standalone(&t, &["--", "/bin/sleep", "1000"]);
     let pid = num(&sup.wait_state("ready"), "pid") as i32;
+    // Every state change is an event on an attached connection, in order.
+    let watcher = connect(&sup.control);
+    call_on(&watcher, request(1, "attach"));
     let reply = sup.call("kill", |r| r.add_string("signal", "KILL").unwrap());
     assert_eq!(reply.get_number("ipc:error_code"), None, "{reply:?}");
-    let st = sup.wait_state("down");
-    assert_eq!(num(&st, "last_exit_signal"), 9);
-    std::thread::sleep(Duration::from_millis(300));
-    let st = sup.status();
+    let mut seen = Vec::new();
+    while seen.last().map(String::as_str) != Some("down") {
+        let e = recv(&watcher);
+        seen.push(state(&e));
+    }
+    // A respawn would go through `starting` (no delay after a first
+    // failure) or `backoff` (a timer) instead of `down`; `down` has no
+    // timer, so nothing starts it again unless asked.
+    assert!(
+        !seen.iter().any(|s| s == "starting" || s == "backoff"),
+        "{seen:?}"
+    );
+    let (st, late) = call_on(&watcher, request(2, "status"));
+    assert!(late.is_empty(), "events after down: {late:?}");
     assert_eq!(state(&st), "down");
+    assert_eq!(st.get_str("wanted"), Some("down"));
+    assert_eq!(num(&st, "last_exit_signal"), 9);
     assert_eq!(num(&st, "restarts"), 0);
     assert!(!alive(pid));
 }
@@ -930,9 +945,14 @@ fn manager_fd_declaration_events_eof_and_reattach() {
     }
     let pid = events.last().unwrap().get_number("pid").unwrap() as i32;
 
-    // The manager goes away: the service keeps running, supervised.
+    // The manager goes away: the service keeps running, supervised. The
+    // supervisor has seen the EOF once it closed its end (fd 3); nothing
+    // connects meanwhile, so no new descriptor can take that number.
     drop(manager);
-    std::thread::sleep(Duration::from_millis(200));
+    let fd3 = format!("/proc/{}/fd/3", sup.pid());
+    wait_for("the supervisor to close the manager fd", || {
+        std::fs::symlink_metadata(&fd3).is_err()
+    });
     let st = sup.status();
     assert_eq!(state(&st), "ready");
     assert_eq!(num(&st, "pid") as i32, pid);
@@ -1199,8 +1219,7 @@ fn all_sixteen_rlimits_apply() {
 
 #[test]
 fn chroot_runs_the_service_inside_its_root() {
-    if !is_root() {
-        eprintln!("chroot needs root; skipped");
+    if !need_root("chroot_runs_the_service_inside_its_root") {
         return;
     }
     let t = Scratch::new("chroot");

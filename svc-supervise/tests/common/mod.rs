@@ -65,6 +65,26 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether a test that needs root can run: true as root; otherwise false
+/// with a skip line, or a panic when `CI=true` (CI never passes a test it
+/// did not run).
+pub fn need_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs root, and CI=true: failing rather than skipping"
+    );
+    eprintln!("{test} needs root; skipped");
+    false
+}
+
 pub fn alive(pid: i32) -> bool {
     // A zombie is not alive: look at the state in /proc.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -146,18 +166,24 @@ pub struct Sup {
 impl Sup {
     /// `svc-supervise ARGS` with --control in `scratch`, output to files there.
     pub fn standalone(scratch: &Scratch, args: &[&str]) -> Sup {
-        let control = scratch.path("control.sock");
-        let out = scratch.path("sup.out");
-        let err = scratch.path("sup.err");
-        let child = Command::new(BIN)
-            .arg("--control")
+        Sup::standalone_with(&scratch.dir, args, |_| {})
+    }
+
+    /// Like [`Sup::standalone`] with the control socket and output files in
+    /// `dir`, and `setup` applied to the command (credentials, stderr…).
+    pub fn standalone_with(dir: &Path, args: &[&str], setup: impl FnOnce(&mut Command)) -> Sup {
+        let control = dir.join("control.sock");
+        let out = dir.join("sup.out");
+        let err = dir.join("sup.err");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--control")
             .arg(&control)
             .args(args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(&err).unwrap());
+        setup(&mut cmd);
+        let child = cmd.spawn().unwrap();
         let sup = Sup {
             child: Some(child),
             control,
