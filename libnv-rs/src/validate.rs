@@ -59,19 +59,6 @@ impl Frame {
             ..Frame::default()
         }
     }
-
-    /// Checks the nested list header at `at` and opens its frame.
-    fn read(
-        msg: &[u8],
-        at: usize,
-        nfds: usize,
-        order: ByteOrder,
-        remaining: u64,
-        element: bool,
-    ) -> Result<Frame, DecodeError> {
-        let h = read_header(msg, at, nfds, Some(order))?;
-        Ok(Frame::new(at, h.flags, remaining, element))
-    }
 }
 
 /// A checked list header.
@@ -254,7 +241,8 @@ fn validate_in<const SLOTS: usize, const FRAMES: usize>(
                 return Err(derr(p, K::UnexpectedArrayNext));
             }
             if f.remaining > 0 {
-                frames[depth] = Frame::read(msg, data, nfds, order, f.remaining - 1, true)?;
+                let h = read_header(msg, data, nfds, Some(order))?;
+                frames[depth] = Frame::new(data, h.flags, f.remaining - 1, true);
                 p = data + HEADER_SIZE;
             } else {
                 depth -= 1;
@@ -269,31 +257,46 @@ fn validate_in<const SLOTS: usize, const FRAMES: usize>(
         }
         frame.pairs = frame.pairs.saturating_add(1);
 
-        let size_ok = match code {
-            T_NULL => ds == 0,
-            T_BOOL => ds == 1,
-            T_NUMBER | T_DESCRIPTOR => ds == 8,
-            T_STRING | T_BINARY | T_NVLIST => ds != 0,
-            // Arrays: checked against nitems below.
-            _ => true,
-        };
-        if !size_ok {
-            return Err(derr(p + 3, K::BadDataSize));
-        }
+        let bad_size = || Err(derr(p + 3, K::BadDataSize));
         match code {
+            T_NULL => {
+                if ds != 0 {
+                    return bad_size();
+                }
+            }
             T_BOOL => {
+                if ds != 1 {
+                    return bad_size();
+                }
                 if msg[data] > 1 {
                     return Err(derr(data, K::BadBool(msg[data])));
                 }
             }
+            T_NUMBER => {
+                if ds != 8 {
+                    return bad_size();
+                }
+            }
             T_STRING => {
+                if ds == 0 {
+                    return bad_size();
+                }
                 let s = &msg[data..data + dsu];
                 if s[dsu - 1] != 0 || s[..dsu - 1].contains(&0) {
                     return Err(derr(data, K::BadString));
                 }
             }
-            T_DESCRIPTOR => use_fd(data, &mut refs)?,
-            T_NULL | T_NUMBER | T_BINARY => {}
+            T_DESCRIPTOR => {
+                if ds != 8 {
+                    return bad_size();
+                }
+                use_fd(data, &mut refs)?;
+            }
+            T_BINARY => {
+                if ds == 0 {
+                    return bad_size();
+                }
+            }
             T_BOOL_ARRAY => {
                 if r.nitems == 0 || ds != r.nitems {
                     return bad_count();
@@ -323,15 +326,20 @@ fn validate_in<const SLOTS: usize, const FRAMES: usize>(
                 // T_NVLIST or T_NVLIST_ARRAY: the (first) nested list's header follows the
                 // pair; its datasize is not skipped.
                 let array = code == T_NVLIST_ARRAY;
-                if array && (r.nitems == 0 || r.nitems > left / HEADER_SIZE as u64) {
-                    return bad_count();
+                if array {
+                    if r.nitems == 0 || r.nitems > left / HEADER_SIZE as u64 {
+                        return bad_count();
+                    }
+                } else if ds == 0 {
+                    return bad_size();
                 }
                 if depth >= max_depth {
                     return Err(derr(p, K::TooDeep { limit: max_depth }));
                 }
                 let remaining = if array { r.nitems - 1 } else { 0 };
                 depth += 1;
-                frames[depth] = Frame::read(msg, data, nfds, order, remaining, array)?;
+                let h = read_header(msg, data, nfds, Some(order))?;
+                frames[depth] = Frame::new(data, h.flags, remaining, array);
                 p = data + HEADER_SIZE;
                 continue;
             }
