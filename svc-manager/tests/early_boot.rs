@@ -172,6 +172,8 @@ fn failed_sysinit_member_ends_the_boot_with_status_3() {
     );
     assert!(console.contains("   fsck: "), "{console}");
     assert!(console.contains("its log: "), "{console}");
+    // and the end of that log: what fsck said
+    assert!(console.contains("fsck: errors left"), "{console}");
     // `early` is wanted by default, which requires sysinit: never started.
     assert!(!t.path("log/early/current").exists());
 

@@ -88,6 +88,9 @@ impl Manager {
             let log = self.log_path(name);
             if log.exists() {
                 text.push_str(&format!("   {name}: its log: {}\n", log.display()));
+                for line in last_lines(&log, 5) {
+                    text.push_str(&format!("   {name}| {line}\n"));
+                }
             }
             failed.push(name.clone());
         }
@@ -106,4 +109,22 @@ impl Manager {
     pub(crate) fn leaving_for_emergency(&self) -> bool {
         self.exit_status == EXIT_SYSINIT_FAILED
     }
+}
+
+/// The last `n` lines of a log file (from its last 4 KiB).
+fn last_lines(path: &std::path::Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut buf = Vec::new();
+    let _ = f.take(4096).read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
 }
