@@ -65,7 +65,7 @@ fn read_only_log_dir_falls_back_to_runtime_then_moves() {
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
         .arg(bin("svc-manager"))
-        .args(args)
+        .args(&args)
         .env_remove("NOTIFY_SOCKET")
         .stdin(Stdio::null())
         .stdout(Stdio::null());
@@ -117,6 +117,31 @@ fn read_only_log_dir_falls_back_to_runtime_then_moves() {
     // early's supervisor still holds run/log/early/current: it stays
     // there until early's supervisor goes; a stop is enough.
     assert!(early.join("early/current").exists());
+    // A manager started again (adopting) must not move it either: its
+    // first check runs before adoption.
+    let mut m = m;
+    m.kill();
+    let mut again = Command::new(bin("svc-manager"));
+    again
+        .args(&args)
+        .env_remove("NOTIFY_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let m = Manager {
+        child: Some(again.spawn().expect("spawn svc-manager")),
+        socket: t.socket(),
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "the second manager's socket",
+        || std::os::unix::net::UnixStream::connect(&m.socket).is_ok(),
+    );
+    let mut c = m.client();
+    c.wait_state("early", "ready");
+    assert!(
+        early.join("early/current").exists(),
+        "moved while its supervisor writes it"
+    );
     c.simple("stop", &["early"]);
     wait_for(Duration::from_secs(10), "early's log moved to log/", || {
         !early.join("early").exists()

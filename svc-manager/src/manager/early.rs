@@ -37,12 +37,16 @@ impl Manager {
             return;
         }
         // A supervisor still running holds its `current` open: its early
-        // log moves once it has gone (a stop, a restart).
+        // log moves once it has gone (a stop, a restart). Its control
+        // socket says so too before adoption (this runs first from
+        // `load` in `Manager::new`), and for one not adopted yet: a
+        // supervisor removes it when it exits.
         let units = &self.units;
         let busy = |name: &str| {
             units
                 .get(name)
                 .is_some_and(|u| u.link.is_some() || u.orphan.is_some())
+                || self.control_path(name).symlink_metadata().is_ok()
         };
         let r = logdir::sweep(&early, &wanted, &busy, logdir::MOVE_BUDGET);
         for name in &r.moved {
