@@ -251,11 +251,11 @@ impl Init {
             return;
         }
         say_why(why, m, &self.boot_logs);
+        let (path, summary) = (m.path().display(), summary(why));
         match &self.emergency_shell {
             Some(sh) if self.place.pid1 => {
                 crate::log!(
-                    "starting an emergency shell ({}) on the console; leave it to {}",
-                    sh.path().display(),
+                    "{path} {summary}: starting an emergency shell on the console; leave it to {}",
                     if why == Why::Asked {
                         "boot"
                     } else {
@@ -278,12 +278,12 @@ impl Init {
                 }
             }
             _ if why == Why::Asked => {
-                crate::log!("there is no emergency shell here: booting");
+                crate::log!("{path} {summary} and there is no emergency shell here: booting");
                 m.retry_at(now);
             }
             _ => {
                 crate::log!(
-                    "there is no emergency shell here; trying again in {} s",
+                    "{path} {summary} and there is no emergency shell here; trying again in {} s",
                     crate::manager::MAX_DELAY.as_secs()
                 );
                 m.retry_at(now + crate::manager::MAX_DELAY);
@@ -404,14 +404,26 @@ impl Init {
     }
 }
 
-/// The console's account of why the manager is not running. Each line
-/// on its own (log lines are cut at 512 bytes).
-fn say_why(why: Why, m: &Manager, boot_logs: &[std::path::PathBuf; 2]) {
-    let path = m.path().display();
+/// Why the manager is not running, after its path, in the line that
+/// announces the shell (`svc-init: /sbin/svc-manager cannot run: starting
+/// an emergency shell ...`, which tests/system/qemu-boot.sh looks for).
+fn summary(why: Why) -> &'static str {
     match why {
-        Why::CannotRun => crate::log!("{path} cannot run"),
+        Why::CannotRun => "cannot run",
+        Why::FailsAtStart(_) => "keeps failing at start-up",
+        Why::SysinitFailed => "stopped the boot (target sysinit failed)",
+        Why::Asked => "is not started (emergency on the kernel command line)",
+    }
+}
+
+/// The details before that line, each on its own (log lines are cut at
+/// 512 bytes).
+fn say_why(why: Why, m: &Manager, boot_logs: &[std::path::PathBuf; 2]) {
+    match why {
+        Why::CannotRun => return,
         Why::FailsAtStart(status) => crate::log!(
-            "{path} failed at start-up {} times in a row, the last time with {}",
+            "{} failed at start-up {} times in a row, the last time with {}",
+            m.path().display(),
             crate::manager::MAX_STARTUP_FAILURES,
             crate::StatusText(status)
         ),
@@ -419,19 +431,15 @@ fn say_why(why: Why, m: &Manager, boot_logs: &[std::path::PathBuf; 2]) {
             "the boot stopped: target sysinit failed (what failed is above); the file systems are as it left them"
         ),
         Why::Asked => {
-            crate::log!(
-                "emergency mode (kernel command line): no services, root as the kernel mounted it"
-            );
+            crate::log!("emergency mode: no services, the root as the kernel mounted it");
             return;
         }
     }
-    if why != Why::CannotRun {
-        crate::log!(
-            "its messages are above, and in {} (or {} once /var/log could be written)",
-            boot_logs[0].display(),
-            boot_logs[1].display()
-        );
-    }
+    crate::log!(
+        "its messages are above, and in {} (or {} once /var/log could be written)",
+        boot_logs[0].display(),
+        boot_logs[1].display()
+    );
 }
 
 fn log_outcome(outcome: Outcome) {
