@@ -88,3 +88,94 @@ fn a_failed_sysinit_goes_to_the_shell_at_once() {
     ns.signal(libc::SIGUSR2);
     let _ = ns.wait();
 }
+
+/// The whole path with the real svc-manager: a required member of
+/// `sysinit` fails (an fsck), the manager says so and exits 3, svc-init
+/// opens the emergency shell at once; the "administrator" there repairs
+/// the file system and leaves, and the next manager boots through.
+#[test]
+fn a_failing_fsck_reaches_the_shell_and_the_boot_goes_on_after_it() {
+    let dir = TempDir::new("fsck-e2e");
+    let manager = svc_init().with_file_name("svc-manager");
+    assert!(
+        manager.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        manager.display()
+    );
+    let services = dir.path("services");
+    std::fs::create_dir_all(&services).unwrap();
+    let broken = dir.path("fs-broken");
+    std::fs::write(&broken, "").unwrap();
+    for (name, text) in [
+        (
+            "sysinit",
+            "[target]\n[dependencies]\nrequires = fsck\n".to_owned(),
+        ),
+        (
+            "fsck",
+            format!(
+                "[service]\ntype = oneshot\nexec = /bin/sh -c 'if [ -e {} ]; then echo \"fsck: errors left\" >&2; exit 8; fi'\n",
+                broken.display()
+            ),
+        ),
+        (
+            "default",
+            "[target]\n[dependencies]\nrequires = sysinit\nwants = later\n".to_owned(),
+        ),
+        (
+            "later",
+            format!(
+                "[service]\nexec = /bin/sh -c 'echo up > {}; exec sleep 1000'\n[dependencies]\nafter = sysinit\n",
+                dir.path("later-ran").display()
+            ),
+        ),
+    ] {
+        std::fs::write(services.join(format!("{name}.ini")), text).unwrap();
+    }
+    let shell = dir.script(
+        "repair-shell",
+        &format!(
+            "[ -e {later} ] && echo 'later ran before the shell' > {marker}.bad\nrm {broken}\necho repaired > {marker}\nsleep 1.5",
+            later = dir.path("later-ran").display(),
+            marker = dir.path("shell-ran").display(),
+            broken = broken.display()
+        ),
+    );
+    let mut args = dir.init_args();
+    args[1] = manager.into();
+    args.extend([
+        "--services".into(),
+        services.into(),
+        "--socket".into(),
+        dir.path("sock").into(),
+    ]);
+    let env_shell = format!("SVC_EMERGENCY_SHELL={}", shell.display());
+    let env_enabled = format!("SVC_ENABLED={}", dir.path("enabled").display());
+    let ns = Namespace::start(
+        &dir,
+        NamespaceSpec {
+            wrapper: &["env", &env_shell, &env_enabled],
+            inner: &[],
+            before: None,
+            args,
+            stdin: None,
+        },
+    );
+    wait_for("the emergency shell", BOUND, || {
+        dir.path("shell-ran").exists()
+    });
+    assert!(
+        !dir.path("shell-ran.bad").exists(),
+        "later started on a broken fs"
+    );
+    let err = ns.stderr();
+    assert!(
+        err.contains("stopped the boot (target sysinit failed)"),
+        "{err}"
+    );
+    wait_for("the boot after the repair", BOUND, || {
+        dir.path("later-ran").exists()
+    });
+    ns.signal(libc::SIGUSR2);
+    let _ = ns.wait();
+}
