@@ -46,6 +46,13 @@ pub fn write_lines(stream: Stream, bytes: &[u8]) {
     boot_log_append(bytes);
 }
 
+/// `screen` to `stream`, `plain` (the same without colours) to the boot
+/// log.
+pub fn write_split(stream: Stream, screen: &[u8], plain: &[u8]) {
+    write_counted(stream.dropped(), |b| stream.write_all(b), screen);
+    boot_log_append(plain);
+}
+
 /// The boot log stops growing here (one line says so): it is for the
 /// boot, and a manager that logs without end must not fill /var/log.
 pub const BOOT_LOG_MAX: u64 = 4 << 20;
