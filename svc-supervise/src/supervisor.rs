@@ -500,7 +500,7 @@ impl Supervisor {
         if let Some(p) = &self.prepared {
             for dir in &p.runtime_dirs {
                 if dir.exists()
-                    && let Err(e) = std::fs::remove_dir_all(dir)
+                    && let Err(e) = sys::remove_tree(dir)
                 {
                     self.log
                         .notice_fmt(format_args!("removing {}: {e}", dir.display()));

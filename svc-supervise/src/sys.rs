@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
 
 /// errno of the last failed call, as an io::Error.
 pub fn last_error() -> io::Error {
@@ -491,6 +492,144 @@ pub fn kill_descendants(keep: impl Fn(i32) -> bool) {
     }
 }
 
+/// Directory levels [`remove_tree`] descends at most.
+const MAX_TREE_DEPTH: usize = 64;
+/// Entries [`remove_tree`] removes at most, so that a process still
+/// filling the tree cannot keep the loop busy for ever.
+const MAX_TREE_ENTRIES: usize = 1 << 20;
+
+/// Removes the tree at `path` (a symlink at any level is removed, never
+/// followed) without allocating, unlike `std::fs::remove_dir_all`: names
+/// go through one stack buffer per level and the directory entries through
+/// one shared getdents64 buffer. Deeper than [`MAX_TREE_DEPTH`] levels is
+/// ELOOP, and the rest is left.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let mut cpath = [0u8; libc::PATH_MAX as usize];
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.len() >= cpath.len() || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    cpath[..bytes.len()].copy_from_slice(bytes);
+    let mut buf = [0u64; 512];
+    let mut budget = MAX_TREE_ENTRIES;
+    remove_entry(
+        libc::AT_FDCWD,
+        &cpath[..=bytes.len()],
+        &mut buf,
+        0,
+        &mut budget,
+    )
+    .map(|_| ())
+}
+
+/// Removes `name` (NUL-terminated) in `parent`, a directory with its
+/// contents; Ok(true) when it was a directory (and `buf` was used).
+fn remove_entry(
+    parent: RawFd,
+    name: &[u8],
+    buf: &mut [u64; 512],
+    depth: usize,
+    budget: &mut usize,
+) -> io::Result<bool> {
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EMLINK))?;
+    // SAFETY: name is NUL-terminated; parent is a directory fd or AT_FDCWD.
+    if unsafe { libc::unlinkat(parent, name.as_ptr().cast(), 0) } == 0 {
+        return Ok(false);
+    }
+    match last_error().raw_os_error() {
+        Some(libc::ENOENT) => return Ok(false),
+        Some(libc::EISDIR) => {}
+        _ => return Err(last_error()),
+    }
+    if depth >= MAX_TREE_DEPTH {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
+    // SAFETY: name is NUL-terminated; O_NOFOLLOW: a symlink swapped in
+    // since the unlink is not followed.
+    let fd = unsafe {
+        libc::openat(
+            parent,
+            name.as_ptr().cast(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(last_error());
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    clear_dir(&dir, buf, depth, budget)?;
+    drop(dir);
+    // SAFETY: as above.
+    if unsafe { libc::unlinkat(parent, name.as_ptr().cast(), libc::AT_REMOVEDIR) } < 0
+        && last_error().raw_os_error() != Some(libc::ENOENT)
+    {
+        return Err(last_error());
+    }
+    Ok(true)
+}
+
+/// Empties the directory `dir`. A subdirectory is removed with the same
+/// buffer, after which the scan starts again from the beginning.
+fn clear_dir(
+    dir: &OwnedFd,
+    buf: &mut [u64; 512],
+    depth: usize,
+    budget: &mut usize,
+) -> io::Result<()> {
+    'pass: loop {
+        // SAFETY: lseek on a directory fd we own rewinds its getdents position.
+        if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
+            return Err(last_error());
+        }
+        loop {
+            // SAFETY: buf is valid for its size in bytes.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    dir.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    std::mem::size_of_val(buf),
+                )
+            };
+            if n < 0 {
+                return Err(last_error());
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            let mut off = 0;
+            while off + 19 < n as usize {
+                // SAFETY: the kernel filled n bytes of buf.
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+                // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+                let reclen = u16::from_ne_bytes([bytes[off + 16], bytes[off + 17]]) as usize;
+                if reclen == 0 || off + reclen > bytes.len() {
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
+                let raw = &bytes[off + 19..off + reclen];
+                let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+                off += reclen;
+                if len == 0 || &raw[..len] == b"." || &raw[..len] == b".." {
+                    continue;
+                }
+                let mut name = [0u8; 256];
+                if len >= name.len() {
+                    return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+                }
+                name[..len].copy_from_slice(&raw[..len]);
+                if remove_entry(dir.as_raw_fd(), &name[..=len], buf, depth + 1, budget)? {
+                    // buf was reused below: what it held is gone.
+                    continue 'pass;
+                }
+            }
+        }
+    }
+}
+
 /// Writes a diagnostic to our stderr, ignoring failure: a console that
 /// returns EIO, `/dev/full` or a pipe whose reader left must never end the
 /// supervisor (`eprintln!` panics on a failed write).
@@ -548,6 +687,46 @@ pub fn release_unused_stack() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_tree_removes_a_tree_and_follows_no_symlink() {
+        let base = std::env::temp_dir().join(format!("svc-remove-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let outside = base.join("outside");
+        let tree = base.join("tree");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep"), "x").unwrap();
+        let mut deep = tree.clone();
+        for i in 0..10 {
+            deep = deep.join(format!("d{i}"));
+            std::fs::create_dir_all(&deep).unwrap();
+            for f in 0..50 {
+                std::fs::write(deep.join(format!("file-{f}-with-a-longer-name")), "x").unwrap();
+            }
+            std::os::unix::fs::symlink(&outside, deep.join("link")).unwrap();
+        }
+        std::fs::create_dir_all(tree.join("wide")).unwrap();
+        for d in 0..40 {
+            std::fs::create_dir_all(tree.join(format!("wide/{d}/x"))).unwrap();
+        }
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        assert!(outside.join("keep").exists(), "a symlink was followed");
+        // A symlink at the top is removed, not its target.
+        std::os::unix::fs::symlink(&outside, &tree).unwrap();
+        remove_tree(&tree).unwrap();
+        assert!(std::fs::symlink_metadata(&tree).is_err());
+        assert!(outside.join("keep").exists());
+        // Too deep: an error, not a stack overflow.
+        let mut deep = tree.clone();
+        for _ in 0..MAX_TREE_DEPTH + 2 {
+            deep = deep.join("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let e = remove_tree(&tree).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn children_of_any_thread_are_found() {
