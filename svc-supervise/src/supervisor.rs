@@ -250,7 +250,6 @@ impl Supervisor {
             self.want_up(opts.once);
         }
         sys::trim_heap();
-        sys::release_unused_stack();
         let mut fds = [libc::pollfd {
             fd: -1,
             events: 0,

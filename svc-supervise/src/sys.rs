@@ -660,30 +660,6 @@ pub fn trim_heap() {
     }
 }
 
-/// Drops the stack pages below the caller's frame (keeping a margin) that
-/// set-up dirtied and the loop may never need again. What lies below the
-/// stack pointer is dead; the kernel gives back zero pages if it is used.
-#[inline(never)]
-pub fn release_unused_stack() {
-    const PAGE: usize = 4096;
-    const MARGIN: usize = 2 * PAGE;
-    const SPAN: usize = 256 * 1024;
-    let marker = 0u8;
-    let sp = std::hint::black_box(&marker) as *const u8 as usize;
-    let top = (sp - MARGIN) & !(PAGE - 1);
-    let bottom = top.saturating_sub(SPAN);
-    // SAFETY: the range is below the stack pointer, unused by any live
-    // frame (no signal handlers run on this stack: signals come through a
-    // signalfd); unmapped parts only make madvise return ENOMEM.
-    unsafe {
-        libc::madvise(
-            bottom as *mut libc::c_void,
-            top - bottom,
-            libc::MADV_DONTNEED,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
