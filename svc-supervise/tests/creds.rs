@@ -62,7 +62,9 @@ fn entries_longer_than_16_kib_are_resolved() {
         .arg(BIN)
         .args(["--name", "creds-long", "--control"])
         .arg(&control)
-        .args(["--uid", "biguser", "--gid", "biggroup", "--", "/bin/sh", "-c"])
+        .args([
+            "--uid", "biguser", "--gid", "biggroup", "--", "/bin/sh", "-c",
+        ])
         .arg("echo ids $(id -u) $(id -g) $(id -G); exec sleep 1000")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
