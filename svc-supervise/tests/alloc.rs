@@ -310,6 +310,9 @@ fn run(phase: &'static Phase) {
         // The first start, then three restarts and three crashes a round.
         assert!(starts >= 25, "{name}: {starts} starts logged, 25 at least");
     }
+    if name == "check" {
+        assert!(text.contains("check-failed"), "{name}: no check failed");
+    }
     if name == "sd-notify" {
         assert!(
             text.contains("MAINPID=2 ignored"),
@@ -386,9 +389,12 @@ static PHASES: [Phase; 9] = [
         setup: |spec, dir| {
             let flag = dir.join("flag");
             spec.ready = Ready::Check(vec![
-                "/usr/bin/test".into(),
-                "-e".into(),
-                flag.display().to_string(),
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "test -e {} || {{ echo check-failed; exit 1; }}",
+                    flag.display()
+                ),
             ]);
             spec.check_interval_ms = 10;
         },
