@@ -170,12 +170,8 @@ impl Context {
             CString::new(p.as_os_str().as_encoded_bytes())
                 .map_err(|_| format!("NUL byte in path {}", p.display()))
         };
-        let devnull = nix::fcntl::open(
-            "/dev/null",
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| format!("/dev/null: {e}"))?;
+        let devnull =
+            OwnedFd::from(std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?);
         Ok(Context {
             _env: env,
             envp,
