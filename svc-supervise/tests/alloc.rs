@@ -29,6 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/support/harness.rs"]
+mod harness;
+
 use libnv::{FlagsCheck, NvList, UnpackOptions};
 use svc_supervise::spec::{Kind, Output, Ready, Spec};
 use svc_supervise::supervisor::{Options, Supervisor};
@@ -359,7 +362,10 @@ static PHASES: [Phase; 9] = [
                  exec $N MAINPID=2 -- $N MAINPID=$! READY=1 -- sleep 1000",
         setup: |spec, dir| {
             spec.ready = Ready::SdNotify;
-            let notify = env!("CARGO_BIN_EXE_svc-notify");
+            // Staged where nobody can execute it, also from a clone in a
+            // 0700 directory.
+            let notify = harness::staged("svc-notify");
+            let notify = notify.display();
             spec.exec[2] = format!("N={notify}; {}", spec.exec[2]);
             if root() {
                 // A MAINPID from root is believed whatever it names
