@@ -15,23 +15,31 @@ use std::time::{Duration, Instant};
 
 use libnv::{Flags, FlagsCheck, NvList, UnpackOptions};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_svc-supervise");
+/// svc-supervise, staged where a test running it as nobody can execute it.
+pub const BIN: Staged = Staged("svc-supervise");
 /// `svc-notify`, staged where services running as nobody can execute it
-/// (tests/support/harness.rs); formats as its path.
+/// (tests/support/harness.rs).
 pub const NOTIFY_BIN: Staged = Staged("svc-notify");
 
 #[path = "../../../tests/support/harness.rs"]
 pub mod harness;
 
-/// A program staged by `harness::staged`, usable in `format!` and as a
-/// `Command` program.
+/// A program of this crate staged by `harness::staged` (the build
+/// directory may be out of reach of other users: a clone in a 0700
+/// directory), usable in `format!` (as its path) and as a `Command`
+/// program.
 pub struct Staged(pub &'static str);
 
 impl Staged {
     pub fn path(&self) -> &'static Path {
+        static SUPERVISE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
         static NOTIFY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-        assert_eq!(self.0, "svc-notify", "only svc-notify is staged here");
-        NOTIFY.get_or_init(|| harness::staged(self.0))
+        let cell = match self.0 {
+            "svc-supervise" => &SUPERVISE,
+            "svc-notify" => &NOTIFY,
+            other => panic!("{other} is not a program of this crate"),
+        };
+        cell.get_or_init(|| harness::staged(self.0))
     }
 }
 
