@@ -48,7 +48,8 @@ DATA_UUID=5c0dd15c-0000-4000-8000-000000d15c00
 
 ALL_CHECKS=()
 for v in "${VARIANTS[@]}"; do
-  ALL_CHECKS+=("disk-boot/$v/image" "disk-boot/$v/boot1-early-services" "disk-boot/$v/boot1-root-rw" "disk-boot/$v/boot1-fstab"
+  ALL_CHECKS+=("disk-boot/$v/image" "disk-boot/$v/boot1-early-services" "disk-boot/$v/boot1-devices"
+    "disk-boot/$v/boot1-root-rw" "disk-boot/$v/boot1-fstab"
     "disk-boot/$v/boot1-settings" "disk-boot/$v/boot1-bootmisc" "disk-boot/$v/boot1-getty-console"
     "disk-boot/$v/boot1-poweroff" "disk-boot/$v/fsck-clean-1" "disk-boot/$v/data-on-disk-1"
     "disk-boot/$v/boot2-previous-data" "disk-boot/$v/boot2-no-recovery" "disk-boot/$v/boot2-poweroff"
@@ -121,6 +122,8 @@ build_busybox_tree() {
     rm -f "${partial:?}/$a"
     ln -s /usr/bin/busybox "$partial/$a"
   done
+  # Alpine's mdev.conf, in short: modules for hotplugged devices.
+  printf '%s\n' '$MODALIAS=.* root:root 0660 @modprobe -q "$MODALIAS"' >"$partial/etc/mdev.conf"
   rm -f "$partial"/usr/bin/udevadm "$partial"/usr/lib/systemd/systemd-udevd \
     "$partial"/lib/systemd/systemd-udevd "$partial"/usr/sbin/fsck "$partial"/usr/sbin/blkid
   mv "$partial" "$dest"
@@ -316,6 +319,10 @@ run_variant() {
   log1=$dir/boot1.log
   boot "$v" 1 || say "$v boot 1 timed out after ${BOOT_TIMEOUT} s"
   expect "disk-boot/$v/boot1-early-services" "$log1" early-not-up=none
+  # udevd on Debian; mdev, set up from /etc/mdev.conf, on the busybox tree.
+  local dm=udevd
+  [ "$v" = busybox ] && dm=mdev
+  expect "disk-boot/$v/boot1-devices" "$log1" "device-manager=$dm"
   expect "disk-boot/$v/boot1-root-rw" "$log1" root=rw
   expect "disk-boot/$v/boot1-fstab" "$log1" data=mounted swaps=1
   expect "disk-boot/$v/boot1-settings" "$log1" hostname=svc-disk-test swappiness=13 pid_max=54321 \

@@ -206,7 +206,7 @@ not_static_programs() {
 # Both are enabled in the default and rescue targets (/etc/svc/enabled).
 # getty@.ini is left out: these machines have no terminal for it (the
 # default target's `wants = getty@tty1` is then only a warning).
-EARLY_DECLARATIONS=(udevd devices modules root fsck localmount swap hostname sysctl clock seed
+EARLY_DECLARATIONS=(hotplug devices modules root fsck localmount swap hostname sysctl clock seed
   bootmisc networking netmount local consoles)
 SHIPPED_DECLARATIONS=(sysinit boot default rescue syslogd crond "${EARLY_DECLARATIONS[@]}")
 make_rootfs() {
