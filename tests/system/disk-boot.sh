@@ -268,7 +268,7 @@ expect() {
 
 # why LOG: a short account of a boot that went wrong.
 why() {
-  tr -d '\r' <"$1" | grep -a -E 'Kernel panic|initramfs:|svc-init:.*(emergency|error)|failed|disk-probe: (start|poweroff)' |
+  tr -d '\r' <"$1" | grep -a -E 'Kernel panic|initramfs:|svc-init:.*(emergency|error)|svc-manager: /|failed|disk-probe: (start|poweroff)' |
     head -n 6 | tr '\n' '|' | cut -c1-600
 }
 
