@@ -84,10 +84,17 @@ BIN_PROGRAMS  := svcctl
 MAN8_PAGES    := man/svc-init.8 man/svc-manager.8 man/svc-supervise.8
 MAN5_PAGES    := man/svc.ini.5
 DECLARATIONS  := $(wildcard services.d/*.ini)
+# The early system's scripts (services.d/ runs them by their installed path).
+LIBEXEC_SCRIPTS := libexec/early
 
 SBINDIR     = $(DESTDIR)$(PREFIX)/sbin
 BINDIR      = $(DESTDIR)$(PREFIX)/bin
 SERVICESDIR = $(DESTDIR)$(PREFIX)/lib/svc/services.d
+LIBEXECDIR  = $(DESTDIR)$(PREFIX)/lib/svc/libexec
+# The manager's log directory (services' `output = file`), made at install
+# time as packages do, so that a host whose root is still read-only when
+# the manager starts has it already.
+LOGDIR      = $(DESTDIR)/var/log/svc
 MAN8DIR     = $(DESTDIR)$(PREFIX)/share/man/man8
 MAN5DIR     = $(DESTDIR)$(PREFIX)/share/man/man5
 BASHCOMPDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
@@ -108,11 +115,16 @@ completions:
 	"$(BIN_DIR)/svcctl" generate completions "$(GEN_DIR)/completions"
 
 install: man completions
-	install -d "$(SBINDIR)" "$(BINDIR)" "$(SERVICESDIR)" "$(MAN8DIR)" "$(MAN5DIR)" \
+	install -d "$(SBINDIR)" "$(BINDIR)" "$(SERVICESDIR)" "$(LIBEXECDIR)" "$(LOGDIR)" "$(MAN8DIR)" "$(MAN5DIR)" \
 	  "$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(FISHCOMPDIR)"
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(SBIN_PROGRAMS)) "$(SBINDIR)"
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(BIN_PROGRAMS)) "$(BINDIR)"
-	install -m 0644 $(DECLARATIONS) "$(SERVICESDIR)"
+	install -m 0755 $(LIBEXEC_SCRIPTS) "$(LIBEXECDIR)"
+	@# The declarations name the scripts as installed with PREFIX=/usr.
+	for f in $(DECLARATIONS); do \
+	  sed 's|/usr/lib/svc/libexec/|$(PREFIX)/lib/svc/libexec/|g' "$$f" >"$(SERVICESDIR)/$${f##*/}" && \
+	  chmod 0644 "$(SERVICESDIR)/$${f##*/}" || exit 1; \
+	done
 	install -m 0644 $(MAN8_PAGES) "$(GEN_DIR)/man/svcctl.8" "$(MAN8DIR)"
 	install -m 0644 $(MAN5_PAGES) "$(MAN5DIR)"
 	install -m 0644 "$(GEN_DIR)/completions/svcctl.bash" "$(BASHCOMPDIR)/svcctl"
@@ -124,10 +136,12 @@ install: man completions
 uninstall:
 	rm -f $(addprefix "$(SBINDIR)"/,$(SBIN_PROGRAMS)) $(addprefix "$(BINDIR)"/,$(BIN_PROGRAMS))
 	rm -f $(addprefix "$(SERVICESDIR)"/,$(notdir $(DECLARATIONS)))
+	rm -f $(addprefix "$(LIBEXECDIR)"/,$(notdir $(LIBEXEC_SCRIPTS)))
 	rm -f $(addprefix "$(MAN8DIR)"/,$(notdir $(MAN8_PAGES)) svcctl.8) \
 	  $(addprefix "$(MAN5DIR)"/,$(notdir $(MAN5_PAGES)))
 	rm -f "$(BASHCOMPDIR)/svcctl" "$(ZSHCOMPDIR)/_svcctl" "$(FISHCOMPDIR)/svcctl.fish"
-	rmdir "$(SERVICESDIR)" "$(DESTDIR)$(PREFIX)/lib/svc" 2>/dev/null || true
+	rmdir "$(SERVICESDIR)" "$(LIBEXECDIR)" "$(LOGDIR)" 2>/dev/null || true
+	rmdir "$(DESTDIR)$(PREFIX)/lib/svc" 2>/dev/null || true
 
 # Boots the shipped system as PID 1 of a PID+mount namespace, everything
 # under a temporary directory; Ctrl-C powers it off. See tools/run.sh.

@@ -358,6 +358,46 @@ fn shipped_declarations_pass_check() {
     ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
+    // The early system is in the targets from the first boot: what
+    // `svcctl graph` shows them pulling in, with no enablement at all.
+    let empty = TempDir::new("no-enabled");
+    for (target, members) in [
+        (
+            "sysinit",
+            &[
+                "hotplug",
+                "devices",
+                "modules",
+                "root",
+                "fsck",
+                "localmount",
+                "swap",
+                "hostname",
+                "sysctl",
+                "clock",
+                "seed",
+                "bootmisc",
+            ][..],
+        ),
+        ("boot", &["networking", "netmount"][..]),
+        ("default", &["local", "consoles"][..]),
+    ] {
+        let out = svcctl(&[
+            "--services",
+            &shipped.display().to_string(),
+            "--enabled",
+            &empty.0.display().to_string(),
+            "graph",
+            target,
+        ]);
+        let dot = text(&out.stdout);
+        for m in members {
+            assert!(
+                dot.contains(&format!("\"{target}\" -> \"{m}\" [label=\"wants\"")),
+                "{target} does not want {m}:\n{dot}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -224,6 +224,7 @@ fn make_install_then_uninstall_leaves_nothing() {
         "usr/share/bash-completion/completions/svcctl",
         "usr/share/zsh/site-functions/_svcctl",
         "usr/share/fish/vendor_completions.d/svcctl.fish",
+        "usr/lib/svc/libexec/early",
     ]
     .map(String::from)
     .into();
@@ -234,6 +235,11 @@ fn make_install_then_uninstall_leaves_nothing() {
         }
     }
     assert_eq!(files_under(&dest), want);
+    // The early services' script, and the log directory a read-only root
+    // cannot get at boot.
+    let early = std::fs::metadata(dest.join("usr/lib/svc/libexec/early")).unwrap();
+    assert_eq!(early.permissions().mode() & 0o777, 0o755);
+    assert!(dest.join("var/log/svc").is_dir(), "var/log/svc is missing");
     for p in PROGRAMS {
         let dir = if p == "svcctl" { "usr/bin" } else { "usr/sbin" };
         let mode = std::fs::metadata(dest.join(dir).join(p))
@@ -256,6 +262,30 @@ fn make_install_then_uninstall_leaves_nothing() {
         .args(&vars));
     assert_eq!(files_under(&dest), BTreeSet::new());
     assert!(!dest.join("usr/lib/svc").exists(), "usr/lib/svc is left");
+    assert!(!dest.join("var/log/svc").exists(), "var/log/svc is left");
+}
+
+/// With another PREFIX the declarations name the script where it went.
+#[test]
+fn make_install_points_the_declarations_at_the_installed_script() {
+    let tmp = TempDir::new("install-prefix");
+    let dest = tmp.0.join("dest");
+    run(Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(repo())
+        .arg("install")
+        .arg(format!("DESTDIR={}", dest.display()))
+        .arg("PREFIX=/opt/svc")
+        .arg(format!("BIN_DIR={}", bin_dir().display()))
+        .arg(format!("GEN_DIR={}", tmp.0.join("gen").display())));
+    let root = std::fs::read_to_string(dest.join("opt/svc/lib/svc/services.d/root.ini")).unwrap();
+    assert!(
+        root.contains("exec = /opt/svc/lib/svc/libexec/early --hold root"),
+        "{root}"
+    );
+    assert!(!root.contains("/usr/lib/svc/libexec"), "{root}");
+    assert!(dest.join("opt/svc/lib/svc/libexec/early").is_file());
 }
 
 /// tools/run.sh running in the background; on drop (a failed test) its

@@ -8,6 +8,8 @@
 #     as it is;
 #   - busybox-static, cpio, socat (qemu monitor), systemd-container, podman,
 #     runc, plus binutils (readelf) and the shell tools the scripts use;
+#   - for disk-boot.sh: debootstrap, e2fsprogs (mkfs.ext4 -d, e2fsck,
+#     debugfs), kmod (depmod, modprobe --show-depends), make;
 #   - a kernel: the package linux-image-cloud-amd64 depends on, fetched with
 #     `apt-get download` and unpacked with dpkg-deb -x into the cache (never
 #     installed). Its path is written to $SVC_TEST_CACHE/kernel/vmlinuz.
@@ -66,7 +68,7 @@ missing() {
 }
 
 plain_pkgs=(busybox-static cpio socat systemd-container podman runc binutils
-  util-linux procps coreutils gzip tar)
+  util-linux procps coreutils gzip tar debootstrap e2fsprogs kmod make)
 bpo_pkgs=(qemu-system-x86 qemu-utils)
 
 need_plain=$(missing "${plain_pkgs[@]}")

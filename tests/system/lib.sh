@@ -197,14 +197,18 @@ not_static_programs() {
 # (where svc-init and svc-manager look first), svcctl in /bin, /etc basics,
 # and a services directory, by default /usr/lib/svc/services.d (one of the
 # manager's default directories). It holds the shipped declarations the
-# tests boot -- the targets sysinit, boot, default, rescue and the busybox
-# services syslogd and crond, unchanged -- plus the test images' own
+# tests boot -- the targets sysinit, boot, default, rescue, the busybox
+# services syslogd and crond, and the early services of a disk-based host
+# with their script (EARLY_DECLARATIONS, libexec/early; on these RAM and
+# container systems they find nothing to do), unchanged -- plus the test images' own
 # (tests/system/image/): svctest, a service that reports its stop, and
 # svctest-hook, which reports readiness and performs a test's request.
 # Both are enabled in the default and rescue targets (/etc/svc/enabled).
 # getty@.ini is left out: these machines have no terminal for it (the
 # default target's `wants = getty@tty1` is then only a warning).
-SHIPPED_DECLARATIONS=(sysinit boot default rescue syslogd crond)
+EARLY_DECLARATIONS=(hotplug devices modules root fsck localmount swap hostname sysctl clock seed
+  bootmisc networking netmount local consoles)
+SHIPPED_DECLARATIONS=(sysinit boot default rescue syslogd crond "${EARLY_DECLARATIONS[@]}")
 make_rootfs() {
   local root=$1 services=${2:-/usr/lib/svc/services.d} bb applet d t
   # Never the host's own tree.
@@ -226,6 +230,7 @@ make_rootfs() {
   for d in "${SHIPPED_DECLARATIONS[@]}"; do
     cp "$REPO_ROOT/services.d/$d.ini" "$root/$services/"
   done
+  install -D -m 0755 "$REPO_ROOT/libexec/early" "$root/usr/lib/svc/libexec/early"
   cp "$SYSTEST_DIR/image/svctest.ini" "$SYSTEST_DIR/image/svctest-hook.ini" "$root/$services/"
   install -m 0755 "$SYSTEST_DIR/image/svctest-service" "$SYSTEST_DIR/image/svctest-hook" "$root/bin/"
   for t in default rescue; do
