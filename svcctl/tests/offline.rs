@@ -392,9 +392,16 @@ fn shipped_declarations_pass_check() {
         ]);
         let dot = text(&out.stdout);
         for m in members {
+            // root and fsck are required: their failure ends the boot in
+            // an emergency shell (docs/manager.md, "A failed sysinit").
+            let edge = if ["root", "fsck"].contains(m) {
+                "requires"
+            } else {
+                "wants"
+            };
             assert!(
-                dot.contains(&format!("\"{target}\" -> \"{m}\" [label=\"wants\"")),
-                "{target} does not want {m}:\n{dot}"
+                dot.contains(&format!("\"{target}\" -> \"{m}\" [label=\"{edge}\"")),
+                "{target} does not {edge} {m}:\n{dot}"
             );
         }
     }
