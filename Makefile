@@ -5,6 +5,9 @@ CARGO    ?= cargo
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 FUZZ_SECONDS ?= 30
+# libnv's nvdump tool is behind a feature, so that the library depends on
+# thiserror, nix and libc only; every build and test here includes it.
+FEATURES ?= --features libnv/nvdump
 
 .PHONY: all build static musl-target test test-deps lint unit check-services system-test bench bench-boot fuzz clean \
 	man completions install uninstall run
@@ -25,7 +28,7 @@ all: build
 STATIC_TARGET ?= $(shell tools/static-target.sh)
 build static: musl-target
 	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-	  $(CARGO) build --release --workspace --target $(STATIC_TARGET)
+	  $(CARGO) build --release --workspace $(FEATURES) --target $(STATIC_TARGET)
 
 musl-target:
 	@tools/ensure-musl.sh
@@ -39,12 +42,13 @@ test-deps:
 	tools/ci-daemons.sh
 
 unit:
-	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) build --workspace $(FEATURES) --bins
+	$(CARGO) test --workspace $(FEATURES) --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace $(FEATURES) --all-targets -- -D warnings
+	$(CARGO) clippy -p libnv --lib -- -D warnings
 
 check-services:
 	$(CARGO) run -q -p svcctl -- check --services services.d

@@ -78,7 +78,8 @@ RUSTC=$(rustc --version)
 
 # ------------------------------------------------------------------ builds
 step "building the static programs ($HOST, crt-static, non-PIE)"
-STATIC_PKGS=(-p svc-supervise -p svc-init -p libnv -p svc-manager -p svcctl)
+# libnv/nvdump: the nvdump tool packs the status request below.
+STATIC_PKGS=(-p svc-supervise -p svc-init -p libnv -p svc-manager -p svcctl --features libnv/nvdump)
 RUSTFLAGS="$STATIC_FLAGS" $CARGO build -q --release --target $HOST "${STATIC_PKGS[@]}" --bins
 GLIBC_DIR=$CARGO_TARGET_DIR/$HOST/release
 
