@@ -91,6 +91,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The path the shipped early services name (Makefile: PREFIX=/usr).
+EARLY_INSTALLED=/usr/lib/svc/libexec/early
+
 # The first word of a declaration's `exec`, for the shipped services.
 exec_program() {
   sed -n 's/^[[:space:]]*exec[[:space:]]*=[[:space:]]*\([^[:space:]]*\).*/\1/p' "$1" | head -n 1
@@ -104,7 +107,12 @@ for f in "$REPO_ROOT"/services.d/*.ini; do
   fi
   case $name in *@) continue ;; esac # templates want things (a terminal, a user) a demo has not
   prog=$(exec_program "$f")
-  if [ -n "$prog" ] && [ -x "$prog" ]; then
+  if [ "$prog" = "$EARLY_INSTALLED" ]; then
+    # The early services run the repository's script (as `make install`
+    # points them at the installed one); in this namespace it sees a
+    # container and does nothing, successfully.
+    sed "s|$EARLY_INSTALLED|$REPO_ROOT/libexec/early|g" "$f" >"$SERVICES/$name.ini"
+  elif [ -n "$prog" ] && [ -x "$prog" ]; then
     cp "$f" "$SERVICES/"
   else
     say "leaving out $name: ${prog:-its program} is not on this host"

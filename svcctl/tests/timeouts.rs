@@ -12,22 +12,8 @@ use std::time::{Duration, Instant};
 
 use libnv::{NvList, UnpackOptions};
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap();
-    let dir = if dir.ends_with("deps") {
-        dir.parent().unwrap()
-    } else {
-        dir
-    };
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        p.display()
-    );
-    p
-}
+mod common;
+use common::bin;
 
 /// A private directory, removed on drop.
 struct Dir(PathBuf);
