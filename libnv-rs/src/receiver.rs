@@ -91,6 +91,38 @@ impl NvReceiver {
         }
     }
 
+    /// Forgets what was received and any framing error, keeping the buffers (queued
+    /// descriptors are closed): the receiver can serve a new connection without allocating.
+    pub fn reset(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.offset = 0;
+        self.consumed = 0;
+        self.queue.clear();
+        self.slots.clear();
+        self.broken = None;
+    }
+
+    /// Whether a framing error has left the stream unusable (a message that framed but
+    /// failed validation does not: reception goes on with the next one).
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// The total length (descriptor carrier bytes included) of the message whose header
+    /// starts `buf`, once the header is there; the header is checked against `limits`
+    /// as [`NvReceiver::next_message`] checks it. For code that buffers bytes itself.
+    pub fn message_len(
+        buf: &[u8],
+        limits: &Limits,
+    ) -> std::result::Result<Option<usize>, crate::DecodeError> {
+        let Some(header) = buf.get(..HEADER_SIZE) else {
+            return Ok(None);
+        };
+        let (size, count) = frame_header(header, limits)?;
+        Ok(Some(size + count.div_ceil(FDS_PER_PACKAGE)))
+    }
+
     /// Whether a message has begun but not completed.
     pub fn has_partial(&self) -> bool {
         self.end - self.start > self.consumed || !self.queue.is_empty()

@@ -49,6 +49,14 @@ impl NvSender {
         self.pending() == 0
     }
 
+    /// Drops everything queued (queued descriptors are closed), keeping the buffer.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.sent = 0;
+        self.carriers.clear();
+        self.fds.clear();
+    }
+
     fn add_carriers(&mut self, mut fds: Vec<OwnedFd>) {
         let n = fds.len();
         for package in 0..n.div_ceil(FDS_PER_PACKAGE) {
