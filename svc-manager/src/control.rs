@@ -459,8 +459,8 @@ impl Manager {
         };
         let req = match proto::parse_request(view) {
             Ok(r) => r,
-            Err((id, f)) => {
-                self.send_to_client(key, &proto::error_reply(id, "", &f));
+            Err(e) => {
+                self.send_to_client(key, &proto::error_reply(e.id, "", &e.failure()));
                 return;
             }
         };
@@ -515,7 +515,7 @@ impl Manager {
                 self.run_job(key, id, method, args, job)
             }
             "target" => {
-                let target = match proto::string(args, "target")? {
+                let target = match proto::string(args, proto::key::TARGET)? {
                     Some(t) => t.to_owned(),
                     None => proto::names(args)?.into_iter().next().ok_or_else(|| {
                         Failure::new(code::INVALID_ARGUMENT, "target: which target?")
@@ -547,7 +547,7 @@ impl Manager {
             }
             "enable" | "disable" => {
                 let names = self.resolve(&proto::names(args)?, false)?;
-                let target = proto::string(args, "target")?.map(str::to_owned);
+                let target = proto::string(args, proto::key::TARGET)?.map(str::to_owned);
                 let mut changed = Vec::new();
                 for n in &names {
                     changed.extend(self.set_enabled(n, target.as_deref(), method == "enable")?);
@@ -581,7 +581,7 @@ impl Manager {
                 Ok(Some(r))
             }
             "shutdown" => {
-                let waiter = (!proto::flag(args, "no_wait")?).then(|| Waiter {
+                let waiter = (!proto::flag(args, proto::key::NO_WAIT)?).then(|| Waiter {
                     client: key,
                     id,
                     method: method.to_owned(),
@@ -611,7 +611,7 @@ impl Manager {
         args: &NvView,
         mut job: crate::jobs::Job,
     ) -> Result<Option<NvList>, Failure> {
-        let no_wait = proto::flag(args, "no_wait")?;
+        let no_wait = proto::flag(args, proto::key::NO_WAIT)?;
         let job_id = job.id;
         if !no_wait {
             job.waiters.push(Waiter {

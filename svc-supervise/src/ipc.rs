@@ -14,7 +14,7 @@ const MAGIC: u8 = 0x6c;
 const FLAG_BIG_ENDIAN: u8 = 0x80;
 const VALID_FLAGS: u8 = 0x01 | 0x02 | FLAG_BIG_ENDIAN;
 
-pub use libsvc::ipc::{VERSION, code};
+pub use libsvc::proto::{VERSION, code};
 
 /// Why a connection must be dropped.
 #[derive(Debug, PartialEq, Eq)]

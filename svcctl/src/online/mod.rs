@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libnv::NvList;
+use libsvc::proto;
 use serde_json::{Value, json};
 
 use client::{Client, ClientError, NO_SUCH_SERVICE, NOT_PERMITTED};
@@ -97,7 +98,7 @@ fn fail(e: &ClientError) -> u8 {
 
 fn with_names(mut req: NvList, names: &[String]) -> NvList {
     if !names.is_empty() {
-        let _ = req.add_string_array("names", names);
+        let _ = proto::add_names(&mut req, names);
     }
     req
 }
@@ -173,13 +174,13 @@ pub fn job(opts: &Options, method: &str, names: &[String], no_wait: bool) -> u8 
     let mut req = c.request(method);
     if method == "target" {
         if let Some(t) = names.first() {
-            let _ = req.add_string("target", t);
+            let _ = req.add_string(proto::key::TARGET, t);
         }
     } else {
         req = with_names(req, names);
     }
     let answer = if no_wait {
-        let _ = req.add_bool("no_wait", true);
+        let _ = req.add_bool(proto::key::NO_WAIT, true);
         c.call(req, opts.reply_timeout())
     } else {
         // A status of the same names, answered at once, shows that the
@@ -245,7 +246,7 @@ pub fn enable(
     let method = if enable { "enable" } else { "disable" };
     let mut req = with_names(c.request(method), names);
     if let Some(t) = target {
-        let _ = req.add_string("target", t);
+        let _ = req.add_string(proto::key::TARGET, t);
     }
     let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
@@ -315,7 +316,7 @@ pub fn watch(opts: &Options) -> u8 {
                 return FAILURE;
             }
         };
-        if ev.get_str("ipc:method") != Some("event") {
+        if ev.get_str(proto::key::METHOD) != Some(proto::method::EVENT) {
             continue;
         }
         let line = if opts.json {
