@@ -78,3 +78,56 @@ fn clear_drops_what_a_sender_queued() {
     tx.clear();
     assert!(tx.is_empty());
 }
+
+fn big(n: usize) -> Vec<u8> {
+    let mut l = NvList::new();
+    for i in 0..n {
+        l.add_string(format!("k{i}"), "v".repeat(i % 50)).unwrap();
+    }
+    l.pack().unwrap()
+}
+
+/// A growing receiver takes messages of every size up to its limit, fed in
+/// pieces of any size, as a preallocated one does.
+#[test]
+fn a_growing_receiver_frames_what_a_full_one_does() {
+    let messages: Vec<Vec<u8>> = [0, 1, 10, 300, 5000].into_iter().map(big).collect();
+    for piece in [1, 7, 512, 4096, 1 << 20] {
+        let mut rx = NvReceiver::growing(options(1 << 20));
+        let stream: Vec<u8> = messages.concat();
+        let mut got = Vec::new();
+        for chunk in stream.chunks(piece) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let n = rx.feed(rest, []).unwrap();
+                rest = &rest[n..];
+                while let Some(m) = rx.next_message().unwrap() {
+                    got.push(m.bytes().to_vec());
+                }
+            }
+        }
+        assert_eq!(got, messages, "pieces of {piece}");
+        assert!(!rx.has_partial());
+    }
+}
+
+/// Without a Scratch (small limits), duplicate names are still refused.
+#[test]
+fn a_growing_receiver_refuses_duplicate_names() {
+    let mut l = NvList::with_flags(libnv::Flags::NO_UNIQUE);
+    for _ in 0..2 {
+        l.add_number("same", 1).unwrap();
+    }
+    let mut bytes = l.pack().unwrap();
+    // The same bytes, with the flag that allowed the twins cleared.
+    bytes[2] &= !0x02;
+    let mut rx = NvReceiver::growing(options(4096));
+    rx.feed(&bytes, []).unwrap();
+    assert!(rx.next_message().is_err());
+    assert!(!rx.is_broken());
+    rx.feed(&message(7), []).unwrap();
+    assert_eq!(
+        rx.next_message().unwrap().unwrap().view().get_number("n"),
+        Some(7)
+    );
+}
