@@ -90,6 +90,38 @@ impl Failure {
     }
 }
 
+/// Where a message's keys go: an owned [`NvList`] or an [`NvWriter`]. Each
+/// message writes its keys once, through this, for both forms.
+pub trait Sink {
+    fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()>;
+    fn number(&mut self, name: &str, value: u64) -> libnv::Result<()>;
+    fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()>;
+}
+
+impl Sink for NvList {
+    fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()> {
+        self.add_string(name, value)
+    }
+    fn number(&mut self, name: &str, value: u64) -> libnv::Result<()> {
+        self.add_number(name, value)
+    }
+    fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()> {
+        self.add_bool(name, value)
+    }
+}
+
+impl Sink for NvWriter<'_> {
+    fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()> {
+        self.add_string(name, value)
+    }
+    fn number(&mut self, name: &str, value: u64) -> libnv::Result<()> {
+        self.add_number(name, value)
+    }
+    fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()> {
+        self.add_bool(name, value)
+    }
+}
+
 // ----- envelope -----
 
 /// The envelope of a message: who it answers and how.
@@ -118,21 +150,18 @@ impl<'a> Envelope<'a> {
     }
 
     /// Writes the envelope keys.
-    pub fn write_to(&self, w: &mut NvWriter) -> libnv::Result<()> {
-        w.add_number(key::VERSION, VERSION)?;
-        w.add_number(key::ID, self.id)?;
-        w.add_string(key::METHOD, self.method)?;
-        w.add_bool(key::REPLY, self.reply)
+    pub fn write_to(&self, w: &mut impl Sink) -> libnv::Result<()> {
+        w.number(key::VERSION, VERSION)?;
+        w.number(key::ID, self.id)?;
+        w.string(key::METHOD, self.method.as_bytes())?;
+        w.boolean(key::REPLY, self.reply)
     }
 
     /// A list holding the envelope keys, for the caller to add to.
     pub fn to_nvlist(&self) -> NvList {
         let mut l = NvList::new();
         // Fixed, distinct, valid names added to an empty list cannot fail.
-        let _ = l.add_number(key::VERSION, VERSION);
-        let _ = l.add_number(key::ID, self.id);
-        let _ = l.add_string(key::METHOD, self.method);
-        let _ = l.add_bool(key::REPLY, self.reply);
+        let _ = self.write_to(&mut l);
         l
     }
 
@@ -159,20 +188,24 @@ pub struct ErrorReply<'a> {
 }
 
 impl ErrorReply<'_> {
+    fn write_to(&self, w: &mut impl Sink, text: &str) -> libnv::Result<()> {
+        Envelope::reply(self.id, self.method).write_to(w)?;
+        w.number(key::ERROR_CODE, self.code)?;
+        w.string(key::ERROR, text.as_bytes())
+    }
+
     /// Appends the complete message to `buf`.
     pub fn write(&self, buf: &mut Vec<u8>) -> libnv::Result<()> {
-        let mut w = Envelope::reply(self.id, self.method).begin(buf)?;
-        w.add_number(key::ERROR_CODE, self.code)?;
-        w.add_string(key::ERROR, self.text)?;
+        let mut w = NvWriter::new(buf, Flags::NONE);
+        self.write_to(&mut w, self.text)?;
         w.finish()?;
         Ok(())
     }
 
     pub fn to_nvlist(&self) -> NvList {
-        let mut l = Envelope::reply(self.id, self.method).to_nvlist();
-        let _ = l.add_number(key::ERROR_CODE, self.code);
+        let mut l = NvList::new();
         // A NUL would end the string on the wire.
-        let _ = l.add_string(key::ERROR, self.text.replace('\0', " "));
+        let _ = self.write_to(&mut l, &self.text.replace('\0', " "));
         l
     }
 }
@@ -493,25 +526,7 @@ impl Status {
 
     /// Adds the status keys (not `name`/`kind`) to `l`.
     pub fn write(&self, l: &mut NvList) -> libnv::Result<()> {
-        let s = self.as_ref();
-        l.add_string(key::STATE, s.state)?;
-        l.add_number(key::PID, s.pid)?;
-        l.add_number(key::SINCE, s.since)?;
-        l.add_number(key::RESTARTS, s.restarts)?;
-        if let Some(n) = s.last_exit_status {
-            l.add_number(key::LAST_EXIT_STATUS, n)?;
-        }
-        if let Some(n) = s.last_exit_signal {
-            l.add_number(key::LAST_EXIT_SIGNAL, n)?;
-        }
-        l.add_string(key::WANTED, s.wanted)?;
-        if let Some(r) = s.reason {
-            l.add_string(key::REASON, r)?;
-        }
-        if let Some(t) = s.status_text {
-            l.add_string(key::STATUS_TEXT, t)?;
-        }
-        Ok(())
+        self.as_ref().write_to(l)
     }
 
     /// The status keys as a list of their own.
@@ -523,24 +538,24 @@ impl Status {
 }
 
 impl StatusRef<'_> {
-    /// Writes the status keys in the order [`Status::write`] adds them.
-    pub fn write_to(&self, w: &mut NvWriter) -> libnv::Result<()> {
-        w.add_string(key::STATE, self.state)?;
-        w.add_number(key::PID, self.pid)?;
-        w.add_number(key::SINCE, self.since)?;
-        w.add_number(key::RESTARTS, self.restarts)?;
+    /// Writes the status keys.
+    pub fn write_to(&self, w: &mut impl Sink) -> libnv::Result<()> {
+        w.string(key::STATE, self.state.as_bytes())?;
+        w.number(key::PID, self.pid)?;
+        w.number(key::SINCE, self.since)?;
+        w.number(key::RESTARTS, self.restarts)?;
         if let Some(n) = self.last_exit_status {
-            w.add_number(key::LAST_EXIT_STATUS, n)?;
+            w.number(key::LAST_EXIT_STATUS, n)?;
         }
         if let Some(n) = self.last_exit_signal {
-            w.add_number(key::LAST_EXIT_SIGNAL, n)?;
+            w.number(key::LAST_EXIT_SIGNAL, n)?;
         }
-        w.add_string(key::WANTED, self.wanted)?;
+        w.string(key::WANTED, self.wanted.as_bytes())?;
         if let Some(r) = self.reason {
-            w.add_string(key::REASON, r)?;
+            w.string(key::REASON, r.as_bytes())?;
         }
         if let Some(t) = self.status_text {
-            w.add_string(key::STATUS_TEXT, t)?;
+            w.string(key::STATUS_TEXT, t)?;
         }
         Ok(())
     }
@@ -557,39 +572,25 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
+    fn write_to(&self, w: &mut impl Sink) -> libnv::Result<()> {
+        self.envelope.write_to(w)?;
+        w.string(key::NAME, self.name.as_bytes())?;
+        self.status.write_to(w)?;
+        w.number(key::LOG_DROPPED, self.log_dropped)
+    }
+
     /// Appends the complete message to `buf` (no allocation once `buf`
     /// has room).
     pub fn write(&self, buf: &mut Vec<u8>) -> libnv::Result<()> {
-        let mut w = self.envelope.begin(buf)?;
-        w.add_string(key::NAME, self.name)?;
-        self.status.write_to(&mut w)?;
-        w.add_number(key::LOG_DROPPED, self.log_dropped)?;
+        let mut w = NvWriter::new(buf, Flags::NONE);
+        self.write_to(&mut w)?;
         w.finish()?;
         Ok(())
     }
 
     pub fn to_nvlist(&self) -> libnv::Result<NvList> {
-        let mut l = self.envelope.to_nvlist();
-        l.add_string(key::NAME, self.name)?;
-        let s = &self.status;
-        l.add_string(key::STATE, s.state)?;
-        l.add_number(key::PID, s.pid)?;
-        l.add_number(key::SINCE, s.since)?;
-        l.add_number(key::RESTARTS, s.restarts)?;
-        if let Some(n) = s.last_exit_status {
-            l.add_number(key::LAST_EXIT_STATUS, n)?;
-        }
-        if let Some(n) = s.last_exit_signal {
-            l.add_number(key::LAST_EXIT_SIGNAL, n)?;
-        }
-        l.add_string(key::WANTED, s.wanted)?;
-        if let Some(r) = s.reason {
-            l.add_string(key::REASON, r)?;
-        }
-        if let Some(t) = s.status_text {
-            l.add_string(key::STATUS_TEXT, t)?;
-        }
-        l.add_number(key::LOG_DROPPED, self.log_dropped)?;
+        let mut l = NvList::new();
+        self.write_to(&mut l)?;
         Ok(l)
     }
 }

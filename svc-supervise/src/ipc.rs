@@ -14,9 +14,11 @@ pub use libsvc::proto::{VERSION, code};
 /// `environment` are the deepest, at two).
 const MAX_DEPTH: usize = 8;
 
-/// A receiver for messages of at most `max` bytes, without descriptors.
+/// A receiver for messages of at most `max` bytes, without descriptors,
+/// whose buffer grows only as far as the messages need: requests are
+/// small, and the supervisor's memory must stay so.
 pub fn receiver(max: usize) -> NvReceiver {
-    NvReceiver::new(UnpackOptions {
+    NvReceiver::growing(UnpackOptions {
         limits: Limits {
             max_size: max,
             max_depth: MAX_DEPTH,
