@@ -26,6 +26,11 @@ const READ_AHEAD: usize = 16 * 1024;
 /// [`Scratch`].
 const STACK_TABLE_MESSAGE: usize = 6144 * (HEADER_SIZE + 1);
 
+/// Room for the descriptors of a message plus what one read may bring besides.
+fn fd_room(limits: &Limits) -> usize {
+    limits.descriptors() + 2 * sys::CMSG_WORDS
+}
+
 /// The first size of a growing buffer.
 const GROWING_START: usize = 512;
 
@@ -90,24 +95,30 @@ impl NvReceiver {
         let mut rx = NvReceiver::growing(options);
         rx.buf.resize(rx.full, 0);
         rx.scratch = Some(Scratch::new(&options.limits));
+        rx.queue.reserve_exact(fd_room(&options.limits));
         rx
     }
 
     /// Like [`NvReceiver::new`], but the byte buffer starts small and grows (to the same
     /// bound) when a message does not fit, and no [`Scratch`] is allocated when the size
     /// limit is small enough for the stack table. Memory follows the largest message seen.
+    /// One that takes no descriptors keeps no queue for them: any that arrive break the
+    /// stream (and are closed) at once.
     pub fn growing(options: UnpackOptions) -> NvReceiver {
         let limits = options.limits;
         let carriers = limits.descriptors().div_ceil(FDS_PER_PACKAGE);
         let size = limits.max_size.max(HEADER_SIZE) + carriers + READ_AHEAD;
-        let fd_room = limits.descriptors() + 2 * sys::CMSG_WORDS;
+        let queue = match limits.descriptors() {
+            0 => 0,
+            _ => fd_room(&limits),
+        };
         NvReceiver {
             buf: Vec::new(),
             full: size,
             start: 0,
             end: 0,
             offset: 0,
-            queue: VecDeque::with_capacity(fd_room),
+            queue: VecDeque::with_capacity(queue),
             slots: Vec::with_capacity(limits.descriptors()),
             consumed: 0,
             options,

@@ -131,3 +131,22 @@ fn a_growing_receiver_refuses_duplicate_names() {
         Some(7)
     );
 }
+
+/// A growing receiver that takes no descriptors breaks the stream on one,
+/// and closes it.
+#[test]
+fn a_growing_receiver_without_descriptors_refuses_one() {
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    let (a, b) = UnixStream::pair().unwrap();
+    let (keep, _other) = UnixStream::pair().unwrap();
+    let mut l = NvList::new();
+    l.add_descriptor("fd", keep.as_fd()).unwrap();
+    l.send(&a).unwrap();
+    let mut rx = NvReceiver::growing(options(4096));
+    let got = rx
+        .recv_from(&b)
+        .and_then(|_| rx.next_message().map(|m| m.is_some()));
+    assert!(got.is_err(), "{got:?}");
+    assert!(rx.is_broken());
+}
