@@ -57,6 +57,21 @@ pub mod key {
     pub const REASON: &str = "reason";
     pub const STATUS_TEXT: &str = "status_text";
     pub const LOG_DROPPED: &str = "log_dropped";
+    // What the manager adds to a service's status, and its replies.
+    pub const KIND: &str = "kind";
+    pub const DESCRIPTION: &str = "description";
+    pub const SUPERVISOR_PID: &str = "supervisor_pid";
+    pub const LOG: &str = "log";
+    pub const FILE: &str = "file";
+    pub const ENABLED: &str = "enabled";
+    pub const SERVICES: &str = "services";
+    pub const TEMPLATES: &str = "templates";
+    pub const JOB: &str = "job";
+    pub const OK: &str = "ok";
+    pub const RESULT: &str = "result";
+    pub const ADDED: &str = "added";
+    pub const CHANGED: &str = "changed";
+    pub const ERRORS: &str = "errors";
 }
 
 /// Method names that more than one program sends or answers.

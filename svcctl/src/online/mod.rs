@@ -104,12 +104,15 @@ fn with_names(mut req: NvList, names: &[String]) -> NvList {
 }
 
 pub fn services(reply: &NvList) -> &[NvList] {
-    reply.get_nvlist_array("services").unwrap_or(&[])
+    reply.get_nvlist_array(proto::key::SERVICES).unwrap_or(&[])
 }
 
 /// Up as far as `status`' exit code goes (LSB: 0 running, 3 not).
 fn is_up(s: &NvList) -> bool {
-    matches!(s.get_str("state"), Some("ready" | "running" | "finished"))
+    matches!(
+        s.get_str(proto::key::STATE),
+        Some("ready" | "running" | "finished")
+    )
 }
 
 /// `status [NAME…]`.
@@ -153,7 +156,7 @@ pub fn list(opts: &Options) -> u8 {
     if opts.json {
         let list: Vec<Value> = services(&reply).iter().map(render::list_json).collect();
         let templates: Vec<String> = reply
-            .get_string_array("templates")
+            .get_string_array(proto::key::TEMPLATES)
             .unwrap_or(&[])
             .iter()
             .map(|t| String::from_utf8_lossy(t).into_owned())
@@ -192,15 +195,18 @@ pub fn job(opts: &Options, method: &str, names: &[String], no_wait: bool) -> u8 
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let ok = reply.get_bool("ok").unwrap_or(true);
+    let ok = reply.get_bool(proto::key::OK).unwrap_or(true);
     if opts.json {
         let list: Vec<Value> = services(&reply).iter().map(render::outcome_json).collect();
         println!(
             "{}",
-            json!({ "ok": ok, "job": reply.get_number("job"), "services": list })
+            json!({ "ok": ok, "job": reply.get_number(proto::key::JOB), "services": list })
         );
     } else if no_wait {
-        println!("job {} queued", reply.get_number("job").unwrap_or(0));
+        println!(
+            "job {} queued",
+            reply.get_number(proto::key::JOB).unwrap_or(0)
+        );
     } else {
         render::outcomes(services(&reply));
     }
@@ -218,10 +224,10 @@ pub fn rescan(opts: &Options) -> u8 {
     let json = opts.json;
     let code = simple(opts, "rescan", &[], |reply| {
         if json {
-            errors = strings(reply, "errors").len();
+            errors = strings(reply, proto::key::ERRORS).len();
         } else {
-            print_list(reply, "added", false);
-            errors = print_list(reply, "errors", true);
+            print_list(reply, proto::key::ADDED, false);
+            errors = print_list(reply, proto::key::ERRORS, true);
         }
     });
     if code == OK && errors > 0 {
@@ -252,17 +258,17 @@ pub fn enable(
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let changed: Vec<String> = strings(&reply, "changed");
+    let changed: Vec<String> = strings(&reply, proto::key::CHANGED);
     if opts.json && !now {
         println!(
             "{}",
-            json!({ "changed": changed, "errors": strings(&reply, "errors") })
+            json!({ "changed": changed, "errors": strings(&reply, proto::key::ERRORS) })
         );
     } else if !opts.json {
         for p in &changed {
             println!("{} {p}", if enable { "created" } else { "removed" });
         }
-        print_list(&reply, "errors", true);
+        print_list(&reply, proto::key::ERRORS, true);
     }
     if !now {
         return OK;
@@ -283,7 +289,10 @@ pub fn log(opts: &Options, name: &str, follow: bool, lines: usize) -> u8 {
         Err(e) => return fail(&e),
     };
     drop(c);
-    let Some(path) = services(&reply).first().and_then(|s| s.get_str("log")) else {
+    let Some(path) = services(&reply)
+        .first()
+        .and_then(|s| s.get_str(proto::key::LOG))
+    else {
         eprintln!("svcctl: {name} has no log file");
         return FAILURE;
     };
@@ -358,7 +367,7 @@ fn simple(opts: &Options, method: &str, names: &[String], show: impl FnOnce(&NvL
             if opts.json {
                 println!(
                     "{}",
-                    json!({ "ok": true, "errors": strings(&reply, "errors"), "added": strings(&reply, "added") })
+                    json!({ "ok": true, "errors": strings(&reply, proto::key::ERRORS), "added": strings(&reply, proto::key::ADDED) })
                 );
             }
             show(&reply);
