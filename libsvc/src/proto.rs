@@ -113,29 +113,24 @@ pub trait Sink {
     fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()>;
 }
 
-impl Sink for NvList {
-    fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()> {
-        self.add_string(name, value)
-    }
-    fn number(&mut self, name: &str, value: u64) -> libnv::Result<()> {
-        self.add_number(name, value)
-    }
-    fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()> {
-        self.add_bool(name, value)
-    }
+/// Both have the same `add_*` methods; `Sink` only names them once.
+macro_rules! sink {
+    ($($t:ty),*) => {$(
+        impl Sink for $t {
+            fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()> {
+                self.add_string(name, value)
+            }
+            fn number(&mut self, name: &str, value: u64) -> libnv::Result<()> {
+                self.add_number(name, value)
+            }
+            fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()> {
+                self.add_bool(name, value)
+            }
+        }
+    )*};
 }
 
-impl Sink for NvWriter<'_> {
-    fn string(&mut self, name: &str, value: &[u8]) -> libnv::Result<()> {
-        self.add_string(name, value)
-    }
-    fn number(&mut self, name: &str, value: u64) -> libnv::Result<()> {
-        self.add_number(name, value)
-    }
-    fn boolean(&mut self, name: &str, value: bool) -> libnv::Result<()> {
-        self.add_bool(name, value)
-    }
-}
+sink!(NvList, NvWriter<'_>);
 
 // ----- envelope -----
 
