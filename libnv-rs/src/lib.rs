@@ -80,7 +80,9 @@ mod receiver;
 mod sender;
 mod stream;
 mod sys;
+mod validate;
 mod view;
+mod walk;
 mod wire;
 mod writer;
 
@@ -89,9 +91,10 @@ pub use list::{NvList, Pair, Value, dup_cloexec};
 pub use receiver::{Message, NvReceiver, RecvStatus};
 pub use sender::NvSender;
 pub use stream::{recv_packed, send_packed};
+pub use validate::Scratch;
 pub use view::{
     BoolArrayRef, DescriptorArrayRef, NumberArrayRef, NvListArrayIter, NvListArrayRef, NvView,
-    PairIter, PairRef, Scratch, StringArrayRef, ValueRef,
+    PairIter, PairRef, StringArrayRef, ValueRef,
 };
 pub use wire::{
     ByteOrder, FDS_PER_PACKAGE, Flags, FlagsCheck, HEADER_SIZE, Limits, MAX_DEPTH_CAP,

@@ -14,7 +14,8 @@ use crate::error::{DecodeErrorKind, Error, Result, derr};
 use crate::list::NvList;
 use crate::stream::frame_header;
 use crate::sys;
-use crate::view::{NvView, Scratch};
+use crate::validate::Scratch;
+use crate::view::NvView;
 use crate::wire::*;
 
 /// Extra buffer room beyond one maximal message, so that reads can run ahead into the next

@@ -80,19 +80,9 @@ pub(crate) fn frame_header(
     h: &[u8],
     limits: &Limits,
 ) -> Result<(usize, usize), crate::DecodeError> {
-    if h[0] != MAGIC {
-        return Err(derr(0, DecodeErrorKind::BadMagic(h[0])));
-    }
-    if h[2] & !FLAG_WIRE_MASK != 0 {
-        return Err(derr(2, DecodeErrorKind::UnknownFlags(h[2])));
-    }
-    let order = if h[2] & FLAG_BIG_ENDIAN != 0 {
-        ByteOrder::Big
-    } else {
-        ByteOrder::Little
-    };
-    let descriptors = order.u64(h[3..11].try_into().unwrap_or([0; 8]));
-    let size = order.u64(h[11..19].try_into().unwrap_or([0; 8]));
+    let ListHeader {
+        descriptors, size, ..
+    } = list_header(h, 0)?;
     let limit = limits.max_size as u64;
     if size > limit.saturating_sub(HEADER_SIZE as u64) {
         return Err(derr(

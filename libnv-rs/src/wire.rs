@@ -1,5 +1,7 @@
 //! Constants and small value types of the wire format (see `libnv-format.md`).
 
+use crate::error::{DecodeError, DecodeErrorKind, derr};
+
 /// Size of an nvlist header and of a pair header.
 pub const HEADER_SIZE: usize = 19;
 /// `nvlh_magic`.
@@ -188,8 +190,24 @@ impl ByteOrder {
             ByteOrder::Little
         }
     }
+    /// The byte order a header's flag byte announces.
+    pub(crate) const fn of_flags(flags: u8) -> ByteOrder {
+        if flags & FLAG_BIG_ENDIAN != 0 {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        }
+    }
     pub(crate) const fn is_big(self) -> bool {
         matches!(self, ByteOrder::Big)
+    }
+    /// The u16 at `at` in `bytes`.
+    pub(crate) fn u16_at(self, bytes: &[u8], at: usize) -> u16 {
+        self.u16([bytes[at], bytes[at + 1]])
+    }
+    /// The u64 at `at` in `bytes`.
+    pub(crate) fn u64_at(self, bytes: &[u8], at: usize) -> u64 {
+        self.u64(bytes[at..at + 8].try_into().unwrap_or([0; 8]))
     }
     pub(crate) fn u16(self, b: [u8; 2]) -> u16 {
         match self {
@@ -289,6 +307,35 @@ impl UnpackOptions {
             flags: FlagsCheck::Exact(flags),
         }
     }
+}
+
+/// The fields of a list header, as announced (sizes not checked against anything).
+pub(crate) struct ListHeader {
+    /// The flag byte: public flags and the byte order.
+    pub(crate) flags: u8,
+    pub(crate) order: ByteOrder,
+    /// `nvlh_descriptors`.
+    pub(crate) descriptors: u64,
+    /// `nvlh_size`.
+    pub(crate) size: u64,
+}
+
+/// Reads the list header at the start of `h` (at least [`HEADER_SIZE`] bytes), checking its
+/// magic and flags; `at` is its offset in the message, for errors.
+pub(crate) fn list_header(h: &[u8], at: usize) -> Result<ListHeader, DecodeError> {
+    if h[0] != MAGIC {
+        return Err(derr(at, DecodeErrorKind::BadMagic(h[0])));
+    }
+    if h[2] & !FLAG_WIRE_MASK != 0 {
+        return Err(derr(at + 2, DecodeErrorKind::UnknownFlags(h[2])));
+    }
+    let order = ByteOrder::of_flags(h[2]);
+    Ok(ListHeader {
+        flags: h[2],
+        order,
+        descriptors: order.u64_at(h, 3),
+        size: order.u64_at(h, 11),
+    })
 }
 
 /// Checks a name: at most 2047 bytes, no NUL.

@@ -30,6 +30,7 @@ foreground, signals go to it, and svc-init exits with its status. Not PID 1,
 
 Each path flag has an environment twin: SVC_MANAGER, SVC_SERVICES, SVC_TARGET,
 SVC_SOCKET, SVC_RUNTIME_DIR, SVC_LOG_DIR, SVC_INITCTL; the flag wins.
+SVC_EMERGENCY_SHELL: the emergency shell (default /bin/sh).
 ";
 
 /// Where forwarded signals go in entrypoint mode.

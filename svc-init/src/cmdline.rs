@@ -6,6 +6,9 @@
 pub struct BootChoice {
     pub target: Option<String>,
     pub manager: Option<String>,
+    /// `emergency`/`-b`: a shell on the console before any manager, the
+    /// root as the kernel mounted it (systemd's emergency.target).
+    pub emergency: bool,
 }
 
 /// Splits a kernel command line into words the way the kernel does: on
@@ -56,7 +59,7 @@ pub fn parse_boot_words<'a>(words: impl IntoIterator<Item = &'a str>) -> BootCho
             match word {
                 // sysvinit's single-user spellings
                 "single" | "S" | "s" | "1" => choice.target = Some("rescue".into()),
-                "emergency" | "-b" => choice.target = Some("emergency".into()),
+                "emergency" | "-b" => choice.emergency = true,
                 _ => {}
             }
         }
@@ -90,12 +93,20 @@ mod tests {
             ("S", "rescue"),
             ("s", "rescue"),
             ("root=/dev/sda 1", "rescue"),
-            ("emergency", "emergency"),
-            ("-b", "emergency"),
             ("svc.target=multi-user", "multi-user"),
         ] {
             assert_eq!(choice(line).target.as_deref(), Some(target), "{line}");
         }
+    }
+
+    #[test]
+    fn emergency_is_a_shell_not_a_target() {
+        for line in ["emergency", "ro -b", "single emergency"] {
+            assert!(choice(line).emergency, "{line}");
+        }
+        assert_eq!(choice("emergency").target, None);
+        assert_eq!(choice("single emergency").target.as_deref(), Some("rescue"));
+        assert!(!choice("single svc.target=emergency").emergency);
     }
 
     #[test]

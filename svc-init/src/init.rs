@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 use crate::detect::Place;
 use crate::entrypoint::Cmd;
 use crate::initctl::{self, Command, InitEnv, Outcome, Reassembler, Reject, SwitchTo};
-use crate::manager::{Health, Manager};
+use crate::manager::{Manager, Why};
 use crate::signals::{self, Action, Power, SignalFd};
 use crate::spawn::{self, Program, Setup};
 use shutdown::End;
@@ -27,8 +27,11 @@ const POWERFAIL_GRACE: Duration = Duration::from_secs(120);
 
 /// What the loop may run besides the manager and CMD.
 pub struct Programs {
-    /// `/bin/sh` for when the manager cannot run (PID 1 of a system only).
+    /// `/bin/sh` (or SVC_EMERGENCY_SHELL) for when the manager cannot or
+    /// must not run (PID 1 of a system only).
     pub emergency_shell: Option<Program>,
+    /// The manager's boot log, early and final.
+    pub boot_logs: [std::path::PathBuf; 2],
     /// `svcctl target rescue|default`, for initctl runlevel requests.
     pub to_rescue: Option<Program>,
     pub to_default: Option<Program>,
@@ -43,6 +46,9 @@ pub struct Init {
     manager: Option<Manager>,
     cmd: Option<Cmd>,
     emergency_shell: Option<Program>,
+    /// Where the manager's boot log is: under the runtime directory, then
+    /// the log directory (svc-manager's output.rs).
+    boot_logs: [std::path::PathBuf; 2],
     shell: Option<Pid>,
     shell_started: Instant,
     to_rescue: Option<Program>,
@@ -97,6 +103,7 @@ impl Init {
     ) -> Init {
         let Programs {
             emergency_shell,
+            boot_logs,
             to_rescue,
             to_default,
         } = programs;
@@ -109,6 +116,7 @@ impl Init {
             manager,
             cmd,
             emergency_shell,
+            boot_logs,
             shell: None,
             shell_started: Instant::now(),
             to_rescue,
@@ -238,36 +246,47 @@ impl Init {
         if m.restart_due().is_some_and(|t| t <= now) {
             m.start(now);
         }
-        if m.health == Health::CannotRun && self.shell.is_none() {
-            match &self.emergency_shell {
-                Some(sh) if self.place.pid1 => {
-                    crate::log!(
-                        "{} cannot run: starting an emergency shell on the console; leave it to try again",
-                        m.path().display()
-                    );
-                    let setup = Setup {
-                        new_session: true,
-                        ..Setup::default()
-                    };
-                    match spawn::spawn(sh, setup) {
-                        Ok(pid) => {
-                            self.shell = Some(pid);
-                            self.shell_started = now;
-                        }
-                        Err(e) => {
-                            crate::log!("cannot run {}: {e}", sh.path().display());
-                            m.retry_at(now + crate::manager::MAX_DELAY);
-                        }
+        let Some(why) = m.gave_up() else { return };
+        if self.shell.is_some() {
+            return;
+        }
+        say_why(why, m, &self.boot_logs);
+        let (path, summary) = (m.path().display(), summary(why));
+        match &self.emergency_shell {
+            Some(sh) if self.place.pid1 => {
+                crate::log!(
+                    "{path} {summary}: starting an emergency shell on the console; leave it to {}",
+                    if why == Why::Asked {
+                        "boot"
+                    } else {
+                        "try again"
+                    }
+                );
+                let setup = Setup {
+                    new_session: true,
+                    ..Setup::default()
+                };
+                match spawn::spawn(sh, setup) {
+                    Ok(pid) => {
+                        self.shell = Some(pid);
+                        self.shell_started = now;
+                    }
+                    Err(e) => {
+                        crate::log!("cannot run {}: {e}", sh.path().display());
+                        m.retry_at(now + crate::manager::MAX_DELAY);
                     }
                 }
-                _ => {
-                    crate::log!(
-                        "{} cannot run and there is no emergency shell here; trying again in {} s",
-                        m.path().display(),
-                        crate::manager::MAX_DELAY.as_secs()
-                    );
-                    m.retry_at(now + crate::manager::MAX_DELAY);
-                }
+            }
+            _ if why == Why::Asked => {
+                crate::log!("{path} {summary} and there is no emergency shell here: booting");
+                m.retry_at(now);
+            }
+            _ => {
+                crate::log!(
+                    "{path} {summary} and there is no emergency shell here; trying again in {} s",
+                    crate::manager::MAX_DELAY.as_secs()
+                );
+                m.retry_at(now + crate::manager::MAX_DELAY);
             }
         }
     }
@@ -383,6 +402,44 @@ impl Init {
             None => crate::log!("no svcctl found: cannot switch to target {name}"),
         }
     }
+}
+
+/// Why the manager is not running, after its path, in the line that
+/// announces the shell (`svc-init: /sbin/svc-manager cannot run: starting
+/// an emergency shell ...`, which tests/system/qemu-boot.sh looks for).
+fn summary(why: Why) -> &'static str {
+    match why {
+        Why::CannotRun => "cannot run",
+        Why::FailsAtStart(_) => "keeps failing at start-up",
+        Why::SysinitFailed => "stopped the boot (target sysinit failed)",
+        Why::Asked => "is not started (emergency on the kernel command line)",
+    }
+}
+
+/// The details before that line, each on its own (log lines are cut at
+/// 512 bytes).
+fn say_why(why: Why, m: &Manager, boot_logs: &[std::path::PathBuf; 2]) {
+    match why {
+        Why::CannotRun => return,
+        Why::FailsAtStart(status) => crate::log!(
+            "{} failed at start-up {} times in a row, the last time with {}",
+            m.path().display(),
+            crate::manager::MAX_STARTUP_FAILURES,
+            crate::StatusText(status)
+        ),
+        Why::SysinitFailed => crate::log!(
+            "the boot stopped: target sysinit failed (what failed is above); the file systems are as it left them"
+        ),
+        Why::Asked => {
+            crate::log!("emergency mode: no services, the root as the kernel mounted it");
+            return;
+        }
+    }
+    crate::log!(
+        "its messages are above, and in {} (or {} once /var/log could be written)",
+        boot_logs[0].display(),
+        boot_logs[1].display()
+    );
 }
 
 fn log_outcome(outcome: Outcome) {

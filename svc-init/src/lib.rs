@@ -189,7 +189,11 @@ pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
             .unwrap_or_else(|| PathBuf::from("svc-manager"));
         let argv = manager::arguments(&opts, boot.target.as_deref());
         let program = Program::new(&path, &argv).unwrap_or_else(|e| usage_error(&e));
-        Manager::new(program, found.is_some())
+        let mut m = Manager::new(program, found.is_some());
+        if boot.emergency {
+            m.health = manager::Health::GaveUp(manager::Why::Asked);
+        }
+        m
     });
 
     // Only initctl runlevel records need it, and a plain entrypoint has none.
@@ -207,11 +211,24 @@ pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
         argv.extend([OsString::from("target"), OsString::from(t)]);
         Program::new(path, &argv).ok()
     };
-    let shell = Path::new("/bin/sh");
+    // SVC_EMERGENCY_SHELL (also from the kernel command line, which hands
+    // init its unknown `NAME=value` words as environment): sulogin, say.
+    let shell = std::env::var_os("SVC_EMERGENCY_SHELL")
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| PathBuf::from("/bin/sh"), PathBuf::from);
+    let runtime_dir = opts
+        .runtime_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/run/svc"));
+    let log_dir = opts
+        .log_dir
+        .as_ref()
+        .map_or_else(|| PathBuf::from("/var/log/svc"), PathBuf::from);
     let programs = Programs {
-        emergency_shell: (cmd.is_none() && spawn::is_executable(shell))
-            .then(|| Program::new(shell, &[] as &[&str]).ok())
+        emergency_shell: (cmd.is_none() && spawn::is_executable(&shell))
+            .then(|| Program::new(&shell, &[] as &[&str]).ok())
             .flatten(),
+        boot_logs: [runtime_dir.join("log/boot.log"), log_dir.join("boot.log")],
         to_rescue: target_program("rescue"),
         to_default: target_program("default"),
     };

@@ -20,6 +20,14 @@ pub const HEALTHY_RUN: Duration = Duration::from_secs(10);
 pub const QUICK_DEATH: Duration = Duration::from_secs(1);
 /// This many failures to run in a row and svc-init gives up on it.
 pub const MAX_FAILED_STARTS: u32 = 3;
+/// A manager that fails (a non-zero status, or a signal) within
+/// HEALTHY_RUN of its start failed at start-up (a read-only root it cannot
+/// cope with, a broken declaration directory, a missing library); this
+/// many in a row, about 9 s with the backoff, and svc-init gives up on it.
+pub const MAX_STARTUP_FAILURES: u32 = 5;
+/// svc-manager's exit status when the `sysinit` target of its boot failed
+/// (svc-manager/src/manager/early.rs): the boot cannot go on.
+pub const SYSINIT_FAILED: i32 = 3;
 
 /// The manager to run: an explicit path (flag, environment, kernel command
 /// line), else `svc-manager` next to svc-init, else on PATH.
@@ -75,8 +83,22 @@ pub enum Health {
     Running,
     /// Waiting to start again at the given time.
     RestartAt(Instant),
+    /// Gave up: an emergency shell is due, for this reason.
+    GaveUp(Why),
+}
+
+/// Why svc-init stopped starting the manager and wants a shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
     /// Could not run at all MAX_FAILED_STARTS times in a row.
     CannotRun,
+    /// Failed at start-up MAX_STARTUP_FAILURES times in a row; the last
+    /// wait status.
+    FailsAtStart(i32),
+    /// Said that the boot's `sysinit` target failed (SYSINIT_FAILED).
+    SysinitFailed,
+    /// `emergency` on the kernel command line: a shell before any manager.
+    Asked,
 }
 
 pub struct Manager {
@@ -85,6 +107,7 @@ pub struct Manager {
     started: Instant,
     delay: Duration,
     failed_starts: u32,
+    startup_failures: u32,
     pub health: Health,
 }
 
@@ -98,10 +121,11 @@ impl Manager {
             started: Instant::now(),
             delay: FIRST_DELAY,
             failed_starts: 0,
+            startup_failures: 0,
             health: if found {
                 Health::RestartAt(Instant::now())
             } else {
-                Health::CannotRun
+                Health::GaveUp(Why::CannotRun)
             },
         }
     }
@@ -149,6 +173,19 @@ impl Manager {
         if ran >= HEALTHY_RUN {
             self.delay = FIRST_DELAY;
         }
+        if code == Some(SYSINIT_FAILED) {
+            self.health = Health::GaveUp(Why::SysinitFailed);
+            return;
+        }
+        self.startup_failures = if ran < HEALTHY_RUN && code != Some(0) {
+            self.startup_failures + 1
+        } else {
+            0
+        };
+        if self.startup_failures >= MAX_STARTUP_FAILURES {
+            self.health = Health::GaveUp(Why::FailsAtStart(status));
+            return;
+        }
         self.failed(now, ran < QUICK_DEATH && matches!(code, Some(126 | 127)));
     }
 
@@ -159,7 +196,7 @@ impl Manager {
             0
         };
         if self.failed_starts >= MAX_FAILED_STARTS {
-            self.health = Health::CannotRun;
+            self.health = Health::GaveUp(Why::CannotRun);
             return;
         }
         self.health = Health::RestartAt(now + self.delay);
@@ -170,12 +207,21 @@ impl Manager {
     /// from scratch at `when`.
     pub fn retry_at(&mut self, when: Instant) {
         self.failed_starts = 0;
+        self.startup_failures = 0;
         self.delay = FIRST_DELAY;
         self.health = Health::RestartAt(when);
     }
 
     pub fn path(&self) -> &Path {
         self.program.path()
+    }
+
+    /// Why an emergency shell is due, if it is.
+    pub fn gave_up(&self) -> Option<Why> {
+        match self.health {
+            Health::GaveUp(why) => Some(why),
+            _ => None,
+        }
     }
 }
 
@@ -249,17 +295,20 @@ mod tests {
     fn delay_grows_and_resets_after_a_healthy_run() {
         let mut m = missing();
         let t0 = Instant::now();
-        let killed = 9; // wait status of a SIGKILL
+        // Quick clean exits: never a start-up failure, so never given up
+        // on (a crash counts: repeated_start_up_failures_give_up...).
+        let clean = 0;
         m.started = t0;
-        m.exited(killed, t0);
+        m.exited(clean, t0);
         assert_eq!(m.health, Health::RestartAt(t0 + FIRST_DELAY));
-        m.exited(killed, t0);
+        m.exited(clean, t0);
         assert_eq!(m.health, Health::RestartAt(t0 + FIRST_DELAY * 2));
         for _ in 0..20 {
-            m.exited(killed, t0);
+            m.exited(clean, t0);
         }
         assert_eq!(m.health, Health::RestartAt(t0 + MAX_DELAY));
         let later = t0 + HEALTHY_RUN;
+        let killed = 9; // wait status of a SIGKILL, after a healthy run
         m.exited(killed, later);
         assert_eq!(m.health, Health::RestartAt(later + FIRST_DELAY));
     }
@@ -269,16 +318,16 @@ mod tests {
         let mut m = missing();
         let now = Instant::now();
         for _ in 0..MAX_FAILED_STARTS {
-            assert_ne!(m.health, Health::CannotRun);
+            assert_eq!(m.gave_up(), None);
             m.start(now);
         }
-        assert_eq!(m.health, Health::CannotRun);
+        assert_eq!(m.gave_up(), Some(Why::CannotRun));
         m.retry_at(now);
         assert_eq!(m.health, Health::RestartAt(now));
     }
 
     #[test]
-    fn quick_127_counts_as_not_running_but_a_crash_does_not() {
+    fn quick_127_counts_as_not_running() {
         let mut m = missing();
         let t0 = Instant::now();
         let exit127 = 127 << 8;
@@ -286,12 +335,41 @@ mod tests {
         for _ in 0..MAX_FAILED_STARTS {
             m.exited(exit127, t0);
         }
-        assert_eq!(m.health, Health::CannotRun);
+        assert_eq!(m.gave_up(), Some(Why::CannotRun));
+    }
+
+    #[test]
+    fn repeated_start_up_failures_give_up_with_the_last_status() {
+        let t0 = Instant::now();
         let mut m = missing();
         m.started = t0;
-        for _ in 0..10 {
+        for _ in 0..MAX_STARTUP_FAILURES - 1 {
             m.exited(1 << 8, t0);
+            assert!(matches!(m.health, Health::RestartAt(_)));
+        }
+        let segv = libc::SIGSEGV;
+        m.exited(segv, t0 + Duration::from_secs(1));
+        assert_eq!(m.gave_up(), Some(Why::FailsAtStart(segv)));
+        m.retry_at(t0);
+        assert_eq!(m.gave_up(), None);
+        // a healthy run in between starts the count again; so does status 0
+        let mut m = missing();
+        for _ in 0..3 * MAX_STARTUP_FAILURES {
+            m.started = t0;
+            m.exited(1 << 8, t0);
+            m.exited(0, t0);
+            m.started = t0;
+            m.exited(1 << 8, t0 + HEALTHY_RUN);
         }
         assert!(matches!(m.health, Health::RestartAt(_)));
+    }
+
+    #[test]
+    fn sysinit_failure_gives_up_at_once() {
+        let t0 = Instant::now();
+        let mut m = missing();
+        m.started = t0;
+        m.exited(SYSINIT_FAILED << 8, t0 + HEALTHY_RUN * 6);
+        assert_eq!(m.gave_up(), Some(Why::SysinitFailed));
     }
 }

@@ -226,34 +226,173 @@ pub fn unescape_mount_field(field: &str) -> Vec<u8> {
     out
 }
 
-/// Host only, at the very end: unmount everything that can be unmounted
-/// (newest first), remount the rest read-only, `/` last.
-pub fn unmount_all() {
-    use std::ffi::OsStr;
-    const KEEP: [&str; 6] = ["/", "/proc", "/sys", "/dev", "/dev/pts", "/run"];
-    let table = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    let targets: Vec<Vec<u8>> = table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .map(unescape_mount_field)
-        .collect();
-    for target in targets.iter().rev() {
-        let path = Path::new(OsStr::from_bytes(target));
-        if KEEP.iter().any(|k| Path::new(k) == path) {
-            continue;
-        }
-        if umount2(path, MntFlags::empty()).is_err() {
-            remount_read_only(path);
-        }
-    }
-    remount_read_only(Path::new("/"));
+/// A mount point of /proc/self/mountinfo, as the final step sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Point {
+    pub target: std::path::PathBuf,
+    pub fstype: String,
 }
 
-fn remount_read_only(path: &Path) {
-    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-    if let Err(e) = mount(None::<&str>, path, None::<&str>, flags, None::<&str>) {
-        crate::log!("cannot remount {} read-only: {e}", path.display());
+/// The mount table, in mount order, from the text of /proc/self/mountinfo.
+/// Pure.
+pub fn points(mountinfo: &str) -> Vec<Point> {
+    use std::ffi::OsStr;
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let target = unescape_mount_field(head.split(' ').nth(4)?);
+            Some(Point {
+                target: Path::new(OsStr::from_bytes(&target)).to_owned(),
+                fstype: tail.split(' ').next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Kept mounted to the end: the root (remounted read-only instead) and
+/// the API filesystems with whatever lies below /proc, /sys and /dev, all
+/// virtual. Below /run a real disk may be mounted (/run/media): those go.
+pub fn kept_to_the_end(target: &Path, root: &Path) -> bool {
+    const API: [&str; 6] = ["/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/run"];
+    target == root
+        || API.iter().any(|a| target == Path::new(a))
+        || ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|a| target.starts_with(a))
+}
+
+/// What the final step does to mounts; `SysMounts` does it, the tests
+/// record it.
+pub trait MountOps {
+    fn unmount(&mut self, target: &Path) -> nix::Result<()>;
+    fn remount_read_only(&mut self, target: &Path) -> nix::Result<()>;
+    /// Between two rounds: whatever still holds a file system busy is
+    /// killed again (SIGKILL to everyone, reaped), and the disks synced.
+    fn between_rounds(&mut self);
+}
+
+/// Rounds of unmounting (then of remounting read-only) before giving up.
+pub const ROUNDS: usize = 3;
+
+/// One mount that could not be taken down cleanly.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Left {
+    /// Not unmounted, but read-only now: its data is safe.
+    ReadOnly(std::path::PathBuf, nix::errno::Errno),
+    /// Neither unmounted nor read-only: it may be dirty.
+    Writable(std::path::PathBuf, nix::errno::Errno),
+}
+
+/// Takes down every mount of `table` (mount order) but those kept to the
+/// end: unmounted newest first, in up to ROUNDS rounds with
+/// `between_rounds` between (a busy one is retried after everyone has been
+/// killed again, never unmounted lazily: a lazy unmount leaves the file
+/// system mounted, and dirty, where nobody can see it); what will not go
+/// is remounted read-only, retried likewise; `root` last, read-only.
+/// Every failure is said on the console, and returned.
+pub fn take_down(table: &[Point], root: &Path, ops: &mut dyn MountOps) -> Vec<Left> {
+    use nix::errno::Errno;
+    let mut pending: Vec<(&Path, Errno)> = table
+        .iter()
+        .rev()
+        .map(|p| p.target.as_path())
+        .filter(|t| !kept_to_the_end(t, root))
+        .map(|t| (t, Errno::UnknownErrno))
+        .collect();
+    // The same point mounted twice appears twice: each unmount takes one.
+    for round in 0..ROUNDS {
+        if round > 0 {
+            ops.between_rounds();
+        }
+        pending.retain_mut(|(target, err)| match ops.unmount(target) {
+            // EINVAL: not a mount point (any more: gone with its parent).
+            Ok(()) | Err(Errno::EINVAL | Errno::ENOENT) => false,
+            Err(e) => {
+                *err = e;
+                true
+            }
+        });
+        if pending.is_empty() {
+            break;
+        }
     }
+    let mut left = Vec::new();
+    for (target, unmount_err) in pending {
+        match read_only_rounds(target, ops) {
+            Ok(()) => {
+                crate::log!(
+                    "cannot unmount {}: {}; it is read-only now",
+                    target.display(),
+                    unmount_err.desc()
+                );
+                left.push(Left::ReadOnly(target.to_owned(), unmount_err));
+            }
+            Err(e) => {
+                crate::log!(
+                    "cannot unmount {} ({}) nor remount it read-only ({}): it may be left dirty",
+                    target.display(),
+                    unmount_err.desc(),
+                    e.desc()
+                );
+                left.push(Left::Writable(target.to_owned(), e));
+            }
+        }
+    }
+    if let Err(e) = read_only_rounds(root, ops) {
+        crate::log!(
+            "cannot remount {} read-only ({}): it may be left dirty",
+            root.display(),
+            e.desc()
+        );
+        left.push(Left::Writable(root.to_owned(), e));
+    }
+    left
+}
+
+/// Remounts `target` read-only, in up to ROUNDS rounds.
+fn read_only_rounds(target: &Path, ops: &mut dyn MountOps) -> nix::Result<()> {
+    let mut last = Ok(());
+    for round in 0..ROUNDS {
+        if round > 0 {
+            ops.between_rounds();
+        }
+        last = ops.remount_read_only(target);
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
+}
+
+/// The real operations, for a host's PID 1 (and the namespace tests).
+pub struct SysMounts<F: FnMut()> {
+    pub between: F,
+}
+
+impl<F: FnMut()> MountOps for SysMounts<F> {
+    fn unmount(&mut self, target: &Path) -> nix::Result<()> {
+        umount2(target, MntFlags::empty())
+    }
+
+    fn remount_read_only(&mut self, target: &Path) -> nix::Result<()> {
+        let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+    }
+
+    fn between_rounds(&mut self) {
+        (self.between)();
+    }
+}
+
+/// Host only, at the very end: every mount of /proc/self/mountinfo taken
+/// down (`take_down`), `/` read-only last. `between_rounds` kills again.
+pub fn unmount_all(between_rounds: impl FnMut()) -> Vec<Left> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut ops = SysMounts {
+        between: between_rounds,
+    };
+    take_down(&points(&table), Path::new("/"), &mut ops)
 }
 
 #[cfg(test)]
@@ -338,5 +477,157 @@ mod tests {
         assert_eq!(unescape_mount_field("/bad\\9"), b"/bad\\9");
         assert_eq!(unescape_mount_field("/end\\"), b"/end\\");
         assert_eq!(unescape_mount_field("/big\\777"), b"/big\\777");
+    }
+
+    /// Records what was done; `busy` points refuse to unmount, and to
+    /// remount read-only while `held` (a writer) until `freed_after`
+    /// between-rounds calls.
+    struct Fake {
+        busy: Vec<&'static str>,
+        held: Vec<&'static str>,
+        freed_after: usize,
+        rounds: usize,
+        log: Vec<String>,
+    }
+
+    impl MountOps for Fake {
+        fn unmount(&mut self, target: &Path) -> nix::Result<()> {
+            self.log.push(format!("umount {}", target.display()));
+            let t = target.to_str().unwrap();
+            if self.busy.contains(&t) && self.rounds < self.freed_after {
+                Err(nix::errno::Errno::EBUSY)
+            } else {
+                Ok(())
+            }
+        }
+        fn remount_read_only(&mut self, target: &Path) -> nix::Result<()> {
+            self.log.push(format!("ro {}", target.display()));
+            if self.held.contains(&target.to_str().unwrap()) {
+                Err(nix::errno::Errno::EBUSY)
+            } else {
+                Ok(())
+            }
+        }
+        fn between_rounds(&mut self) {
+            self.rounds += 1;
+            self.log.push("kill".into());
+        }
+    }
+
+    const HOST: &str = "\
+22 1 8:1 / / rw - ext4 /dev/sda1 rw
+23 22 0:21 / /proc rw - proc proc rw
+24 23 0:30 / /proc/sys/fs/binfmt_misc rw - binfmt_misc binfmt_misc rw
+25 22 0:22 / /sys rw - sysfs sysfs rw
+26 25 0:31 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw
+27 22 0:5 / /dev rw - devtmpfs devtmpfs rw
+28 27 0:32 / /dev/pts rw - devpts devpts rw
+29 22 0:33 / /run rw - tmpfs tmpfs rw
+30 22 8:2 / /home rw - ext4 /dev/sda2 rw
+31 30 8:3 / /home/big\\040disk rw - xfs /dev/sdb1 rw
+32 29 8:17 / /run/media/usb rw - vfat /dev/sdc1 rw
+";
+
+    fn fake(busy: &[&'static str], held: &[&'static str], freed_after: usize) -> Fake {
+        Fake {
+            busy: busy.to_vec(),
+            held: held.to_vec(),
+            freed_after,
+            rounds: 0,
+            log: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn mount_table_points() {
+        let p = points(HOST);
+        assert_eq!(p.len(), 11);
+        assert_eq!(p[9].target, Path::new("/home/big disk"));
+        assert_eq!(p[9].fstype, "xfs");
+    }
+
+    #[test]
+    fn everything_but_root_and_api_goes_newest_first_then_root_read_only() {
+        let mut ops = fake(&[], &[], 0);
+        let left = take_down(&points(HOST), Path::new("/"), &mut ops);
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(
+            ops.log,
+            [
+                "umount /run/media/usb",
+                "umount /home/big disk",
+                "umount /home",
+                "ro /"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_busy_mount_is_retried_after_killing_again() {
+        let mut ops = fake(&["/home"], &[], 1);
+        let left = take_down(&points(HOST), Path::new("/"), &mut ops);
+        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(
+            ops.log,
+            [
+                "umount /run/media/usb",
+                "umount /home/big disk",
+                "umount /home",
+                "kill",
+                "umount /home",
+                "ro /"
+            ]
+        );
+    }
+
+    #[test]
+    fn what_stays_busy_is_made_read_only_and_said() {
+        use nix::errno::Errno::EBUSY;
+        let mut ops = fake(&["/home"], &[], usize::MAX);
+        let left = take_down(&points(HOST), Path::new("/"), &mut ops);
+        assert_eq!(left, [Left::ReadOnly("/home".into(), EBUSY)]);
+        let umounts = ops.log.iter().filter(|l| *l == "umount /home").count();
+        assert_eq!(umounts, ROUNDS);
+        assert_eq!(ops.log.last().map(String::as_str), Some("ro /"));
+    }
+
+    #[test]
+    fn a_root_held_writable_is_retried_then_reported() {
+        use nix::errno::Errno::EBUSY;
+        let mut ops = fake(&["/home"], &["/home", "/"], usize::MAX);
+        let left = take_down(&points(HOST), Path::new("/"), &mut ops);
+        assert_eq!(
+            left,
+            [
+                Left::Writable("/home".into(), EBUSY),
+                Left::Writable("/".into(), EBUSY)
+            ]
+        );
+        let ro_root = ops.log.iter().filter(|l| *l == "ro /").count();
+        assert_eq!(ro_root, ROUNDS);
+    }
+
+    #[test]
+    fn kept_points() {
+        let root = Path::new("/");
+        for p in [
+            "/",
+            "/proc",
+            "/sys/fs/cgroup",
+            "/dev/pts",
+            "/dev/mqueue",
+            "/run",
+        ] {
+            assert!(kept_to_the_end(Path::new(p), root), "{p}");
+        }
+        for p in [
+            "/home",
+            "/run/media/usb",
+            "/run/user/1000",
+            "/procx",
+            "/var",
+        ] {
+            assert!(!kept_to_the_end(Path::new(p), root), "{p}");
+        }
     }
 }

@@ -104,6 +104,8 @@ pub fn spawn(program: &Program, setup: Setup) -> Result<Pid, Errno> {
         exec_error: &exec_error,
     };
     let stack_top = program.stack.0.get().cast::<u8>().wrapping_add(CHILD_STACK);
+    // Not nix's clone: it is unsafe as well, and takes the child's code
+    // as a boxed closure.
     // SAFETY: the child runs `start_child` on its own stack (the Program's,
     // 16-byte aligned, which nothing else uses while it runs: CLONE_VFORK
     // suspends this thread until the child has exec'd or exited, and
@@ -123,14 +125,9 @@ pub fn spawn(program: &Program, setup: Setup) -> Result<Pid, Errno> {
     match exec_error.load(Ordering::SeqCst) {
         0 => Ok(Pid::from_raw(pid)),
         errno => {
-            let mut status = 0;
-            loop {
-                // SAFETY: waitpid of our own exited child; it only writes the int.
-                let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-                if rc >= 0 || Errno::last() != Errno::EINTR {
-                    break;
-                }
-            }
+            // Only to reap it: the child _exit(127)ed, so nix's status
+            // (which has no real-time signals) loses nothing.
+            while nix::sys::wait::waitpid(Pid::from_raw(pid), None) == Err(Errno::EINTR) {}
             Err(Errno::from_raw(errno))
         }
     }
@@ -159,17 +156,24 @@ fn exec_child(program: &Program, setup: Setup) -> Errno {
     // background group would otherwise stop us with SIGTTOU. (svc-init
     // itself blocks them all already; this is for any other caller.)
     let _ = crate::signals::set_mask(libc::SIG_SETMASK, crate::signals::BLOCKED);
-    // SAFETY: plain system calls on values prepared before the clone.
-    unsafe {
-        if setup.new_session {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
-        }
-        if setup.own_group {
-            libc::setpgid(0, 0);
-            if setup.foreground && libc::isatty(0) == 1 {
-                libc::tcsetpgrp(0, libc::getpid());
-            }
+    // nix's wrappers here are thin system calls: no allocation, so safe
+    // in the vfork child. Failures are ignored as before: the child runs
+    // all the same.
+    use nix::unistd::{getpid, setpgid, setsid};
+    if setup.new_session {
+        let _ = setsid();
+        // nix has no TIOCSCTTY wrapper (its ioctl macros make unsafe fns).
+        // SAFETY: an integer ioctl on fd 0.
+        unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    }
+    if setup.own_group {
+        let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+        // nix's isatty/tcsetpgrp take AsFd: fd 0 as a BorrowedFd is unsafe
+        // all the same, and std::io::stdin() would allocate its buffer here.
+        // SAFETY: integer calls on fd 0.
+        if setup.foreground && unsafe { libc::isatty(0) } == 1 {
+            // SAFETY: as above.
+            unsafe { libc::tcsetpgrp(0, getpid().as_raw()) };
         }
     }
     // Handlers do not survive exec, ignored signals do: reset those that
@@ -182,6 +186,8 @@ fn exec_child(program: &Program, setup: Setup) -> Errno {
     }
     close_from_3();
     let _ = crate::signals::set_mask(libc::SIG_SETMASK, 0);
+    // Not nix's execv: it builds the pointer array in a Vec, an allocation
+    // in a child that shares svc-init's heap.
     // SAFETY: execv with the NUL-terminated strings and null-terminated
     // array prepared in `Program`.
     unsafe { libc::execv(program.path.as_ptr(), program.argv_ptrs.as_ptr()) };
@@ -190,6 +196,7 @@ fn exec_child(program: &Program, setup: Setup) -> Errno {
 
 /// Closes every fd from 3 up.
 fn close_from_3() {
+    // nix has no close_range; closing numbers nobody here owns.
     // SAFETY: close_range and close are async-signal-safe system calls.
     unsafe {
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {

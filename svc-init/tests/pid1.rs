@@ -429,8 +429,10 @@ fn emergency_shell_when_the_manager_cannot_run() {
         },
     );
     wait_for("the emergency shell", BOUND, || marker.exists());
+    // tests/system/qemu-boot.sh looks for this wording
     assert!(
-        ns.stderr().contains("starting an emergency shell"),
+        ns.stderr()
+            .contains("svc-manager cannot run: starting an emergency shell"),
         "{}",
         ns.stderr()
     );

@@ -34,24 +34,32 @@ impl Console {
             Verdict::Ok => "ok",
             Verdict::Failed => "!!",
         };
-        let mut out = String::new();
-        if self.tty {
-            let (star, colour) = match verdict {
-                Verdict::Ok => ("\x1b[1;32m*\x1b[0m", "\x1b[1;32m"),
-                Verdict::Failed => ("\x1b[1;31m*\x1b[0m", "\x1b[1;31m"),
-            };
-            let pad = self.width.saturating_sub(text.len() + 3 + 7).max(1);
-            out.push_str(&format!(
-                " {star} {text}{:pad$}\x1b[1;34m[\x1b[0m {colour}{mark}\x1b[0m \x1b[1;34m]\x1b[0m\n",
-                ""
-            ));
-        } else {
-            out.push_str(&format!(" * {text} [ {mark} ]\n"));
+        // boot.log gets the plain line, the terminal the coloured one.
+        let mut plain = format!(" * {text} [ {mark} ]\n");
+        if let (Verdict::Failed, Some(r)) = (verdict, reason) {
+            plain.push_str(&format!("   {name}: {r}\n"));
         }
+        if !self.tty {
+            crate::output::write_lines(crate::output::Stream::Stdout, plain.as_bytes());
+            return;
+        }
+        let (star, colour) = match verdict {
+            Verdict::Ok => ("\x1b[1;32m*\x1b[0m", "\x1b[1;32m"),
+            Verdict::Failed => ("\x1b[1;31m*\x1b[0m", "\x1b[1;31m"),
+        };
+        let pad = self.width.saturating_sub(text.len() + 3 + 7).max(1);
+        let mut out = format!(
+            " {star} {text}{:pad$}\x1b[1;34m[\x1b[0m {colour}{mark}\x1b[0m \x1b[1;34m]\x1b[0m\n",
+            ""
+        );
         if let (Verdict::Failed, Some(r)) = (verdict, reason) {
             out.push_str(&format!("   {name}: {r}\n"));
         }
-        crate::output::write_lines(crate::output::Stream::Stdout, out.as_bytes());
+        crate::output::write_split(
+            crate::output::Stream::Stdout,
+            out.as_bytes(),
+            plain.as_bytes(),
+        );
     }
 }
 

@@ -72,6 +72,8 @@ pub trait Host {
     fn clear_stopped(&mut self);
     /// Tells the manager's parent that the boot job has settled.
     fn notify_parent(&mut self);
+    /// A job has settled (after its replies).
+    fn job_settled(&mut self) {}
     /// Leaves the loop (a shutdown is over).
     fn exit(&mut self);
 }
@@ -513,6 +515,7 @@ impl Jobs {
         if job.boot {
             host.notify_parent();
         }
+        host.job_settled();
         if job.then_exit {
             if !failed {
                 // Everything stopped in order: the next manager boots

@@ -8,6 +8,7 @@ mod control;
 mod fds;
 mod jobs;
 mod link;
+mod logdir;
 mod manager;
 mod orphans;
 mod output;
@@ -142,6 +143,7 @@ fn config(args: Args) -> Result<Config, String> {
         layout: Layout::from(&paths),
         socket: paths.socket,
         runtime_dir: paths.runtime_dir,
+        wanted_log_dir: paths.log_dir.clone(),
         log_dir: paths.log_dir,
         runtime_base: paths.runtime_base,
         log_group,
@@ -173,7 +175,7 @@ fn main() -> ExitCode {
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}; keeping it"),
     }
-    let cfg = match config(args) {
+    let mut cfg = match config(args) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -181,11 +183,34 @@ fn main() -> ExitCode {
     for (dir, mode) in [
         (cfg.runtime_dir.clone(), dir_mode),
         (cfg.runtime_dir.join("supervise"), 0o700),
-        (cfg.log_dir.clone(), dir_mode),
     ] {
         if let Err(e) = make_dir(&dir, mode) {
             return fail(e);
         }
+    }
+    // Booted with `ro`, /var/log cannot be written until a sysinit
+    // oneshot remounts the root: log under the runtime directory (a
+    // tmpfs) meanwhile, and move there later (manager/early.rs).
+    let unusable = logdir::usable(&cfg.log_dir, dir_mode).err();
+    if unusable.is_some() {
+        cfg.log_dir = logdir::early_dir(&cfg.runtime_dir);
+        if let Err(e) = make_dir(&cfg.log_dir, dir_mode) {
+            return fail(format!("{}; {e}", unusable.unwrap_or_default()));
+        }
+    }
+    if !cfg.user_mode {
+        // Nothing to adopt: a new boot, whose log starts afresh.
+        let fresh = std::fs::read_dir(cfg.runtime_dir.join("supervise"))
+            .is_ok_and(|mut d| d.next().is_none());
+        if let Err(e) = output::open_boot_log(&cfg.log_dir.join("boot.log"), fresh) {
+            tracing::warn!("boot log: {e}");
+        }
+    }
+    if let Some(e) = unusable {
+        tracing::warn!(
+            "log directory {e}; logging under {} until it can be written",
+            cfg.log_dir.display()
+        );
     }
     let signals = match sys::signals() {
         Ok(s) => s,

@@ -21,6 +21,7 @@ use crate::proto::{self, Status};
 use crate::spec::{self, Places};
 use crate::sys;
 
+mod early;
 mod host;
 
 /// Everything fixed at start-up.
@@ -29,7 +30,11 @@ pub struct Config {
     pub layout: Layout,
     pub socket: PathBuf,
     pub runtime_dir: PathBuf,
+    /// Where new supervisors log: `wanted_log_dir`, or RUNTIME/log while
+    /// that cannot be written (manager/early.rs).
     pub log_dir: PathBuf,
+    /// The log directory asked for (--log-dir).
+    pub wanted_log_dir: PathBuf,
     pub runtime_base: PathBuf,
     /// `--log-group` resolved: the gid every declaration gives the log.
     pub log_group: Option<u32>,
@@ -106,7 +111,7 @@ pub struct Client {
 pub struct Manager {
     pub(crate) cfg: Config,
     pub(crate) set: ServiceSet,
-    graph: Graph,
+    pub(crate) graph: Graph,
     pub(crate) units: HashMap<String, Unit>,
     pub(crate) links: Vec<Option<Link>>,
     pub(crate) targets_up: BTreeSet<String>,
@@ -125,9 +130,11 @@ pub struct Manager {
     /// The descriptor limit, the spare, the estimate of what is free.
     pub fds: crate::fds::Descriptors,
     /// Set when a shutdown has finished: leave the loop.
-    exit: bool,
+    pub(crate) exit: bool,
+    /// The status the loop ends with.
+    pub(crate) exit_status: i32,
     pub(crate) started_at: u64,
-    notified: bool,
+    pub(crate) notified: bool,
     /// Units whose dead supervisor left something running (`Unit::orphan`).
     pub(crate) orphaned: BTreeSet<String>,
 }
@@ -191,6 +198,7 @@ impl Manager {
             listener_interest: None,
             fds: crate::fds::Descriptors::new(),
             exit: false,
+            exit_status: 0,
             started_at: proto::now_unix(),
             notified: false,
             orphaned: BTreeSet::new(),
@@ -223,6 +231,7 @@ impl Manager {
         }
         self.set = set;
         self.graph = graph;
+        self.check_log_dir();
         out
     }
 
@@ -302,7 +311,16 @@ impl Manager {
     }
 
     pub fn log_path(&self, name: &str) -> PathBuf {
-        self.cfg.log_dir.join(name).join("current")
+        let path = self.cfg.log_dir.join(name).join("current");
+        // Started while the log directory could not be written, it may
+        // still log under RUNTIME/log (manager/early.rs).
+        let early = crate::logdir::early_dir(&self.cfg.runtime_dir)
+            .join(name)
+            .join("current");
+        if !path.exists() && early.exists() {
+            return early;
+        }
+        path
     }
 
     // ----- supervisors -----
@@ -672,7 +690,7 @@ impl Manager {
             self.run_timers();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
-        0
+        self.exit_status
     }
 
     fn register_fixed(&mut self) -> std::io::Result<()> {

@@ -6,6 +6,8 @@
 //! tracing-subscriber's own report of a failed write.)
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lines dropped since the last report, per stream.
@@ -37,9 +39,108 @@ impl Stream {
     }
 }
 
-/// Writes `bytes` (whole lines) to `stream`, or drops and counts them.
+/// Writes `bytes` (whole lines) to `stream`, or drops and counts them;
+/// and to the boot log, when there is one.
 pub fn write_lines(stream: Stream, bytes: &[u8]) {
     write_counted(stream.dropped(), |b| stream.write_all(b), bytes);
+    boot_log_append(bytes);
+}
+
+/// `screen` to `stream`, `plain` (the same without colours) to the boot
+/// log.
+pub fn write_split(stream: Stream, screen: &[u8], plain: &[u8]) {
+    write_counted(stream.dropped(), |b| stream.write_all(b), screen);
+    boot_log_append(plain);
+}
+
+/// The boot log stops growing here (one line says so): it is for the
+/// boot, and a manager that logs without end must not fill /var/log.
+pub const BOOT_LOG_MAX: u64 = 4 << 20;
+
+/// `LOGDIR/boot.log`: everything the system manager writes to stdout and
+/// stderr — the console's OpenRC lines and its diagnostics.
+struct BootLog {
+    file: std::fs::File,
+    path: PathBuf,
+    written: u64,
+}
+
+static BOOT_LOG: Mutex<Option<BootLog>> = Mutex::new(None);
+
+fn boot_log_append(bytes: &[u8]) {
+    let Ok(mut guard) = BOOT_LOG.lock() else {
+        return;
+    };
+    let Some(log) = guard.as_mut() else { return };
+    if log.written >= BOOT_LOG_MAX {
+        return;
+    }
+    let len = bytes.len() as u64;
+    let r = if log.written + len > BOOT_LOG_MAX {
+        log.file
+            .write_all(b"svc-manager: boot.log is full; the rest is on the console only\n")
+    } else {
+        log.file.write_all(bytes)
+    };
+    log.written = if r.is_ok() {
+        log.written + len
+    } else {
+        BOOT_LOG_MAX
+    };
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+}
+
+/// Starts the boot log at `path`. `fresh` (a manager with nothing to
+/// adopt: a new boot): the previous boot's log becomes `boot.log.old`;
+/// otherwise (a manager started again) it is continued.
+pub fn open_boot_log(path: &Path, fresh: bool) -> Result<(), String> {
+    if fresh {
+        let _ = std::fs::rename(path, path.with_extension("log.old"));
+    }
+    let file = open_append(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let written = file.metadata().map_or(0, |m| m.len());
+    if let Ok(mut g) = BOOT_LOG.lock() {
+        *g = Some(BootLog {
+            file,
+            path: path.to_owned(),
+            written,
+        });
+    }
+    Ok(())
+}
+
+/// Moves the boot log to `to` (the early one under the runtime directory,
+/// once the real log directory can be written): a previous boot's log
+/// there becomes `boot.log.old`, what was written so far is copied, the
+/// early file removed, and writing goes on at `to`.
+pub fn move_boot_log(to: &Path) -> Result<(), String> {
+    let Ok(mut guard) = BOOT_LOG.lock() else {
+        return Ok(());
+    };
+    let Some(log) = guard.as_mut() else {
+        return Ok(());
+    };
+    if log.path == to {
+        return Ok(());
+    }
+    let _ = std::fs::rename(to, to.with_extension("log.old"));
+    let mut file = open_append(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let mut early =
+        std::fs::File::open(&log.path).map_err(|e| format!("{}: {e}", log.path.display()))?;
+    std::io::copy(&mut early, &mut file).map_err(|e| format!("{}: {e}", to.display()))?;
+    let _ = std::fs::remove_file(&log.path);
+    log.written = file.metadata().map_or(log.written, |m| m.len());
+    log.file = file;
+    log.path = to.to_owned();
+    Ok(())
 }
 
 /// `write` the lines, preceded by a note of the lines dropped before if

@@ -37,7 +37,9 @@ pub fn resolve_log_group(group: Option<&str>, user_mode: bool) -> Result<Option<
                 .ok_or_else(|| format!("--log-group {g}: no such group")),
         },
         None if user_mode => Ok(None),
-        None => Ok(Some(by_name("adm")?.unwrap_or(0))),
+        // A default must never stop the manager: an image with no
+        // /etc/group (musl's lookup then fails with ENOENT) has no `adm`.
+        None => Ok(Some(by_name("adm").ok().flatten().unwrap_or(0))),
     }
 }
 

@@ -1,5 +1,17 @@
 //! Every system call the manager makes beyond std: signals, poll, peer
 //! credentials, spawning supervisors, reaping, readiness to the parent.
+//!
+//! Through nix where it has the call. Hand-written `unsafe` is left where
+//! it has not, or where its types would lose information:
+//! - `signal(SIGPIPE, SIG_IGN)`: nix's `signal` is `unsafe` too;
+//! - `poll`: nix's `PollFd` borrows each fd for the array's life, and the
+//!   manager's set is built from fds of several owners;
+//! - `waitpid`: nix's `WaitStatus` has no real-time signals, and returns
+//!   EINVAL for a supervisor killed by one after reaping it (its pid lost);
+//! - `kill`: nix's `Signal` has no real-time signals either;
+//! - `fcntl` on inherited fd numbers that nobody owns (`fd_is_open`,
+//!   `set_cloexec`), and taking over the readiness fd we were handed;
+//! - `pidfd_open`, `pidfd_send_signal`: not in nix.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -7,6 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, getsockopt, socketpair, sockopt};
@@ -105,10 +118,7 @@ pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32,
         SockFlag::SOCK_CLOEXEC,
     )?;
     let child_fd = theirs.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we own.
-    if unsafe { libc::fcntl(child_fd, libc::F_SETFD, 0) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty()))?;
     let child = Command::new(program)
         .arg("--manager-fd")
         .arg(child_fd.to_string())

@@ -1,7 +1,9 @@
 //! Resolving `user`, `group` and `supplementary-groups` (names or numbers)
 //! into the ids the child will switch to. Done once, before any fork.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
+
+use nix::unistd::{Gid, Group, Uid, User};
 
 /// The identity a service runs as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,124 +18,43 @@ pub struct Creds {
     pub shell: Option<String>,
 }
 
-struct Passwd {
-    name: String,
-    uid: libc::uid_t,
-    gid: libc::gid_t,
-    home: String,
-    shell: String,
+/// The passwd entry of a user name or number. nix grows the buffer on
+/// ERANGE (up to 1 MiB), so a long entry is found, not an error.
+fn lookup_user(name_or_id: &str) -> Result<Option<User>, String> {
+    let found = match name_or_id.parse::<libc::uid_t>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) if name_or_id.contains('\0') => return Err(format!("invalid user '{name_or_id}'")),
+        Err(_) => User::from_name(name_or_id),
+    };
+    found.map_err(|e| format!("looking up user '{name_or_id}': {e}"))
 }
 
-fn lookup_user(name_or_id: &str) -> Result<Option<Passwd>, String> {
-    let mut buf = vec![0u8; 16384];
-    // SAFETY: passwd is plain data, filled by getpw*_r.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    let ret = if let Ok(uid) = name_or_id.parse::<libc::uid_t>() {
-        // SAFETY: all pointers are valid for the sizes given.
-        unsafe {
-            libc::getpwuid_r(
-                uid,
-                &mut pw,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        }
-    } else {
-        let cname = CString::new(name_or_id).map_err(|_| format!("invalid user '{name_or_id}'"))?;
-        // SAFETY: all pointers are valid for the sizes given.
-        unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &mut pw,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut result,
-            )
-        }
-    };
-    if ret != 0 {
-        return Err(format!(
-            "looking up user '{name_or_id}': {}",
-            std::io::Error::from_raw_os_error(ret)
-        ));
-    }
-    if result.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: on success the strings point into buf, NUL-terminated.
-    let text = |p: *const libc::c_char| unsafe {
-        if p.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    };
-    Ok(Some(Passwd {
-        name: text(pw.pw_name),
-        uid: pw.pw_uid,
-        gid: pw.pw_gid,
-        home: text(pw.pw_dir),
-        shell: text(pw.pw_shell),
-    }))
-}
-
-/// A group name or number as a gid.
+/// A group name or number as a gid. A group with many members has a long
+/// entry: nix grows the buffer on ERANGE.
 pub fn lookup_group(name_or_id: &str) -> Result<libc::gid_t, String> {
     if let Ok(gid) = name_or_id.parse::<libc::gid_t>() {
         return Ok(gid);
     }
-    let cname = CString::new(name_or_id).map_err(|_| format!("invalid group '{name_or_id}'"))?;
-    let mut buf = vec![0u8; 16384];
-    // SAFETY: group is plain data, filled by getgrnam_r.
-    let mut gr: libc::group = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the sizes given.
-    let ret = unsafe {
-        libc::getgrnam_r(
-            cname.as_ptr(),
-            &mut gr,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if ret != 0 {
-        return Err(format!(
-            "looking up group '{name_or_id}': {}",
-            std::io::Error::from_raw_os_error(ret)
-        ));
+    if name_or_id.contains('\0') {
+        return Err(format!("invalid group '{name_or_id}'"));
     }
-    if result.is_null() {
-        return Err(format!("no such group '{name_or_id}'"));
+    match Group::from_name(name_or_id) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(format!("no such group '{name_or_id}'")),
+        Err(e) => Err(format!("looking up group '{name_or_id}': {e}")),
     }
-    Ok(gr.gr_gid)
 }
 
-/// The groups `user` belongs to according to the group database.
+/// The groups `user` belongs to according to the group database; only
+/// the primary group when that cannot be read.
 fn member_groups(user: &str, primary: libc::gid_t) -> Vec<libc::gid_t> {
-    let Ok(cname) = CString::new(user) else {
-        return vec![primary];
-    };
-    let mut count: libc::c_int = 64;
-    loop {
-        let mut groups = vec![0 as libc::gid_t; count as usize];
-        let asked = count;
-        // SAFETY: groups holds `count` entries; count is updated in place.
-        let ret =
-            unsafe { libc::getgrouplist(cname.as_ptr(), primary, groups.as_mut_ptr(), &mut count) };
-        if ret >= 0 {
-            groups.truncate(count.max(0) as usize);
-            return groups;
-        }
-        if count <= asked {
-            count = asked * 2;
-        }
-        if count > 65536 {
-            return vec![primary];
-        }
-    }
+    CString::new(user)
+        .ok()
+        .and_then(|name| nix::unistd::getgrouplist(&name, Gid::from_raw(primary)).ok())
+        .map_or_else(
+            || vec![primary],
+            |groups| groups.into_iter().map(Gid::as_raw).collect(),
+        )
 }
 
 /// Resolves the declaration's credentials. `None` when none are given
@@ -146,8 +67,10 @@ pub fn resolve(
     if user.is_none() && group.is_none() && supplementary.is_empty() {
         return Ok(None);
     }
-    // SAFETY: getuid/getgid have no arguments.
-    let (my_uid, my_gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (my_uid, my_gid) = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
     let mut creds = Creds {
         uid: my_uid,
         gid: my_gid,
@@ -160,12 +83,12 @@ pub fn resolve(
     if let Some(user) = user {
         match lookup_user(user)? {
             Some(pw) => {
-                creds.uid = pw.uid;
-                creds.gid = pw.gid;
-                creds.groups = member_groups(&pw.name, pw.gid);
+                creds.uid = pw.uid.as_raw();
+                creds.gid = pw.gid.as_raw();
+                creds.groups = member_groups(&pw.name, creds.gid);
                 creds.user_name = Some(pw.name);
-                creds.home = Some(pw.home);
-                creds.shell = Some(pw.shell);
+                creds.home = Some(pw.dir.to_string_lossy().into_owned());
+                creds.shell = Some(pw.shell.to_string_lossy().into_owned());
                 keep_groups = false;
             }
             None => {
@@ -208,16 +131,9 @@ pub fn resolve(
 }
 
 fn current_groups() -> Vec<libc::gid_t> {
-    // SAFETY: a size query with a null list.
-    let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-    if n <= 0 {
-        return Vec::new();
-    }
-    let mut groups = vec![0 as libc::gid_t; n as usize];
-    // SAFETY: groups holds n entries.
-    let got = unsafe { libc::getgroups(n, groups.as_mut_ptr()) };
-    groups.truncate(got.max(0) as usize);
-    groups
+    nix::unistd::getgroups()
+        .map(|groups| groups.into_iter().map(Gid::as_raw).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

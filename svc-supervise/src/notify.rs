@@ -2,9 +2,7 @@
 //! (a line on fd N) and an sd_notify datagram socket with sender
 //! credentials (SO_PASSCRED), so that only the main process is believed.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -74,8 +72,7 @@ pub fn notify_dir(
         // Others must not be able to swap our directory for theirs.
         let meta =
             std::fs::symlink_metadata(&base).map_err(|e| format!("{}: {e}", base.display()))?;
-        // SAFETY: geteuid has no arguments.
-        let me = unsafe { libc::geteuid() };
+        let me = nix::unistd::geteuid().as_raw();
         if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
             return Err(format!(
                 "{}: not a directory of uid {me} closed to others",
@@ -93,15 +90,8 @@ pub fn notify_dir(
         return Ok((dir.join(format!("{name}.notify")), false));
     }
     let template = std::env::temp_dir().join("svc-notify.XXXXXX");
-    let mut template = CString::new(template.into_os_string().into_encoded_bytes())
-        .map_err(|_| "TMPDIR contains a NUL byte".to_string())?
-        .into_bytes_with_nul();
-    // SAFETY: template is a NUL-terminated, writable buffer ending in XXXXXX.
-    if unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) }.is_null() {
-        return Err(format!("notify directory: mkdtemp: {}", sys::last_error()));
-    }
-    template.pop();
-    let parent = PathBuf::from(std::ffi::OsString::from_vec(template));
+    let parent =
+        nix::unistd::mkdtemp(&template).map_err(|e| format!("notify directory: mkdtemp: {e}"))?;
     Ok((parent.join(name), true))
 }
 
@@ -148,6 +138,9 @@ impl SdNotify {
 
     /// Receives one datagram into `buf`: (length, sender pid, sender uid).
     /// Datagrams without credentials report pid 0 and uid `uid_t::MAX`.
+    ///
+    /// Not nix's recvmsg: the fds a sender may attach come back from it as
+    /// a Vec, an allocation in the loop.
     pub fn recv(&self, buf: &mut [u8]) -> Option<(usize, i32, libc::uid_t)> {
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),

@@ -4,9 +4,13 @@
 //! is prepared before the fork, in [`Context`] and [`Command`]; between fork
 //! and exec the child makes only async-signal-safe syscalls on that data and
 //! reports a failure through a close-on-exec pipe as (step, errno).
+//!
+//! The fork and the child's steps are hand-written libc: nix's `execve`
+//! builds its pointer arrays in Vecs, and malloc is not async-signal-safe;
+//! nix's `fork` is `unsafe` as well.
 
 use std::ffi::{CString, c_char};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use crate::creds::Creds;
@@ -166,12 +170,8 @@ impl Context {
             CString::new(p.as_os_str().as_encoded_bytes())
                 .map_err(|_| format!("NUL byte in path {}", p.display()))
         };
-        // SAFETY: opening a constant path.
         let devnull =
-            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if devnull < 0 {
-            return Err(format!("/dev/null: {}", sys::last_error()));
-        }
+            OwnedFd::from(std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?);
         Ok(Context {
             _env: env,
             envp,
@@ -184,8 +184,7 @@ impl Context {
             limits: spec.limits.clone(),
             nice: spec.nice,
             no_new_privileges: spec.no_new_privileges,
-            // SAFETY: a fresh fd nothing else owns.
-            devnull: unsafe { OwnedFd::from_raw_fd(devnull) },
+            devnull,
             search_path,
         })
     }

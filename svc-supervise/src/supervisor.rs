@@ -258,7 +258,6 @@ impl Supervisor {
             self.want_up(opts.once);
         }
         sys::trim_heap();
-        sys::release_unused_stack();
         let mut fds = [libc::pollfd {
             fd: -1,
             events: 0,
@@ -511,7 +510,7 @@ impl Supervisor {
         if let Some(p) = &self.prepared {
             for dir in &p.runtime_dirs {
                 if dir.exists()
-                    && let Err(e) = std::fs::remove_dir_all(dir)
+                    && let Err(e) = sys::remove_tree(dir)
                 {
                     self.log
                         .notice_fmt(format_args!("removing {}: {e}", dir.display()));

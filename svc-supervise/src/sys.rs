@@ -1,8 +1,34 @@
 //! The thin layer of syscalls the supervisor needs, each in a small safe
 //! function. Nothing here allocates.
+//!
+//! nix is used where it wraps the call without allocating and without
+//! losing information. Hand-written `unsafe` is left where it does not:
+//! - nix lacks the call: `close_range`, `pidfd_open`, `getdents64` (nix's
+//!   `Dir` is `opendir`, which allocates), `malloc_trim`;
+//! - nix's types lose information: its `Signal` has no real-time signals,
+//!   so `kill` with one is refused and `waitpid` of a child killed by one
+//!   returns EINVAL after reaping it (the status is lost);
+//! - the fd is a number with no owner to borrow from (nix's fd calls take
+//!   `AsFd`: `BorrowedFd::borrow_raw` would be `unsafe` all the same):
+//!   `read`/`write`/`send` and `fcntl` on the raw fds the callers keep, the
+//!   poll set rebuilt every turn, fds 0-2 that may be closed;
+//! - reading a `signalfd_siginfo` means writing into a plain C struct.
+//!
+//! Short paths are opened with std's `File` rather than nix's `open`: std
+//! copies a path under 384 bytes to the stack, nix into a 1 KiB buffer,
+//! which measurably dirtied one more stack page for the supervisor's life.
 
+use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::Mode;
+use nix::sys::time::TimeSpec;
+use nix::time::{ClockId, clock_gettime};
+use nix::unistd::{UnlinkatFlags, Whence, lseek, unlinkat};
 
 /// errno of the last failed call, as an io::Error.
 pub fn last_error() -> io::Error {
@@ -15,33 +41,36 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Milliseconds on the monotonic clock.
 pub fn monotonic_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    // CLOCK_MONOTONIC always exists.
+    let ts = clock_gettime(ClockId::CLOCK_MONOTONIC).unwrap_or(TimeSpec::new(0, 0));
+    ts.tv_sec() as u64 * 1000 + ts.tv_nsec() as u64 / 1_000_000
 }
 
 /// Wall-clock time as (seconds, microseconds) since the epoch.
 pub fn realtime() -> (i64, u32) {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer; CLOCK_REALTIME always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    (ts.tv_sec, (ts.tv_nsec / 1000) as u32)
+    let ts = clock_gettime(ClockId::CLOCK_REALTIME).unwrap_or(TimeSpec::new(0, 0));
+    (ts.tv_sec(), (ts.tv_nsec() / 1000) as u32)
 }
 
 /// A close-on-exec pipe: (read end, write end).
 pub fn pipe(flags: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: fds is a valid array of two ints.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | flags) })?;
-    // SAFETY: pipe2 returned two fresh fds that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(nix::unistd::pipe2(
+        OFlag::O_CLOEXEC | OFlag::from_bits_retain(flags),
+    )?)
+}
+
+/// Opens a short path given as bytes (no NUL) for reading, close-on-exec.
+/// std copies a path under 384 bytes to the stack (nix: 1 KiB), so
+/// nothing is allocated and little stack is dirtied.
+fn open_bytes(path: &[u8], flags: OFlag) -> Option<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits())
+        .open(path)
+        .ok()?;
+    Some(file.into())
 }
 
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -205,14 +234,12 @@ pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
 fn state_and_parent(pid: i32) -> Option<(u8, i32)> {
     let mut path = [0u8; 32];
     let mut w = crate::fmt::Writer::new(&mut path);
-    w.str("/proc/").uint(pid as u64).str("/stat\0");
-    // SAFETY: path is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
+    w.str("/proc/").uint(pid as u64).str("/stat");
+    let len = w.len();
+    if w.overflowed() {
         return None;
     }
-    // SAFETY: a fresh fd nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = open_bytes(&path[..len], OFlag::O_RDONLY)?;
     let mut buf = [0u8; 512];
     let n = read(fd.as_raw_fd(), &mut buf).unwrap_or(0);
     // "PID (NAME) S PPID …": the name may contain ')' and spaces.
@@ -241,8 +268,7 @@ const MAX_ANCESTRY: usize = 128;
 /// the parent of every orphan of the service, so a daemon that double-forked
 /// is still found. Nothing is allocated.
 pub fn is_descendant(pid: i32) -> bool {
-    // SAFETY: getpid has no arguments.
-    let me = unsafe { libc::getpid() };
+    let me = nix::unistd::getpid().as_raw();
     if pid <= 1 || pid == me || !alive(pid) {
         return false;
     }
@@ -259,18 +285,17 @@ pub fn is_descendant(pid: i32) -> bool {
 
 /// Blocks `signals` and returns a close-on-exec, non-blocking signalfd for them.
 pub fn signalfd(signals: &[i32]) -> io::Result<OwnedFd> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: set is a valid sigset_t.
-    unsafe { libc::sigemptyset(&mut set) };
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+    let mut set = SigSet::empty();
     for &s in signals {
-        // SAFETY: set is valid; s is a signal number.
-        unsafe { libc::sigaddset(&mut set, s) };
+        set.add(Signal::try_from(s)?);
     }
-    // SAFETY: set is valid; the old mask is not wanted.
-    check(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) })?;
-    // SAFETY: set is valid; -1 asks for a new fd.
-    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+    // nix's SignalFd owns its fd and has no way to hand it over as an
+    // OwnedFd; the call itself is one line.
+    // SAFETY: set is a valid sigset_t; -1 asks for a new fd.
+    let fd =
+        check(unsafe { libc::signalfd(-1, set.as_ref(), libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
     // SAFETY: a fresh fd nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -316,10 +341,16 @@ pub fn cloexec_from(first: u32) {
 /// that no later open() lands on them.
 pub fn ensure_stdio_open() {
     for fd in 0..3 {
-        // SAFETY: F_GETFD on a possibly closed fd.
+        // SAFETY: F_GETFD on a possibly closed fd (a number nobody owns).
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            // SAFETY: opening a constant path; the lowest free fd is `fd`.
-            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+            // The lowest free fd is `fd`: kept open for good.
+            let null = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null");
+            if let Ok(null) = null {
+                let _ = null.into_raw_fd();
+            }
         }
     }
 }
@@ -327,9 +358,7 @@ pub fn ensure_stdio_open() {
 /// Becomes a child subreaper, so that daemons that double-fork stay our
 /// descendants.
 pub fn set_child_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments.
-    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) })?;
-    Ok(())
+    Ok(nix::sys::prctl::set_child_subreaper(true)?)
 }
 
 /// Sets the kernel's name of this thread (15 bytes shown by ps -o comm).
@@ -337,8 +366,9 @@ pub fn set_thread_name(name: &[u8]) {
     let mut buf = [0u8; 16];
     let n = name.len().min(15);
     buf[..n].copy_from_slice(&name[..n]);
-    // SAFETY: buf is NUL-terminated and outlives the call.
-    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr(), 0, 0, 0) };
+    if let Ok(name) = std::ffi::CStr::from_bytes_until_nul(&buf) {
+        let _ = nix::sys::prctl::set_name(name);
+    }
 }
 
 /// poll(2) on `fds` for at most `timeout_ms` (-1: forever); EINTR counts as
@@ -361,22 +391,14 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
 fn for_each_task(pid: i32, mut f: impl FnMut(i32)) {
     let mut path = [0u8; 32];
     let mut w = crate::fmt::Writer::new(&mut path);
-    w.str("/proc/").uint(pid as u64).str("/task\0");
+    w.str("/proc/").uint(pid as u64).str("/task");
+    let len = w.len();
     if w.overflowed() {
         return;
     }
-    // SAFETY: path is NUL-terminated.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr().cast(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
+    let Some(fd) = open_bytes(&path[..len], OFlag::O_RDONLY | OFlag::O_DIRECTORY) else {
         return;
-    }
-    // SAFETY: a fresh fd nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    };
     let mut buf = [0u64; 64];
     loop {
         // SAFETY: buf is valid for its size in bytes.
@@ -428,17 +450,14 @@ fn read_children(pid: i32, tid: i32, f: &mut impl FnMut(i32)) {
         .uint(pid as u64)
         .str("/task/")
         .uint(tid as u64)
-        .str("/children\0");
+        .str("/children");
+    let len = w.len();
     if w.overflowed() {
         return;
     }
-    // SAFETY: path is NUL-terminated.
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
+    let Some(fd) = open_bytes(&path[..len], OFlag::O_RDONLY) else {
         return;
-    }
-    // SAFETY: a fresh fd nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    };
     let mut buf = [0u8; 256];
     let mut current: i64 = -1;
     loop {
@@ -464,8 +483,7 @@ fn read_children(pid: i32, tid: i32, f: &mut impl FnMut(i32)) {
 /// (e.g. nothing). As a subreaper, orphans of the service are our children,
 /// so walking /proc from our pid finds them all. A fixed stack bounds the walk.
 pub fn kill_descendants(keep: impl Fn(i32) -> bool) {
-    // SAFETY: getpid has no arguments.
-    let me = unsafe { libc::getpid() };
+    let me = nix::unistd::getpid().as_raw();
     let mut stack = [0i32; 256];
     let mut depth = 0usize;
     stack[0] = me;
@@ -487,6 +505,125 @@ pub fn kill_descendants(keep: impl Fn(i32) -> bool) {
         });
         if pid != me && !keep(pid) {
             let _ = kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Directory levels [`remove_tree`] descends at most.
+const MAX_TREE_DEPTH: usize = 64;
+/// Entries [`remove_tree`] removes at most, so that a process still
+/// filling the tree cannot keep the loop busy for ever.
+const MAX_TREE_ENTRIES: usize = 1 << 20;
+
+/// Removes the tree at `path` (a symlink at any level is removed, never
+/// followed) without allocating, unlike `std::fs::remove_dir_all`: names
+/// go through one stack buffer per level (as `CStr`s, which nix passes on
+/// without copying) and the directory entries through one shared
+/// getdents64 buffer. Deeper than [`MAX_TREE_DEPTH`] levels is ELOOP, and
+/// the rest is left.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let mut cpath = [0u8; libc::PATH_MAX as usize];
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.len() >= cpath.len() || bytes.contains(&0) {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    cpath[..bytes.len()].copy_from_slice(bytes);
+    let name = CStr::from_bytes_until_nul(&cpath).map_err(|_| io::Error::other("path"))?;
+    let mut buf = [0u64; 512];
+    let mut budget = MAX_TREE_ENTRIES;
+    remove_entry(nix::fcntl::AT_FDCWD, name, &mut buf, 0, &mut budget).map(|_| ())
+}
+
+/// Removes `name` in `parent`, a directory with its contents; Ok(true)
+/// when it was a directory (and `buf` was used).
+fn remove_entry(
+    parent: BorrowedFd,
+    name: &CStr,
+    buf: &mut [u64; 512],
+    depth: usize,
+    budget: &mut usize,
+) -> io::Result<bool> {
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EMLINK))?;
+    match unlinkat(parent, name, UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => return Ok(false),
+        Err(nix::errno::Errno::EISDIR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if depth >= MAX_TREE_DEPTH {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
+    // O_NOFOLLOW: a symlink swapped in since the unlink is not followed.
+    let dir = openat(
+        parent,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    clear_dir(&dir, buf, depth, budget)?;
+    drop(dir);
+    match unlinkat(parent, name, UnlinkatFlags::RemoveDir) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Empties the directory `dir`. A subdirectory is removed with the same
+/// buffer, after which the scan starts again from the beginning.
+fn clear_dir(
+    dir: &OwnedFd,
+    buf: &mut [u64; 512],
+    depth: usize,
+    budget: &mut usize,
+) -> io::Result<()> {
+    'pass: loop {
+        lseek(dir, 0, Whence::SeekSet)?;
+        loop {
+            // nix has no getdents64 (its Dir is opendir, which allocates).
+            // SAFETY: buf is valid for its size in bytes.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    dir.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    std::mem::size_of_val(buf),
+                )
+            };
+            if n < 0 {
+                return Err(last_error());
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            let mut off = 0;
+            while off + 19 < n as usize {
+                // SAFETY: the kernel filled n bytes of buf.
+                let bytes =
+                    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+                // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+                let reclen = u16::from_ne_bytes([bytes[off + 16], bytes[off + 17]]) as usize;
+                if reclen == 0 || off + reclen > bytes.len() {
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
+                let raw = &bytes[off + 19..off + reclen];
+                let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+                off += reclen;
+                if len == 0 || &raw[..len] == b"." || &raw[..len] == b".." {
+                    continue;
+                }
+                let mut name = [0u8; 256];
+                if len >= name.len() {
+                    return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+                }
+                name[..len].copy_from_slice(&raw[..len]);
+                let name =
+                    CStr::from_bytes_until_nul(&name).map_err(|_| io::Error::other("name"))?;
+                if remove_entry(dir.as_fd(), name, buf, depth + 1, budget)? {
+                    // buf was reused below: what it held is gone.
+                    continue 'pass;
+                }
+            }
         }
     }
 }
@@ -521,33 +658,49 @@ pub fn trim_heap() {
     }
 }
 
-/// Drops the stack pages below the caller's frame (keeping a margin) that
-/// set-up dirtied and the loop may never need again. What lies below the
-/// stack pointer is dead; the kernel gives back zero pages if it is used.
-#[inline(never)]
-pub fn release_unused_stack() {
-    const PAGE: usize = 4096;
-    const MARGIN: usize = 2 * PAGE;
-    const SPAN: usize = 256 * 1024;
-    let marker = 0u8;
-    let sp = std::hint::black_box(&marker) as *const u8 as usize;
-    let top = (sp - MARGIN) & !(PAGE - 1);
-    let bottom = top.saturating_sub(SPAN);
-    // SAFETY: the range is below the stack pointer, unused by any live
-    // frame (no signal handlers run on this stack: signals come through a
-    // signalfd); unmapped parts only make madvise return ENOMEM.
-    unsafe {
-        libc::madvise(
-            bottom as *mut libc::c_void,
-            top - bottom,
-            libc::MADV_DONTNEED,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_tree_removes_a_tree_and_follows_no_symlink() {
+        let base = std::env::temp_dir().join(format!("svc-remove-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let outside = base.join("outside");
+        let tree = base.join("tree");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("keep"), "x").unwrap();
+        let mut deep = tree.clone();
+        for i in 0..10 {
+            deep = deep.join(format!("d{i}"));
+            std::fs::create_dir_all(&deep).unwrap();
+            for f in 0..50 {
+                std::fs::write(deep.join(format!("file-{f}-with-a-longer-name")), "x").unwrap();
+            }
+            std::os::unix::fs::symlink(&outside, deep.join("link")).unwrap();
+        }
+        std::fs::create_dir_all(tree.join("wide")).unwrap();
+        for d in 0..40 {
+            std::fs::create_dir_all(tree.join(format!("wide/{d}/x"))).unwrap();
+        }
+        remove_tree(&tree).unwrap();
+        assert!(!tree.exists());
+        assert!(outside.join("keep").exists(), "a symlink was followed");
+        // A symlink at the top is removed, not its target.
+        std::os::unix::fs::symlink(&outside, &tree).unwrap();
+        remove_tree(&tree).unwrap();
+        assert!(std::fs::symlink_metadata(&tree).is_err());
+        assert!(outside.join("keep").exists());
+        // Too deep: an error, not a stack overflow.
+        let mut deep = tree.clone();
+        for _ in 0..MAX_TREE_DEPTH + 2 {
+            deep = deep.join("d");
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        let e = remove_tree(&tree).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn children_of_any_thread_are_found() {

@@ -133,9 +133,9 @@ pub enum RestartPolicy {
     Never,
 }
 
-/// What to do once the process being stopped has exited.
+/// Where a service goes once nothing of it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AfterStop {
+pub enum Settle {
     /// Stay down.
     Down,
     /// Start again at once (a `restart` request, or `start` during stop).
@@ -144,6 +144,14 @@ pub enum AfterStop {
     Retry(u64),
     /// A failure was already counted and the limit reached.
     Fail,
+}
+
+/// What to do once the process being stopped has exited. `settle` takes
+/// only a [`Settle`]: an exit judged by policy is judged first, so no
+/// path can leave the service in Stopping with nothing to wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterStop {
+    Then(Settle),
     /// The service stops on its own (STOPPING=1): judge its exit by policy.
     Policy,
 }
@@ -254,7 +262,7 @@ impl Default for Lifecycle {
             failures: 0,
             restarts: 0,
             started_at_ms: 0,
-            after_stop: AfterStop::Down,
+            after_stop: AfterStop::Then(Settle::Down),
             reason: Reason::None,
         }
     }
@@ -311,7 +319,7 @@ fn begin_start(l: &mut Lifecycle, want: Want, from_rest: bool) -> Actions {
     l.want = want;
     l.state = State::Starting;
     l.reason = Reason::None;
-    l.after_stop = AfterStop::Down;
+    l.after_stop = AfterStop::Then(Settle::Down);
     Actions {
         prepare: from_rest,
         run_pre: true,
@@ -356,14 +364,14 @@ fn begin_stop(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
 
 fn stop(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
     l.want = Want::Down;
-    begin_stop(l, ctx, AfterStop::Down)
+    begin_stop(l, ctx, AfterStop::Then(Settle::Down))
 }
 
 fn restart(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
     if l.want == Want::Down {
         l.want = Want::Up;
     }
-    begin_stop(l, ctx, AfterStop::Start)
+    begin_stop(l, ctx, AfterStop::Then(Settle::Start))
 }
 
 /// A `kill` request: the signal is sent by the driver; from now on the
@@ -413,22 +421,22 @@ fn self_stop(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
 /// Counts one failed start and says what follows it: retry (with a delay)
 /// or give up. A run that lasted `restart-reset` is healthy and clears the
 /// count first.
-fn count_failure(l: &mut Lifecycle, ctx: &Ctx, ran_ms: Option<u64>) -> AfterStop {
+fn count_failure(l: &mut Lifecycle, ctx: &Ctx, ran_ms: Option<u64>) -> Settle {
     if ran_ms.is_some_and(|ran| ran >= ctx.policy.restart_reset_ms) {
         l.failures = 0;
-        return AfterStop::Retry(0);
+        return Settle::Retry(0);
     }
     l.failures = l.failures.saturating_add(1);
     if ctx.policy.restart_limit > 0 && l.failures >= ctx.policy.restart_limit {
-        return AfterStop::Fail;
+        return Settle::Fail;
     }
-    AfterStop::Retry(backoff_delay(ctx.policy, l.failures))
+    Settle::Retry(backoff_delay(ctx.policy, l.failures))
 }
 
-/// Go from "no process" to what `after` says.
-fn settle(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
-    match after {
-        AfterStop::Down => {
+/// Go from "no process" to what `then` says.
+fn settle(l: &mut Lifecycle, ctx: &Ctx, then: Settle) -> Actions {
+    match then {
+        Settle::Down => {
             l.state = State::Down;
             Actions {
                 disarm_timer: true,
@@ -436,7 +444,7 @@ fn settle(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
                 ..Actions::default()
             }
         }
-        AfterStop::Fail => {
+        Settle::Fail => {
             l.state = State::Failed;
             l.want = Want::Down;
             if ctx.policy.restart_limit > 0 && l.failures >= ctx.policy.restart_limit {
@@ -448,7 +456,7 @@ fn settle(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
                 ..Actions::default()
             }
         }
-        AfterStop::Start => {
+        Settle::Start => {
             let want = if l.want == Want::Down {
                 Want::Up
             } else {
@@ -459,7 +467,7 @@ fn settle(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
             a.count_restart = true;
             a
         }
-        AfterStop::Retry(0) => {
+        Settle::Retry(0) => {
             let reason = l.reason;
             let mut a = begin_start(l, l.want, false);
             l.reason = reason;
@@ -467,14 +475,13 @@ fn settle(l: &mut Lifecycle, ctx: &Ctx, after: AfterStop) -> Actions {
             a.count_restart = true;
             a
         }
-        AfterStop::Retry(delay) => {
+        Settle::Retry(delay) => {
             l.state = State::Backoff;
             Actions {
                 arm_timer: Some(delay),
                 ..Actions::default()
             }
         }
-        AfterStop::Policy => Actions::default(),
     }
 }
 
@@ -485,7 +492,7 @@ fn judge_exit(l: &mut Lifecycle, ctx: &Ctx, ok: bool, ran_ms: Option<u64>) -> Ac
     let mut a = if l.want == Want::Down {
         // Killed on request: whatever the status, no respawn and no failure.
         l.reason = Reason::None;
-        settle(l, ctx, AfterStop::Down)
+        settle(l, ctx, Settle::Down)
     } else if p.oneshot && ok && ran_ms.is_some() {
         l.state = State::Finished;
         l.failures = 0;
@@ -515,9 +522,9 @@ fn judge_exit(l: &mut Lifecycle, ctx: &Ctx, ok: bool, ran_ms: Option<u64>) -> Ac
             l.want = Want::Down;
             if ok {
                 l.reason = Reason::None;
-                settle(l, ctx, AfterStop::Down)
+                settle(l, ctx, Settle::Down)
             } else {
-                settle(l, ctx, AfterStop::Fail)
+                settle(l, ctx, Settle::Fail)
             }
         }
     };
@@ -547,54 +554,57 @@ fn start_failed(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
 /// Not ready in time: a start failure. Stop what runs, then retry or fail.
 fn ready_timeout(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
     l.reason = Reason::ReadyTimeout;
-    let after = if l.want == Want::Up && ctx.policy.restart != RestartPolicy::Never {
+    let then = if l.want == Want::Up && ctx.policy.restart != RestartPolicy::Never {
         count_failure(l, ctx, None)
     } else {
         l.want = Want::Down;
-        AfterStop::Fail
+        Settle::Fail
     };
-    begin_stop(l, ctx, after)
+    begin_stop(l, ctx, AfterStop::Then(then))
 }
 
 fn stop_then_up(l: &mut Lifecycle, _: &Ctx) -> Actions {
     l.failures = 0;
     l.want = Want::Up;
-    l.after_stop = AfterStop::Start;
+    l.after_stop = AfterStop::Then(Settle::Start);
     Actions::default()
 }
 
 fn stop_then_once(l: &mut Lifecycle, _: &Ctx) -> Actions {
     l.failures = 0;
     l.want = Want::Once;
-    l.after_stop = AfterStop::Start;
+    l.after_stop = AfterStop::Then(Settle::Start);
     Actions::default()
 }
 
 fn stop_down(l: &mut Lifecycle, _: &Ctx) -> Actions {
     l.want = Want::Down;
-    l.after_stop = AfterStop::Down;
+    l.after_stop = AfterStop::Then(Settle::Down);
     Actions::default()
 }
 
 fn stop_killed(l: &mut Lifecycle, _: &Ctx) -> Actions {
     l.want = Want::Down;
-    if l.after_stop != AfterStop::Fail {
-        l.after_stop = AfterStop::Down;
+    if l.after_stop != AfterStop::Then(Settle::Fail) {
+        l.after_stop = AfterStop::Then(Settle::Down);
     }
     Actions::default()
 }
 
 fn finish_stop(l: &mut Lifecycle, ctx: &Ctx, ok: bool) -> Actions {
-    let mut a = match l.after_stop {
+    let then = match l.after_stop {
         AfterStop::Policy => {
             let r = ran(l, ctx);
             return judge_exit(l, ctx, ok, Some(r));
         }
-        AfterStop::Down if l.want == Want::Down => {
+        AfterStop::Then(then) => then,
+    };
+    let mut a = match then {
+        Settle::Down if l.want == Want::Down => {
             l.reason = Reason::None;
-            settle(l, ctx, AfterStop::Down)
+            settle(l, ctx, Settle::Down)
         }
-        after => settle(l, ctx, after),
+        then => settle(l, ctx, then),
     };
     a.reap_group = true;
     a

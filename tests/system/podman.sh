@@ -30,7 +30,8 @@
 #                               and the manager reported syslogd, crond and
 #                               svctest stopped (as an entrypoint svc-init
 #                               is quiet: the manager's exit status is not
-#                               on the log)
+#                               on the log); svc-init left podman's writable
+#                               /run alone (no `cannot mount ... on /run`)
 #   podman-container-file       svc-init wrote $container ("podman") to
 #                               /run/systemd/container
 set -uo pipefail
@@ -147,6 +148,9 @@ stop_case() {
     fail "$name" "the svctest service did not get its SIGTERM (no marker): $logs"
   elif [ "$want_service" = yes ] && [ -n "$(services_not_stopped "$clog" syslogd crond svctest)" ]; then
     fail "$name" "the manager did not report the stop of: $(services_not_stopped "$clog" syslogd crond svctest): $logs"
+  elif grep -a -q 'cannot mount .* on /run' "$clog"; then
+    # podman's /run is a usable writable directory: svc-init leaves it.
+    fail "$name" "svc-init tried to mount over podman's usable /run: $(grep -a -m1 'cannot mount .* on /run' "$clog")"
   elif awk -v s="$secs" -v t="$STOP_TIMEOUT" 'BEGIN { exit !(s >= t) }'; then
     fail "$name" "podman stop took $secs s, not inside its ${STOP_TIMEOUT} s timeout"
   else

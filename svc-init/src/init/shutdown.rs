@@ -24,6 +24,9 @@ const TERM_GRACE: Duration = Duration::from_secs(3);
 /// How long to wait for SIGKILLed processes to be reaped (one stuck in
 /// uninterruptible sleep must not hang the shutdown).
 const KILL_BOUND: Duration = Duration::from_secs(5);
+/// Between two rounds of unmounting: long enough for a killed process to
+/// be reaped and let go of its files.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum End {
@@ -68,7 +71,21 @@ impl Init {
             // An entrypoint's data lives in the host's page cache: no sync.
             nix::unistd::sync();
             if self.place.host_pid1() {
-                crate::mounts::unmount_all();
+                // A busy file system is retried after whatever holds it
+                // (a process that ignored SIGKILL's first round, one
+                // stuck in the kernel for a moment) is killed again.
+                let left = crate::mounts::unmount_all(|| {
+                    self.signal_everyone(libc::SIGKILL);
+                    self.wait_until(RETRY_PAUSE, |s| !s.has_children);
+                    nix::unistd::sync();
+                });
+                nix::unistd::sync();
+                if !left.is_empty() {
+                    crate::log!(
+                        "{} file system(s) not cleanly taken down (see above)",
+                        left.len()
+                    );
+                }
             }
         }
         self.finish(end)

@@ -21,19 +21,13 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Whether a test that needs root can run. Without root it is skipped
-/// (with a line saying so) — except in CI (`CI=true`), where a skip would
-/// hide a missing check, so it fails.
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
+
+/// Whether a test that needs root can run (tests/support/harness.rs):
+/// skipped with a line without root, failed under `CI=true`.
 pub fn root_or_skip(what: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} needs root, and CI=true does not allow skipping it"
-    );
-    eprintln!("skipped: {what} needs root");
-    false
+    harness::needs_root(what, "namespaces, mounts or other users")
 }
 
 /// A unique temporary directory, removed on drop.

@@ -154,6 +154,12 @@ impl Host for Manager {
     }
 
     fn start(&mut self, name: &str) -> Result<(), String> {
+        if self.leaving_for_emergency() {
+            return Err(format!(
+                "the boot stopped: target {} failed",
+                super::early::SYSINIT
+            ));
+        }
         self.start_unit(name)
     }
 
@@ -171,6 +177,9 @@ impl Host for Manager {
 
     fn set_blocked(&mut self, name: &str, reason: &str) {
         self.units.entry(name.to_owned()).or_default().blocked = Some(reason.to_owned());
+        if name == super::early::SYSINIT {
+            self.sysinit_failed(reason);
+        }
     }
 
     fn changed(&mut self, name: &str) {
@@ -216,6 +225,10 @@ impl Host for Manager {
 
     fn notify_parent(&mut self) {
         Manager::notify_parent(self);
+    }
+
+    fn job_settled(&mut self) {
+        self.check_log_dir();
     }
 
     fn exit(&mut self) {

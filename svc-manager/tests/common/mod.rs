@@ -16,113 +16,15 @@ use std::time::{Duration, Instant};
 
 use libnv::{NvList, UnpackOptions};
 
-/// `target/<profile>/`, the directory above the test binary's `deps/`.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().expect("test binary directory");
-    if dir.ends_with("deps") {
-        dir.parent().expect("target dir").to_path_buf()
-    } else {
-        dir.to_path_buf()
-    }
-}
+#[path = "../../../tests/support/harness.rs"]
+mod harness;
+#[allow(unused_imports)]
+pub use harness::needs_root;
 
-/// The programs these tests run, some of them as other users.
-const STAGED: &[&str] = &[
-    "svc-manager",
-    "svc-supervise",
-    "svcctl",
-    "svc-init",
-    "svc-notify",
-];
-
-/// Prefix of the staging directories under /tmp; the rest is
-/// `PID-NANOS`, so a later run can sweep those of runs that were killed.
-const STAGE_PREFIX: &str = "svc-test-bin-";
-
-static STAGE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-
-/// The built program `name`, staged in a 0755 directory under /tmp. The
-/// unprivileged accounts of the tests (nobody, the test users) run
-/// svcctl, svc-manager and svc-supervise, and cannot reach them in the
-/// build directory when the clone lives in a 0700 directory (`mktemp
-/// -d`, /root); a directory of our own under /tmp they can. Staged once
-/// per test process (hard links when /tmp is on the same file system,
-/// copies otherwise), removed when the process exits.
+/// The built program `name`, staged under /tmp where every test user can
+/// reach it (tests/support/harness.rs).
 pub fn bin(name: &str) -> PathBuf {
-    let p = STAGE.get_or_init(stage).join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        build_dir().join(name).display()
-    );
-    p
-}
-
-fn stage() -> PathBuf {
-    sweep_stale_stages();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = Path::new("/tmp").join(format!("{STAGE_PREFIX}{}-{nanos:x}", std::process::id()));
-    std::fs::create_dir(&dir).expect("staging directory");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let from = build_dir();
-    for name in STAGED {
-        let src = from.join(name);
-        if !src.is_file() {
-            continue;
-        }
-        let dst = dir.join(name);
-        if std::fs::hard_link(&src, &dst).is_err() {
-            std::fs::copy(&src, &dst).expect("staging a binary");
-        }
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    extern "C" fn remove_stage() {
-        if let Some(dir) = STAGE.get() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-    // SAFETY: registers a plain function with no arguments, run at exit.
-    unsafe { libc::atexit(remove_stage) };
-    dir
-}
-
-/// Removes staging directories whose test process is gone (a run killed
-/// before its exit handlers ran).
-fn sweep_stale_stages() {
-    let Ok(entries) = std::fs::read_dir("/tmp") else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(STAGE_PREFIX)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-/// True when this process is root. A test that needs root and is run by
-/// another user says it is skipped and returns early, except under
-/// CI=true: there a skip would pass unseen, so it fails instead.
-pub fn needs_root(test: &str, why: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none_or(|v| v != "true"),
-        "{test}: needs root ({why}); CI=true, where it must run rather than be skipped"
-    );
-    eprintln!("{test}: skipped: needs root ({why})");
-    false
+    harness::staged(name)
 }
 
 pub fn scenario_dir(name: &str) -> PathBuf {

@@ -329,3 +329,295 @@ fn start_during_backoff_keeps_waiting_and_stop_cancels() {
     step(&mut l, E::WantDown, &p);
     assert_eq!(l.state, S::Down);
 }
+
+// ----- random walks -----
+//
+// The cells above start from one fixture per state; handlers also branch on
+// `want`, `after_stop`, the failure count and the policy. These walks feed
+// random event sequences under random policies from rest, answering as the
+// driver does (an armed timer may fire; a spawn is answered at once), and
+// check after every step the invariants of the cell tests plus those that
+// span steps.
+
+/// xorshift64*: deterministic, so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+fn random_policy(rng: &mut Rng) -> Policy {
+    let oneshot = rng.below(4) == 0;
+    Policy {
+        restart: rng.pick(&[
+            RestartPolicy::Always,
+            RestartPolicy::OnFailure,
+            RestartPolicy::Never,
+        ]),
+        oneshot,
+        ready_on_spawn: rng.below(2) == 0,
+        ready_timeout_ms: 1_000 + rng.below(3) * 1_000,
+        stop_timeout_ms: 500 + rng.below(3) * 500,
+        restart_delay_ms: rng.pick(&[0, 10, 100]),
+        restart_delay_max_ms: rng.pick(&[0, 50, 1_000]),
+        restart_reset_ms: rng.pick(&[100, 5_000]),
+        restart_limit: rng.pick(&[0, 1, 3]),
+    }
+}
+
+/// What the driver holds besides the lifecycle: the state timer.
+#[derive(Debug, Default)]
+struct Driver {
+    timer: Option<u64>,
+}
+
+impl Driver {
+    fn carry_out(&mut self, a: &Actions) {
+        // In the order of supervisor::carry_out.
+        if a.disarm_timer {
+            self.timer = None;
+        }
+        if let Some(ms) = a.arm_timer {
+            self.timer = Some(ms);
+        }
+    }
+}
+
+/// Checks one step: `before` --`e`--> `l` with actions `a`.
+fn check_step(
+    before: &Lifecycle,
+    e: Event,
+    l: &Lifecycle,
+    a: &Actions,
+    d: &Driver,
+    p: &Policy,
+) -> Result<(), String> {
+    let s = before.state;
+    let fail = |what: &str| Err(format!("{what}: {before:?} --{e:?}--> {l:?}, {a:?}, {d:?}"));
+    // The cell invariants, from any lifecycle.
+    if l.state == S::Starting
+        && s != S::Starting
+        && !(a.run_pre && a.arm_timer == Some(p.ready_timeout_ms))
+    {
+        return fail("entering starting runs the pre commands under a ready timer");
+    }
+    if l.state == S::Starting
+        && matches!(s, S::Down | S::Failed | S::Finished)
+        && (!a.prepare || a.count_restart)
+    {
+        return fail("a start from rest prepares and is no respawn");
+    }
+    if l.state == S::Starting
+        && matches!(s, S::Running | S::Ready | S::Backoff | S::Stopping)
+        && !a.count_restart
+    {
+        return fail("a respawn is counted");
+    }
+    if l.state == S::Stopping
+        && s != S::Stopping
+        && e != E::Stopping
+        && !(a.signal_stop && a.arm_timer == Some(p.stop_timeout_ms))
+    {
+        return fail("entering stopping signals and arms the stop timer");
+    }
+    if a.signal_stop && (e == E::Stopping || s == S::Stopping) {
+        return fail("a service stopping already is not signalled again");
+    }
+    if a.spawn != (s == S::Starting && e == E::PreDone) {
+        return fail("only pre-done in starting spawns");
+    }
+    if a.kill_all != (s == S::Stopping && e == E::Timeout) {
+        return fail("only the stop timer kills everything");
+    }
+    if matches!(l.state, S::Down | S::Failed | S::Finished | S::Ready)
+        && l.state != s
+        && !a.disarm_timer
+    {
+        return fail("reaching a resting state disarms the timer");
+    }
+    if matches!(l.state, S::Down | S::Failed) && s.has_process() && !a.cleanup {
+        return fail("coming to rest removes the runtime directories");
+    }
+    if matches!(l.state, S::Down | S::Failed) && l.want != Want::Down {
+        return fail("a resting state never keeps wanting up");
+    }
+    if a.reap_group && !s.has_process() {
+        return fail("only a state with a process reaps its group");
+    }
+    // The timer: a state that waits for something has a deadline; a
+    // state at rest has none.
+    let timed = matches!(l.state, S::Starting | S::Running | S::Stopping | S::Backoff);
+    if timed && d.timer.is_none() {
+        return fail("a waiting state has a timer (stopping: or it could wait for ever)");
+    }
+    if !timed && d.timer.is_some() {
+        return fail("a state at rest has no timer");
+    }
+    if l.state == S::Backoff && l.want == Want::Down {
+        return fail("backing off for a service wanted down");
+    }
+    if p.restart_limit > 0 && l.failures > p.restart_limit {
+        return fail("failures past the limit");
+    }
+    Ok(())
+}
+
+/// What the walks reached: every (state, event) cell, and the outcome of
+/// an exit in Stopping for each `after_stop`.
+#[derive(Default)]
+struct Seen {
+    cells: [[bool; EVENT_COUNT]; STATE_COUNT],
+    stopping_exit: [bool; 5],
+}
+
+/// One walk of `steps` events from rest under a random policy.
+fn walk(seed: u64, steps: usize, seen: &mut Seen) -> Result<(), String> {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let p = random_policy(&mut rng);
+    let mut l = Lifecycle::default();
+    let mut d = Driver::default();
+    let mut now = 0u64;
+    // Set by stop/kill requests, cleared by start requests: no respawn
+    // (and after a stop, no start at all) may happen meanwhile.
+    let mut stopped = false;
+    let mut killed = false;
+    let mut trace = Vec::new();
+    let mut answer = None;
+    for _ in 0..steps {
+        let e = match answer.take() {
+            Some(e) => e,
+            None => loop {
+                let e = rng.pick(&Event::ALL);
+                // Only an armed timer fires; Spawned only answers a spawn.
+                if (e == E::Timeout && d.timer.is_none()) || e == E::Spawned {
+                    continue;
+                }
+                break e;
+            },
+        };
+        now += rng.pick(&[0, 5, 50, 500, 20_000]);
+        if e == E::Timeout {
+            d.timer = None;
+        }
+        match e {
+            E::WantUp | E::WantOnce | E::WantRestart => (stopped, killed) = (false, false),
+            E::WantDown => stopped = true,
+            E::Killed if l.state != S::Down => killed = true,
+            _ => {}
+        }
+        let before = l;
+        seen.cells[l.state as usize][e as usize] = true;
+        if l.state == S::Stopping && matches!(e, E::ExitOk | E::ExitFail) {
+            let kind = match l.after_stop {
+                AfterStop::Then(Settle::Down) => 0,
+                AfterStop::Then(Settle::Start) => 1,
+                AfterStop::Then(Settle::Retry(_)) => 2,
+                AfterStop::Then(Settle::Fail) => 3,
+                AfterStop::Policy => 4,
+            };
+            seen.stopping_exit[kind] = true;
+        }
+        let a = l.step(
+            e,
+            &Ctx {
+                policy: &p,
+                now_ms: now,
+            },
+        );
+        d.carry_out(&a);
+        trace.push(format!(
+            "{e:?} -> {} {:?} {:?}",
+            l.state.name(),
+            l.want,
+            l.after_stop
+        ));
+        let checked = check_step(&before, e, &l, &a, &d, &p).and_then(|()| {
+            if (stopped || killed) && a.count_restart {
+                return Err("a respawn after a stop or kill request".into());
+            }
+            if stopped && (a.run_pre || a.spawn) {
+                return Err("a start after a stop request".into());
+            }
+            Ok(())
+        });
+        if let Err(why) = checked {
+            return Err(format!(
+                "seed {seed}, policy {p:?}\n{why}\ntrace:\n{}",
+                trace.join("\n")
+            ));
+        }
+        // The driver answers a spawn at once.
+        if a.spawn {
+            answer = Some(if rng.below(8) == 0 {
+                E::StartFailed
+            } else {
+                E::Spawned
+            });
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_walks_keep_the_invariants() {
+    let mut seen = Seen::default();
+    for seed in 0..5_000 {
+        if let Err(e) = walk(seed, 300, &mut seen) {
+            panic!("{e}");
+        }
+    }
+    // Every cell the driver can reach was reached: Spawned only answers a
+    // spawn (so comes in Running), a timer fires only where one is armed.
+    for s in State::ALL {
+        for e in Event::ALL {
+            let unreachable = (e == E::Spawned && s != S::Running)
+                || (e == E::Timeout && matches!(s, S::Down | S::Ready | S::Failed | S::Finished));
+            assert_eq!(
+                seen.cells[s as usize][e as usize],
+                !unreachable,
+                "({}, {e:?}) reached",
+                s.name()
+            );
+        }
+    }
+    assert_eq!(
+        seen.stopping_exit, [true; 5],
+        "every after_stop exited from"
+    );
+}
+
+#[test]
+fn stopping_exit_ok_has_five_outcomes_by_after_stop() {
+    // The hidden flag of Stopping decides where a clean exit leads.
+    let p = Policy::default();
+    let cases = [
+        (AfterStop::Then(Settle::Down), Want::Down, S::Down),
+        (AfterStop::Then(Settle::Start), Want::Up, S::Starting),
+        (AfterStop::Then(Settle::Retry(0)), Want::Up, S::Starting),
+        (AfterStop::Then(Settle::Retry(100)), Want::Up, S::Backoff),
+        (AfterStop::Then(Settle::Fail), Want::Down, S::Failed),
+        (AfterStop::Policy, Want::Up, S::Starting),
+    ];
+    for (after, want, expected) in cases {
+        let mut l = in_state(S::Stopping);
+        l.after_stop = after;
+        l.want = want;
+        let a = step(&mut l, E::ExitOk, &p);
+        assert_eq!(l.state, expected, "{after:?}");
+        assert!(a.reap_group, "{after:?}");
+        if expected == S::Backoff {
+            assert_eq!(a.arm_timer, Some(100));
+        }
+    }
+}

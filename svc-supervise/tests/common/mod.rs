@@ -16,7 +16,36 @@ use std::time::{Duration, Instant};
 use libnv::{Flags, FlagsCheck, NvList, UnpackOptions};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_svc-supervise");
-pub const NOTIFY_BIN: &str = env!("CARGO_BIN_EXE_svc-notify");
+/// `svc-notify`, staged where services running as nobody can execute it
+/// (tests/support/harness.rs); formats as its path.
+pub const NOTIFY_BIN: Staged = Staged("svc-notify");
+
+#[path = "../../../tests/support/harness.rs"]
+pub mod harness;
+
+/// A program staged by `harness::staged`, usable in `format!` and as a
+/// `Command` program.
+pub struct Staged(pub &'static str);
+
+impl Staged {
+    pub fn path(&self) -> &'static Path {
+        static NOTIFY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        assert_eq!(self.0, "svc-notify", "only svc-notify is staged here");
+        NOTIFY.get_or_init(|| harness::staged(self.0))
+    }
+}
+
+impl std::fmt::Display for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path().display())
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Staged {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path().as_os_str()
+    }
+}
 
 /// Generous bound for anything that should happen "soon".
 pub const SOON: Duration = Duration::from_secs(15);
@@ -74,15 +103,7 @@ pub fn is_root() -> bool {
 /// with a skip line, or a panic when `CI=true` (CI never passes a test it
 /// did not run).
 pub fn need_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test} needs root, and CI=true: failing rather than skipping"
-    );
-    eprintln!("{test} needs root; skipped");
-    false
+    harness::needs_root(test, "runs services as other users")
 }
 
 pub fn alive(pid: i32) -> bool {
