@@ -232,14 +232,23 @@ impl NvReceiver {
         let queued_before = self.queue.len();
         let mut overflow = false;
         let queue = &mut self.queue;
-        let got = sys::recv_with_fds(fd, &mut self.buf[self.end..], |f| {
+        let takes_none = queue.capacity() == 0;
+        let on_fd = |f| {
             if queue.len() < queue.capacity() {
                 queue.push_back((0, f));
             } else {
                 overflow = true;
                 drop(f);
             }
-        });
+        };
+        let room = &mut self.buf[self.end..];
+        let got = if takes_none {
+            // Takes no descriptors: room for one cmsg is enough to see that one came (the
+            // kernel closes any beyond it), and keeps the 6 KiB buffer off the stack.
+            sys::recv_with_control(fd, room, &mut [0u64; 3], on_fd)
+        } else {
+            sys::recv_with_fds(fd, room, on_fd)
+        };
         let got = match got {
             Ok(g) => g,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
