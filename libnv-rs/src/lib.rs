@@ -13,7 +13,7 @@
 //! | read without allocating | [`NvView::new`] / [`NvView::parse`] / [`NvView::parse_with`] ([`Scratch`]) then `get_str`, `get_number`, `get_nvlist`, `iter`, ... |
 //! | write without allocating | [`NvWriter`]: `add_*`, `begin_nvlist`/`end_nvlist`, `begin_nvlist_array`/`begin_element`/`end_element`/`end_nvlist_array`, `finish` |
 //! | blocking socket I/O | [`NvList::send`], [`NvList::recv`], [`NvList::xfer`], [`send_packed`], [`recv_packed`] |
-//! | poll-loop socket I/O | [`NvReceiver`] (`recv_from`, `feed`, `next_message` → [`Message`]), [`NvSender`] (`queue`, `queue_with`, `flush`) |
+//! | poll-loop socket I/O | [`NvReceiver`] (`new` or `growing`, `recv_from`, `feed`, `next_message` → [`Message`], `reset`), [`NvSender`] (`queue`, `queue_with`, `flush`, `clear`) |
 //! | errors | [`Error`], [`DecodeError`] (offset + [`DecodeErrorKind`]), `Error::errno()` |
 //!
 //! ```

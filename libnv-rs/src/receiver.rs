@@ -3,6 +3,9 @@
 //! All memory is allocated once, in [`NvReceiver::new`]: the byte buffer (the message size
 //! limit plus read-ahead room), the descriptor queue and the per-message descriptor slots.
 //! After that, receiving, framing and validating messages allocates nothing.
+//! [`NvReceiver::growing`] instead grows the byte buffer as messages need, up to the same
+//! bound, for a process that must stay small while its messages are: it allocates only
+//! when a message is larger than every one before.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -18,6 +21,19 @@ use crate::wire::*;
 /// Extra buffer room beyond one maximal message, so that reads can run ahead into the next
 /// message without ever leaving a maximal message without room.
 const READ_AHEAD: usize = 16 * 1024;
+
+/// Messages up to this size have fewer pairs (each at least 20 bytes) than the stack table
+/// of [`NvView::parse`] holds (6144), so they validate in linear time without a
+/// [`Scratch`].
+const STACK_TABLE_MESSAGE: usize = 6144 * (HEADER_SIZE + 1);
+
+/// Room for the descriptors of a message plus what one read may bring besides.
+fn fd_room(limits: &Limits) -> usize {
+    limits.descriptors() + 2 * sys::CMSG_WORDS
+}
+
+/// The first size of a growing buffer.
+const GROWING_START: usize = 512;
 
 /// What one [`NvReceiver::recv_from`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +68,9 @@ pub enum RecvStatus {
 /// connection should be closed. A message that frames correctly but fails validation is
 /// reported once (its descriptors closed) and reception goes on with the next message.
 pub struct NvReceiver {
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
+    /// What `buf` may grow to (its length from the start, unless growing).
+    full: usize,
     /// Valid bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -65,7 +83,8 @@ pub struct NvReceiver {
     /// Bytes of the message last returned, consumed at the next call.
     consumed: usize,
     options: UnpackOptions,
-    scratch: Scratch,
+    /// None when every message within the limits fits the stack table.
+    scratch: Option<Scratch>,
     /// Set by a framing error: the stream cannot be resynchronised.
     broken: Option<String>,
 }
@@ -74,22 +93,71 @@ impl NvReceiver {
     /// A receiver bounded by `options.limits` (buffer of `max_size` plus read-ahead and
     /// descriptor room allocated now) checking top-level flags as `options.flags` says.
     pub fn new(options: UnpackOptions) -> NvReceiver {
+        let mut rx = NvReceiver::growing(options);
+        rx.buf.resize(rx.full, 0);
+        rx.scratch = Some(Scratch::new(&options.limits));
+        rx.queue.reserve_exact(fd_room(&options.limits));
+        rx
+    }
+
+    /// Like [`NvReceiver::new`], but the byte buffer starts small and grows (to the same
+    /// bound) when a message does not fit, and no [`Scratch`] is allocated when the size
+    /// limit is small enough for the stack table. Memory follows the largest message seen.
+    /// One that takes no descriptors keeps no queue for them: any that arrive break the
+    /// stream (and are closed) at once.
+    pub fn growing(options: UnpackOptions) -> NvReceiver {
         let limits = options.limits;
         let carriers = limits.descriptors().div_ceil(FDS_PER_PACKAGE);
         let size = limits.max_size.max(HEADER_SIZE) + carriers + READ_AHEAD;
-        let fd_room = limits.descriptors() + 2 * sys::CMSG_WORDS;
+        let queue = match limits.descriptors() {
+            0 => 0,
+            _ => fd_room(&limits),
+        };
         NvReceiver {
-            buf: vec![0u8; size].into_boxed_slice(),
+            buf: Vec::new(),
+            full: size,
             start: 0,
             end: 0,
             offset: 0,
-            queue: VecDeque::with_capacity(fd_room),
+            queue: VecDeque::with_capacity(queue),
             slots: Vec::with_capacity(limits.descriptors()),
             consumed: 0,
             options,
-            scratch: Scratch::new(&limits),
+            scratch: (limits.max_size > STACK_TABLE_MESSAGE).then(|| Scratch::new(&limits)),
             broken: None,
         }
+    }
+
+    /// Forgets what was received and any framing error, keeping the buffers (queued
+    /// descriptors are closed): the receiver can serve a new connection without allocating.
+    pub fn reset(&mut self) {
+        self.start = 0;
+        self.end = 0;
+        self.offset = 0;
+        self.consumed = 0;
+        self.queue.clear();
+        self.slots.clear();
+        self.broken = None;
+    }
+
+    /// Whether a framing error has left the stream unusable (a message that framed but
+    /// failed validation does not: reception goes on with the next one).
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// The total length (descriptor carrier bytes included) of the message whose header
+    /// starts `buf`, once the header is there; the header is checked against `limits`
+    /// as [`NvReceiver::next_message`] checks it. For code that buffers bytes itself.
+    pub fn message_len(
+        buf: &[u8],
+        limits: &Limits,
+    ) -> std::result::Result<Option<usize>, crate::DecodeError> {
+        let Some(header) = buf.get(..HEADER_SIZE) else {
+            return Ok(None);
+        };
+        let (size, count) = frame_header(header, limits)?;
+        Ok(Some(size + count.div_ceil(FDS_PER_PACKAGE)))
     }
 
     /// Whether a message has begun but not completed.
@@ -118,6 +186,23 @@ impl NvReceiver {
         }
     }
 
+    /// Makes room for at least `want` more bytes after `end` if the bound allows: compacts,
+    /// then grows a growing buffer. Returns the room there is.
+    fn make_room(&mut self, want: usize) -> usize {
+        if self.buf.len() - self.end < want {
+            self.compact();
+        }
+        let room = self.buf.len() - self.end;
+        if room < want && self.buf.len() < self.full {
+            let len = (self.end + want)
+                .max(self.buf.len() * 2)
+                .max(GROWING_START)
+                .min(self.full);
+            self.buf.resize(len, 0);
+        }
+        self.buf.len() - self.end
+    }
+
     fn check_broken(&self) -> Result<()> {
         match &self.broken {
             Some(e) => Err(Error::StreamBroken(e.clone())),
@@ -139,10 +224,7 @@ impl NvReceiver {
     pub fn recv_from(&mut self, sock: impl AsFd) -> Result<RecvStatus> {
         self.check_broken()?;
         self.release_previous();
-        if self.end == self.buf.len() {
-            self.compact();
-        }
-        if self.end == self.buf.len() {
+        if self.make_room(1) == 0 {
             // A complete message is waiting; let the caller take it first.
             return Ok(RecvStatus::Data(0));
         }
@@ -150,14 +232,23 @@ impl NvReceiver {
         let queued_before = self.queue.len();
         let mut overflow = false;
         let queue = &mut self.queue;
-        let got = sys::recv_with_fds(fd, &mut self.buf[self.end..], |f| {
+        let takes_none = queue.capacity() == 0;
+        let on_fd = |f| {
             if queue.len() < queue.capacity() {
                 queue.push_back((0, f));
             } else {
                 overflow = true;
                 drop(f);
             }
-        });
+        };
+        let room = &mut self.buf[self.end..];
+        let got = if takes_none {
+            // Takes no descriptors: room for one cmsg is enough to see that one came (the
+            // kernel closes any beyond it), and keeps the 6 KiB buffer off the stack.
+            sys::recv_with_control(fd, room, &mut [0u64; 3], on_fd)
+        } else {
+            sys::recv_with_fds(fd, room, on_fd)
+        };
         let got = match got {
             Ok(g) => g,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -200,10 +291,7 @@ impl NvReceiver {
     pub fn feed(&mut self, bytes: &[u8], fds: impl IntoIterator<Item = OwnedFd>) -> Result<usize> {
         self.check_broken()?;
         self.release_previous();
-        if self.buf.len() - self.end < bytes.len() {
-            self.compact();
-        }
-        let n = bytes.len().min(self.buf.len() - self.end);
+        let n = bytes.len().min(self.make_room(bytes.len()));
         let carrier = self.offset + (self.end - self.start + n.max(1) - 1) as u64;
         for f in fds {
             if self.queue.len() == self.queue.capacity() {
@@ -260,7 +348,11 @@ impl NvReceiver {
             .extend(self.queue.drain(..count).map(|(_, f)| Some(f)));
         self.consumed = total;
         let bytes = &self.buf[self.start..self.start + size];
-        match NvView::parse_with(bytes, count, &self.options, &mut self.scratch) {
+        let parsed = match &mut self.scratch {
+            Some(scratch) => NvView::parse_with(bytes, count, &self.options, scratch),
+            None => NvView::parse(bytes, count, &self.options),
+        };
+        match parsed {
             Ok(view) => Ok(Some(Message {
                 view,
                 fds: &mut self.slots,

@@ -6,7 +6,7 @@
 //! reused, so a steady state allocates nothing.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::list::{NvList, dup_cloexec};
@@ -47,6 +47,14 @@ impl NvSender {
     /// Nothing left to send.
     pub fn is_empty(&self) -> bool {
         self.pending() == 0
+    }
+
+    /// Drops everything queued (queued descriptors are closed), keeping the buffer.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.sent = 0;
+        self.carriers.clear();
+        self.fds.clear();
     }
 
     fn add_carriers(&mut self, mut fds: Vec<OwnedFd>) {
@@ -97,6 +105,26 @@ impl NvSender {
         self.add_carriers(fds);
     }
 
+    /// Sends the carrier byte at `sent` with its `n` descriptors; false: would block. Kept
+    /// out of `flush`, with `send_package`, so that their descriptor arrays and control
+    /// buffer (over 7 KiB) are on the stack only when there are descriptors to send.
+    #[inline(never)]
+    fn send_carrier(&mut self, fd: BorrowedFd<'_>, n: usize) -> Result<bool> {
+        let raw: [RawFd; FDS_PER_PACKAGE] = std::array::from_fn(|i| {
+            self.fds
+                .get(i)
+                .filter(|_| i < n)
+                .map_or(-1, |f| f.as_raw_fd())
+        });
+        if !sys::send_package(fd, &raw[..n]).map_err(|e| Error::io("sendmsg", e))? {
+            return Ok(false);
+        }
+        self.carriers.pop_front();
+        self.fds.drain(..n);
+        self.sent += 1;
+        Ok(true)
+    }
+
     /// Sends as much as the socket takes. `Ok(true)`: everything queued is sent;
     /// `Ok(false)`: the socket would block (call again when writable).
     pub fn flush(&mut self, sock: impl AsFd) -> Result<bool> {
@@ -105,18 +133,9 @@ impl NvSender {
             let next_carrier = self.carriers.front().copied();
             match next_carrier {
                 Some((at, n)) if at == self.sent => {
-                    let raw: [RawFd; FDS_PER_PACKAGE] = std::array::from_fn(|i| {
-                        self.fds
-                            .get(i)
-                            .filter(|_| i < n)
-                            .map_or(-1, |f| f.as_raw_fd())
-                    });
-                    if !sys::send_package(fd, &raw[..n]).map_err(|e| Error::io("sendmsg", e))? {
+                    if !self.send_carrier(fd, n)? {
                         return Ok(false);
                     }
-                    self.carriers.pop_front();
-                    self.fds.drain(..n);
-                    self.sent += 1;
                 }
                 _ => {
                     let until = next_carrier.map_or(self.buf.len(), |(at, _)| at);

@@ -50,6 +50,7 @@ pub(crate) fn send_some(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
 
 /// Sends one descriptor package the way `nvlist_send` does: one `0x00` byte whose control
 /// part holds one SCM_RIGHTS cmsg per descriptor. Returns false on `EAGAIN`.
+#[inline(never)]
 pub(crate) fn send_package(fd: BorrowedFd<'_>, fds: &[RawFd]) -> io::Result<bool> {
     assert!(fds.len() <= crate::wire::FDS_PER_PACKAGE);
     let mut control = [0u64; CMSG_WORDS];
@@ -103,12 +104,24 @@ pub(crate) struct Received {
 
 /// One `recvmsg(MSG_CMSG_CLOEXEC)` into `buf`; every descriptor received (in any number of
 /// SCM_RIGHTS cmsgs) is handed to `on_fd` as an `OwnedFd`, so none can leak. `EINTR` retried.
+/// Never inlined: its 6 KiB control buffer stays in its own frame.
+#[inline(never)]
 pub(crate) fn recv_with_fds(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
+    on_fd: impl FnMut(OwnedFd),
+) -> io::Result<Received> {
+    recv_with_control(fd, buf, &mut [0u64; CMSG_WORDS], on_fd)
+}
+
+/// [`recv_with_fds`] with the caller's control buffer: descriptors beyond its room are
+/// dropped by the kernel and reported as `truncated`.
+pub(crate) fn recv_with_control(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    control: &mut [u64],
     mut on_fd: impl FnMut(OwnedFd),
 ) -> io::Result<Received> {
-    let mut control = [0u64; CMSG_WORDS];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -118,7 +131,7 @@ pub(crate) fn recv_with_fds(
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of_val(&control) as _;
+    msg.msg_controllen = size_of_val(control) as _;
     let n = loop {
         // SAFETY: msg points at `buf` and `control`, both live and writable for the call.
         let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };

@@ -1,6 +1,7 @@
 //! Shared pieces of svc: the declaration model and its parser, loading a
 //! set of declarations, the dependency graph and the start/stop plans,
-//! paths, and duration/size/signal helpers.
+//! paths, duration/size/signal/name validators, and the wire protocol
+//! (`proto`) every svc program speaks.
 
 pub mod cmdline;
 pub mod decl;
@@ -8,13 +9,13 @@ pub mod diag;
 pub mod graph;
 pub mod host;
 pub mod ini;
-pub mod ipc;
 pub mod limits;
 pub mod load;
 pub mod model;
 pub mod names;
 pub mod paths;
 pub mod plan;
+pub mod proto;
 pub mod signal;
 pub mod units;
 

@@ -459,8 +459,8 @@ impl Manager {
         };
         let req = match proto::parse_request(view) {
             Ok(r) => r,
-            Err((id, f)) => {
-                self.send_to_client(key, &proto::error_reply(id, "", &f));
+            Err(e) => {
+                self.send_to_client(key, &proto::error_reply(e.id, "", &e.failure()));
                 return;
             }
         };
@@ -501,7 +501,7 @@ impl Manager {
                 let mut r = reply();
                 let items: Vec<NvList> = names.iter().map(|n| self.status_item(n)).collect();
                 if !items.is_empty() {
-                    let _ = r.add_nvlist_array("services", items);
+                    let _ = r.add_nvlist_array(proto::key::SERVICES, items);
                 }
                 Ok(Some(r))
             }
@@ -515,7 +515,7 @@ impl Manager {
                 self.run_job(key, id, method, args, job)
             }
             "target" => {
-                let target = match proto::string(args, "target")? {
+                let target = match proto::string(args, proto::key::TARGET)? {
                     Some(t) => t.to_owned(),
                     None => proto::names(args)?.into_iter().next().ok_or_else(|| {
                         Failure::new(code::INVALID_ARGUMENT, "target: which target?")
@@ -547,7 +547,7 @@ impl Manager {
             }
             "enable" | "disable" => {
                 let names = self.resolve(&proto::names(args)?, false)?;
-                let target = proto::string(args, "target")?.map(str::to_owned);
+                let target = proto::string(args, proto::key::TARGET)?.map(str::to_owned);
                 let mut changed = Vec::new();
                 for n in &names {
                     changed.extend(self.set_enabled(n, target.as_deref(), method == "enable")?);
@@ -555,10 +555,10 @@ impl Manager {
                 let errors = self.load();
                 let mut r = reply();
                 if !changed.is_empty() {
-                    let _ = r.add_string_array("changed", &changed);
+                    let _ = r.add_string_array(proto::key::CHANGED, &changed);
                 }
                 if !errors.is_empty() {
-                    let _ = r.add_string_array("errors", &errors);
+                    let _ = r.add_string_array(proto::key::ERRORS, &errors);
                 }
                 Ok(Some(r))
             }
@@ -573,15 +573,15 @@ impl Manager {
                     .filter(|n| before.binary_search(n).is_err())
                     .collect();
                 if !added.is_empty() {
-                    let _ = r.add_string_array("added", &added);
+                    let _ = r.add_string_array(proto::key::ADDED, &added);
                 }
                 if !errors.is_empty() {
-                    let _ = r.add_string_array("errors", &errors);
+                    let _ = r.add_string_array(proto::key::ERRORS, &errors);
                 }
                 Ok(Some(r))
             }
             "shutdown" => {
-                let waiter = (!proto::flag(args, "no_wait")?).then(|| Waiter {
+                let waiter = (!proto::flag(args, proto::key::NO_WAIT)?).then(|| Waiter {
                     client: key,
                     id,
                     method: method.to_owned(),
@@ -611,7 +611,7 @@ impl Manager {
         args: &NvView,
         mut job: crate::jobs::Job,
     ) -> Result<Option<NvList>, Failure> {
-        let no_wait = proto::flag(args, "no_wait")?;
+        let no_wait = proto::flag(args, proto::key::NO_WAIT)?;
         let job_id = job.id;
         if !no_wait {
             job.waiters.push(Waiter {
@@ -623,7 +623,7 @@ impl Manager {
         self.submit(job);
         if no_wait {
             let mut r = proto::message(id, method, true);
-            let _ = r.add_number("job", job_id);
+            let _ = r.add_number(proto::key::JOB, job_id);
             return Ok(Some(r));
         }
         Ok(None)
@@ -658,12 +658,15 @@ impl Manager {
     /// One service's or target's status, as `status` and events carry it.
     pub fn status_item(&self, name: &str) -> NvList {
         let mut item = NvList::new();
-        let _ = item.add_string("name", name);
+        let _ = item.add_string(proto::key::NAME, name);
         let decl = self.set.declarations.get(name);
         let is_target = decl.is_some_and(|d| d.is_target());
-        let _ = item.add_string("kind", if is_target { "target" } else { "service" });
+        let _ = item.add_string(
+            proto::key::KIND,
+            if is_target { "target" } else { "service" },
+        );
         if let Some(d) = decl.and_then(|d| d.description.as_deref()) {
-            let _ = item.add_string("description", d);
+            let _ = item.add_string(proto::key::DESCRIPTION, d);
         }
         if is_target {
             let up = self.targets_up.contains(name);
@@ -704,9 +707,12 @@ impl Manager {
             .and_then(|i| self.links[i].as_ref())
             .and_then(|l| l.pid)
         {
-            let _ = item.add_number("supervisor_pid", u64::from(pid));
+            let _ = item.add_number(proto::key::SUPERVISOR_PID, u64::from(pid));
         }
-        let _ = item.add_string("log", self.log_path(name).as_os_str().as_encoded_bytes());
+        let _ = item.add_string(
+            proto::key::LOG,
+            self.log_path(name).as_os_str().as_encoded_bytes(),
+        );
         item
     }
 
@@ -714,10 +720,10 @@ impl Manager {
         let mut items = Vec::new();
         for (name, d) in &self.set.declarations {
             let mut item = self.status_item(name);
-            let _ = item.add_string("file", d.file.as_os_str().as_encoded_bytes());
+            let _ = item.add_string(proto::key::FILE, d.file.as_os_str().as_encoded_bytes());
             let enabled = self.set.enabled_in(name);
             if !enabled.is_empty() {
-                let _ = item.add_string_array("enabled", &enabled);
+                let _ = item.add_string_array(proto::key::ENABLED, &enabled);
             }
             items.push(item);
         }
@@ -727,11 +733,11 @@ impl Manager {
             }
         }
         if !items.is_empty() {
-            let _ = r.add_nvlist_array("services", items);
+            let _ = r.add_nvlist_array(proto::key::SERVICES, items);
         }
         let templates: Vec<&String> = self.set.templates.keys().collect();
         if !templates.is_empty() {
-            let _ = r.add_string_array("templates", &templates);
+            let _ = r.add_string_array(proto::key::TEMPLATES, &templates);
         }
         r
     }

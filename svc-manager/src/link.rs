@@ -10,6 +10,8 @@ use std::io::Read;
 use libnv::{Limits, NvList, NvReceiver, NvSender, NvView, UnpackOptions};
 use libsvc::Service;
 
+use libsvc::proto::Answer;
+
 use crate::proto::{self, Status};
 
 /// Supervisor replies and events are small; this bounds what one may send.
@@ -156,40 +158,32 @@ impl Link {
 
 /// The length of the message at the start of `buf`, once it is all there.
 pub fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
-    const HEADER: usize = libnv::HEADER_SIZE;
-    if buf.len() < HEADER {
-        return Ok(None);
-    }
-    if buf[0] != b'l' || buf[3..11] != [0u8; 8] {
-        return Err("not an nvlist without descriptors".into());
-    }
-    let size: [u8; 8] = buf[11..19].try_into().map_err(|_| "short header")?;
-    let size = if buf[2] & 0x80 != 0 {
-        u64::from_be_bytes(size)
-    } else {
-        u64::from_le_bytes(size)
+    let limits = Limits {
+        max_size: max,
+        max_depth: 8,
+        max_descriptors: 0,
     };
-    let total = size.saturating_add(HEADER as u64);
-    if total > max as u64 {
-        return Err(format!("a message of {total} bytes is over the limit"));
+    match NvReceiver::message_len(buf, &limits) {
+        Ok(Some(len)) => Ok((buf.len() >= len).then_some(len)),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
-    let total = total as usize;
-    Ok((buf.len() >= total).then_some(total))
 }
 
 /// Turns one supervisor message into what the manager acts on.
 fn decode(v: &NvView, out: &mut Vec<Incoming>) {
-    let method = v.get_str("ipc:method").unwrap_or("").to_owned();
-    let reply = v.get_bool("ipc:reply") == Some(true);
-    if let Some(text) = v.get_str("ipc:error") {
+    let answer = Answer::from_view(v);
+    if let Some(error) = answer.error {
         out.push(Incoming::Error {
-            method,
-            text: text.to_owned(),
+            method: answer.method,
+            text: error.text,
         });
         return;
     }
     if let Some(status) = Status::from_view(v) {
-        let reply_to = reply.then(|| (v.get_number("ipc:id").unwrap_or(0), method));
+        let reply_to = answer
+            .reply
+            .then(|| (answer.id.unwrap_or(0), answer.method));
         out.push(Incoming::Status { status, reply_to });
     }
 }

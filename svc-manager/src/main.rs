@@ -117,10 +117,7 @@ fn config(args: Args) -> Result<Config, String> {
     if let Some(b) = args.runtime_base {
         paths.runtime_base = b;
     }
-    spec::set_log_group(spec::resolve_log_group(
-        args.log_group.as_deref(),
-        args.user,
-    )?);
+    let log_group = spec::resolve_log_group(args.log_group.as_deref(), args.user)?;
     let control_group = match &args.control_group {
         Some(g) => Some(
             nix::unistd::Group::from_name(g)
@@ -149,6 +146,7 @@ fn config(args: Args) -> Result<Config, String> {
         wanted_log_dir: paths.log_dir.clone(),
         log_dir: paths.log_dir,
         runtime_base: paths.runtime_base,
+        log_group,
         target: args.target,
         control_group,
         supervise: args.supervise.unwrap_or_else(find_supervise),

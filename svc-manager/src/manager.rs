@@ -36,6 +36,8 @@ pub struct Config {
     /// The log directory asked for (--log-dir).
     pub wanted_log_dir: PathBuf,
     pub runtime_base: PathBuf,
+    /// `--log-group` resolved: the gid every declaration gives the log.
+    pub log_group: Option<u32>,
     pub target: String,
     pub control_group: Option<nix::unistd::Group>,
     pub supervise: PathBuf,
@@ -394,6 +396,7 @@ impl Manager {
         let places = Places {
             log_dir: &self.cfg.log_dir,
             runtime_base: &self.cfg.runtime_base,
+            log_group: self.cfg.log_group,
         };
         // Both limits are checked here, where the error can name them:
         // past this point a supervisor that cannot bind its socket, or a
@@ -402,11 +405,11 @@ impl Manager {
         let decl = spec::service_nvlist(name, &service, &places)
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
         let mut args = NvList::new();
-        let _ = args.add_nvlist("service", decl);
+        let _ = args.add_nvlist(proto::key::SERVICE, decl);
         // The supervisor starts the service as soon as it has taken the
         // declaration: no round trip per service before anything runs, so
         // services start while the manager is still spawning the others.
-        let _ = args.add_bool("start", true);
+        let _ = args.add_bool(proto::key::START, true);
         let size = spec::request_size("declare", &args);
         if size > libsvc::limits::DECLARATION_MAX {
             return Err(format!(
@@ -803,7 +806,7 @@ fn adopt_one(path: &Path) -> Result<(UnixStream, Status, Vec<u8>), String> {
     loop {
         if let Some(len) = crate::link::frame_len(&buf, 64 * 1024)? {
             let view = libnv::NvView::new(&buf[..len]).map_err(|e| e.to_string())?;
-            if let Some(e) = view.get_str("ipc:error") {
+            if let Some(e) = view.get_str(proto::key::ERROR) {
                 return Err(format!("attach refused: {e}"));
             }
             let status = Status::from_view(&view).ok_or("attach reply without a state")?;

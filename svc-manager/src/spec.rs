@@ -1,25 +1,24 @@
-//! A service's declaration as the nvlist svc-supervise expects in its
-//! `declare` request (schema: svc-supervise/src/spec.rs, `wire::parse`).
-//! Durations travel as milliseconds, signals as numbers, commands as
-//! string arrays, rlimits as `[soft, hard]` with `u64::MAX` for infinity.
+//! A service's declaration as the `declare` request carries it to its
+//! supervisor: libsvc's `proto::Declaration`, filled in from the parsed
+//! declaration and where the manager puts things.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use libnv::NvList;
-use libsvc::{Account, LimitValue, Output, Ready, Restart, Service, ServiceType};
+use libsvc::proto::{Declaration, Limit, ReadyWire};
+use libsvc::{Account, LimitValue, Ready, Service};
 
-/// Where a service's supervisor puts what it creates.
+/// Where a service's supervisor puts what it creates, and who may read
+/// its log.
 pub struct Places<'a> {
     /// `LOGDIR`: the log of NAME is `LOGDIR/NAME/current`.
     pub log_dir: &'a Path,
     /// Base of `runtime-directory` entries (`/run`, `$XDG_RUNTIME_DIR`).
     pub runtime_base: &'a Path,
+    /// The gid given to every service's log (`--log-group`); None: each
+    /// supervisor picks its default.
+    pub log_group: Option<u32>,
 }
-
-/// The gid given to every service's log (`--log-group`), resolved once at
-/// start-up; unset: each supervisor picks its default.
-static LOG_GROUP: OnceLock<u32> = OnceLock::new();
 
 /// `--log-group` (a name or number) as a gid, or the system manager's
 /// default: `adm` when that group exists, else root. A user manager with
@@ -44,19 +43,8 @@ pub fn resolve_log_group(group: Option<&str>, user_mode: bool) -> Result<Option<
     }
 }
 
-/// Sets the group every declaration carries as `log_group` (once).
-pub fn set_log_group(gid: Option<u32>) {
-    if let Some(gid) = gid {
-        let _ = LOG_GROUP.set(gid);
-    }
-}
-
-fn account(a: &Account) -> String {
-    a.to_string()
-}
-
-fn ms(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+fn ms(d: std::time::Duration) -> Option<u64> {
+    Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn limit(v: LimitValue) -> u64 {
@@ -72,149 +60,88 @@ pub fn request_size(method: &str, args: &NvList) -> usize {
     crate::proto::message(0, method, false).packed_size() + args.packed_size() - libnv::HEADER_SIZE
 }
 
-/// The `service` nvlist of a `declare` request for `name`.
-pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result<NvList> {
-    let mut l = NvList::new();
-    l.add_string("name", name)?;
-    l.add_string_array("exec", s.exec.argv())?;
-    l.add_string(
-        "type",
-        match s.service_type {
-            ServiceType::Simple => "simple",
-            ServiceType::Oneshot => "oneshot",
-            ServiceType::Forking => "forking",
-        },
-    )?;
-    if let Some(p) = &s.pidfile {
-        l.add_string("pidfile", p.as_os_str().as_encoded_bytes())?;
-    }
-    if !s.exec_pre.is_empty() {
-        let mut items = Vec::with_capacity(s.exec_pre.len());
-        for c in &s.exec_pre {
-            let mut item = NvList::new();
-            item.add_string_array("exec", c.argv())?;
-            items.push(item);
-        }
-        l.add_nvlist_array("exec_pre", items)?;
-    }
-    if let Some(c) = &s.exec_stop {
-        l.add_string_array("exec_stop", c.argv())?;
-    }
-    match &s.ready {
-        Ready::Started => l.add_string("ready", "started")?,
-        Ready::SdNotify => l.add_string("ready", "sd-notify")?,
-        Ready::NotifyFd(fd) => {
-            l.add_string("ready", "notify-fd")?;
-            l.add_number("ready_fd", u64::try_from(*fd).unwrap_or(0))?;
-        }
-        Ready::Check(c) => {
-            l.add_string("ready", "check")?;
-            l.add_string_array("ready_check", c.argv())?;
-        }
-    }
-    l.add_number("ready_timeout", ms(s.ready_timeout))?;
-    l.add_string(
-        "restart",
-        match s.restart {
-            Restart::Always => "always",
-            Restart::OnFailure => "on-failure",
-            Restart::Never => "never",
-        },
-    )?;
-    l.add_number("restart_delay", ms(s.restart_delay))?;
-    l.add_number("restart_delay_max", ms(s.restart_delay_max))?;
-    l.add_number("restart_reset", ms(s.restart_reset))?;
-    l.add_number("restart_limit", u64::from(s.restart_limit))?;
-    l.add_number("stop_signal", u64::try_from(s.stop_signal).unwrap_or(15))?;
-    l.add_number("stop_timeout", ms(s.stop_timeout))?;
-    l.add_number("reload_signal", u64::try_from(s.reload_signal).unwrap_or(1))?;
-    if let Some(u) = &s.user {
-        l.add_string("user", account(u))?;
-    }
-    if let Some(g) = &s.group {
-        l.add_string("group", account(g))?;
-    }
-    if !s.supplementary_groups.is_empty() {
-        let groups: Vec<String> = s.supplementary_groups.iter().map(account).collect();
-        l.add_string_array("supplementary_groups", &groups)?;
-    }
-    l.add_string(
-        "working_directory",
-        s.working_directory.as_os_str().as_encoded_bytes(),
-    )?;
+/// The declaration of `name` for its supervisor.
+pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
+    let path = |p: &Path| Some(p.to_path_buf());
+    let mut d = Declaration::new(name, s.exec.argv().to_vec());
+    d.service_type = Some(s.service_type);
+    d.pidfile.clone_from(&s.pidfile);
+    d.exec_pre = s.exec_pre.iter().map(|c| c.argv().to_vec()).collect();
+    d.exec_stop = s.exec_stop.as_ref().map(|c| c.argv().to_vec());
+    d.ready = Some(match &s.ready {
+        Ready::Started => ReadyWire::Started,
+        Ready::SdNotify => ReadyWire::SdNotify,
+        Ready::NotifyFd(fd) => ReadyWire::NotifyFd(*fd),
+        Ready::Check(c) => ReadyWire::Check(c.argv().to_vec()),
+    });
+    d.ready_timeout_ms = ms(s.ready_timeout);
+    d.restart = Some(s.restart);
+    d.restart_delay_ms = ms(s.restart_delay);
+    d.restart_delay_max_ms = ms(s.restart_delay_max);
+    d.restart_reset_ms = ms(s.restart_reset);
+    d.restart_limit = Some(s.restart_limit);
+    d.stop_signal = Some(s.stop_signal);
+    d.stop_timeout_ms = ms(s.stop_timeout);
+    d.reload_signal = Some(s.reload_signal);
+    d.user = s.user.as_ref().map(Account::to_string);
+    d.group = s.group.as_ref().map(Account::to_string);
+    d.supplementary_groups = s
+        .supplementary_groups
+        .iter()
+        .map(Account::to_string)
+        .collect();
+    d.working_directory = path(&s.working_directory);
     // chroot("/") would fail for an unprivileged (user) manager's services.
     if s.root_directory != Path::new("/") {
-        l.add_string(
-            "root_directory",
-            s.root_directory.as_os_str().as_encoded_bytes(),
-        )?;
+        d.root_directory = path(&s.root_directory);
     }
-    l.add_number("umask", u64::from(s.umask))?;
-    if !s.environment_files.is_empty() {
-        let files: Vec<String> = s
-            .environment_files
-            .iter()
-            .map(|f| {
-                let p = f.path.to_string_lossy();
-                if f.optional {
-                    format!("-{p}")
-                } else {
-                    p.into_owned()
-                }
-            })
-            .collect();
-        l.add_string_array("environment_file", &files)?;
-    }
-    l.add_bool("clear_environment", s.clear_environment)?;
-    if !s.environment.is_empty() {
-        // Keys are variable names, which may repeat only if the parser let
-        // them; the last one wins, as the supervisor applies them in order.
-        let mut env = NvList::with_flags(libnv::Flags::NO_UNIQUE);
-        for (k, v) in &s.environment {
-            env.add_string(k, v)?;
-        }
-        l.add_nvlist("environment", env)?;
-    }
-    if !s.runtime_directories.is_empty() {
-        let dirs: Vec<String> = s
-            .runtime_directories
-            .iter()
-            .map(|d| d.to_string_lossy().into_owned())
-            .collect();
-        l.add_string_array("runtime_directory", &dirs)?;
-    }
+    d.umask = Some(s.umask);
+    d.environment_file = s
+        .environment_files
+        .iter()
+        .map(|f| {
+            let p = f.path.to_string_lossy();
+            if f.optional {
+                format!("-{p}")
+            } else {
+                p.into_owned()
+            }
+        })
+        .collect();
+    d.clear_environment = Some(s.clear_environment);
+    // Names repeat only if the parser let them; the last one wins, as the
+    // supervisor applies them in order.
+    d.environment.clone_from(&s.environment);
+    d.runtime_directory = s
+        .runtime_directories
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     // Always: the supervisor also puts its sd_notify socket directory there.
-    l.add_string(
-        "runtime_root",
-        places.runtime_base.as_os_str().as_encoded_bytes(),
-    )?;
-    for (resource, value) in s.limits.iter() {
-        let key = resource.key().replace('-', "_");
-        l.add_number_array(&key, &[limit(value.soft), limit(value.hard)])?;
-    }
-    if let Some(n) = s.nice {
-        // Two's complement, as the supervisor reads it back.
-        l.add_number("nice", i64::from(n) as u64)?;
-    }
-    l.add_bool("no_new_privileges", s.no_new_privileges)?;
-    l.add_string(
-        "output",
-        match s.logging.output {
-            Output::File => "file",
-            Output::Syslog => "syslog",
-            Output::Console => "console",
-            Output::Inherit => "inherit",
-            Output::Null => "null",
-        },
-    )?;
-    l.add_number("max_size", s.logging.max_size)?;
-    l.add_number("max_files", u64::from(s.logging.max_files))?;
-    l.add_bool("timestamps", s.logging.timestamps)?;
-    l.add_string("log_dir", places.log_dir.as_os_str().as_encoded_bytes())?;
-    if let Some(gid) = LOG_GROUP.get() {
-        l.add_number("log_group", u64::from(*gid))?;
-    }
-    Ok(l)
+    d.runtime_root = path(places.runtime_base);
+    d.limits = s
+        .limits
+        .iter()
+        .map(|(resource, v)| Limit {
+            resource,
+            soft: limit(v.soft),
+            hard: limit(v.hard),
+        })
+        .collect();
+    d.nice = s.nice;
+    d.no_new_privileges = Some(s.no_new_privileges);
+    d.output = Some(s.logging.output);
+    d.max_size = Some(s.logging.max_size);
+    d.max_files = Some(s.logging.max_files);
+    d.timestamps = Some(s.logging.timestamps);
+    d.log_dir = path(places.log_dir);
+    d.log_group = places.log_group.map(Account::Id);
+    d
+}
+
+/// The `service` nvlist of a `declare` request for `name`.
+pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result<NvList> {
+    declaration(name, s, places).to_nvlist()
 }
 
 #[cfg(test)]
@@ -238,6 +165,7 @@ mod tests {
             &Places {
                 log_dir: Path::new("/l"),
                 runtime_base: Path::new("/r"),
+                log_group: None,
             },
         )
         .unwrap();
@@ -258,6 +186,7 @@ mod tests {
             &Places {
                 log_dir: Path::new("/l"),
                 runtime_base: Path::new("/r"),
+                log_group: None,
             },
         )
         .unwrap();
@@ -339,12 +268,13 @@ mod tests {
                 &Places {
                     log_dir: Path::new(&path_max),
                     runtime_base: Path::new(&path_max),
+                    log_group: Some(u32::MAX),
                 },
             )
             .unwrap();
             let mut args = NvList::new();
-            args.add_nvlist("service", decl).unwrap();
-            args.add_bool("start", true).unwrap();
+            args.add_nvlist(crate::proto::key::SERVICE, decl).unwrap();
+            args.add_bool(crate::proto::key::START, true).unwrap();
             let size = request_size("declare", &args);
             // request_size is what Link::request puts on the wire.
             let mut msg = crate::proto::message(u64::MAX, "declare", false);

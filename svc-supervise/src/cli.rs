@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use crate::spec::{Output, Spec, parse_duration, valid_name};
+use libsvc::names;
+use libsvc::units::parse_duration;
+
+use crate::spec::{Output, Spec};
 
 pub const USAGE: &str = "\
 usage: svc-supervise [--name NAME] [--control PATH] [--respawn-delay D]
@@ -156,13 +159,13 @@ pub fn parse(
             .unwrap_or("service")
             .to_owned(),
     };
-    if !valid_name(&name) {
-        return Err(format!("--name: '{name}' is not a valid service name"));
+    if let Err(e) = names::classify(&name) {
+        return Err(format!("--name: {e}"));
     }
     let mut spec = Spec::new(&name, program);
     if let Some(d) = respawn_delay {
-        spec.restart_delay_ms = parse_duration(&d)
-            .ok_or_else(|| format!("--respawn-delay: '{d}' is not a duration"))?;
+        let delay = parse_duration(&d).map_err(|e| format!("--respawn-delay: {e}"))?;
+        spec.restart_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         spec.restart_delay_max_ms = spec.restart_delay_max_ms.max(spec.restart_delay_ms);
     }
     if let Some(n) = respawn_max {
@@ -273,6 +276,16 @@ mod tests {
             panic!()
         };
         assert_eq!(control, Some(PathBuf::from("/flag")));
+    }
+
+    #[test]
+    fn durations_and_names_read_as_declarations_read_them() {
+        let Invocation::Standalone { spec, .. } = p(&["--respawn-delay", "1min", "x"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(spec.restart_delay_ms, 60_000);
+        assert!(p(&["--name", "@x", "x"]).unwrap_err().contains("--name"));
     }
 
     #[test]

@@ -693,6 +693,35 @@ fn write_if_room(fd: RawFd, bytes: &[u8]) -> bool {
         && sys::write(fd, bytes).is_ok_and(|n| n == bytes.len())
 }
 
+impl Log {
+    /// A supervisor notice from format arguments, built on the stack.
+    pub fn notice_fmt(&mut self, args: std::fmt::Arguments) {
+        struct Buf {
+            data: [u8; 400],
+            len: usize,
+        }
+        impl std::fmt::Write for Buf {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                let n = s.len().min(self.data.len() - self.len);
+                self.data[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+                self.len += n;
+                Ok(())
+            }
+        }
+        let mut buf = Buf {
+            data: [0; 400],
+            len: 0,
+        };
+        let _ = std::fmt::write(&mut buf, args);
+        let mut len = buf.len;
+        while std::str::from_utf8(&buf.data[..len]).is_err() {
+            len -= 1;
+        }
+        let text = std::str::from_utf8(&buf.data[..len]).unwrap_or("");
+        self.notice(text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,16 +7,19 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use libnv::{NvView, NvWriter, ValueRef};
-
 use crate::creds;
-use crate::ipc::{self, Conn, code};
+use crate::ipc::Conn;
 use crate::log::Log;
 use crate::notify::{NotifyPipe, PipeNews, SdNotify, notify_dir, parse_notice};
 use crate::spawn::{self, Command, Context, Stdio};
-use crate::spec::{Kind, Ready, Spec, parse_signal};
+use crate::spec::{Kind, Ready, Spec};
 use crate::sys::{self, ExitStatus};
-use crate::table::{Actions, Ctx, Event, Lifecycle, Policy, State, Want};
+use crate::table::{Actions, Ctx, Event, Lifecycle, Policy, State};
+
+mod control;
+
+use control::listen;
+pub use control::{Declaration, receive_declaration};
 
 /// Largest request accepted on a control connection.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -32,8 +35,19 @@ const MESSAGE_TIMEOUT_MS: u64 = 10_000;
 const IDLE_TIMEOUT_MS: u64 = 10_000;
 /// A peer that lets this much output pile up is cut off.
 const MAX_BACKLOG: usize = 256 * 1024;
+/// The fixed places in the poll set; the control clients follow them.
+#[derive(Clone, Copy)]
+enum Slot {
+    Signals,
+    LogPipe,
+    NotifyPipe,
+    SdNotify,
+    Listener,
+    Manager,
+    MainPidfd,
+}
 /// Index of the first control client in the poll set.
-const FIRST_CLIENT: usize = 7;
+const FIRST_CLIENT: usize = Slot::MainPidfd as usize + 1;
 /// How often a forking service's pidfile is looked for.
 const PIDFILE_RETRY_MS: u64 = 20;
 
@@ -48,12 +62,6 @@ pub struct Options {
     pub start: bool,
     /// Standalone `--once`.
     pub once: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Peer {
-    Manager,
-    Client(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,83 +290,86 @@ impl Supervisor {
         self.exit_code
     }
 
-    fn client_deadlines(&self) -> impl Iterator<Item = u64> + '_ {
-        let idle = self
-            .clients
-            .iter()
-            .filter(|c| c.is_open() && !c.attached)
-            .map(|c| c.last_active + IDLE_TIMEOUT_MS);
-        self.clients
-            .iter()
-            .chain(std::iter::once(&self.manager))
-            .filter_map(|c| c.partial_since.map(|t| t + MESSAGE_TIMEOUT_MS))
-            .chain(idle)
-    }
-
     fn fill_pollfds(&self, fds: &mut [libc::pollfd]) -> usize {
-        let mut n = 0;
-        let mut push = |fd: RawFd, events: i16| {
-            fds[n] = libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            };
-            n += 1;
-        };
-        push(self.signals.as_raw_fd(), libc::POLLIN);
-        push(self.log.pipe_fd().unwrap_or(-1), libc::POLLIN);
-        push(
-            self.notify_pipe.as_ref().map_or(-1, |p| p.read.as_raw_fd()),
-            libc::POLLIN,
-        );
-        push(self.sd_notify.as_ref().map_or(-1, |s| s.fd()), libc::POLLIN);
-        push(
-            self.listener.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()),
-            libc::POLLIN,
-        );
         let conn_events = |c: &Conn| {
-            if c.outbox.pending() > 0 {
+            if c.tx.pending() > 0 {
                 libc::POLLIN | libc::POLLOUT
             } else {
                 libc::POLLIN
             }
         };
-        push(self.manager.raw(), conn_events(&self.manager));
-        push(sys::raw(&self.main_pidfd), libc::POLLIN);
-        for c in &self.clients {
-            push(c.raw(), conn_events(c));
+        let slots = [
+            (Slot::Signals, self.signals.as_raw_fd(), libc::POLLIN),
+            (
+                Slot::LogPipe,
+                self.log.pipe_fd().unwrap_or(-1),
+                libc::POLLIN,
+            ),
+            (
+                Slot::NotifyPipe,
+                self.notify_pipe.as_ref().map_or(-1, |p| p.read.as_raw_fd()),
+                libc::POLLIN,
+            ),
+            (
+                Slot::SdNotify,
+                self.sd_notify.as_ref().map_or(-1, |s| s.fd()),
+                libc::POLLIN,
+            ),
+            (
+                Slot::Listener,
+                self.listener.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()),
+                libc::POLLIN,
+            ),
+            (
+                Slot::Manager,
+                self.manager.raw(),
+                conn_events(&self.manager),
+            ),
+            (Slot::MainPidfd, sys::raw(&self.main_pidfd), libc::POLLIN),
+        ];
+        let clients = self.clients.iter().map(|c| (c.raw(), conn_events(c)));
+        let all = slots.into_iter().map(|(_, fd, ev)| (fd, ev)).chain(clients);
+        let mut n = 0;
+        for (slot, (fd, events)) in fds.iter_mut().zip(all) {
+            *slot = libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            };
+            n += 1;
         }
+        debug_assert!(slots.iter().enumerate().all(|(i, s)| s.0 as usize == i));
         n
     }
 
     fn dispatch(&mut self, fds: &[libc::pollfd]) {
-        let ready = |i: usize| fds[i].fd >= 0 && fds[i].revents != 0;
+        let revents = |i: usize| if fds[i].fd >= 0 { fds[i].revents } else { 0 };
+        let ready = |s: Slot| revents(s as usize) != 0;
         // Output first, so that a service's last lines precede its exit.
-        if ready(1) {
+        if ready(Slot::LogPipe) {
             self.log.on_readable();
         }
-        if ready(2) {
+        if ready(Slot::NotifyPipe) {
             self.on_notify_pipe();
         }
-        if ready(3) {
+        if ready(Slot::SdNotify) {
             self.on_sd_notify();
         }
-        if ready(0) {
+        if ready(Slot::Signals) {
             self.on_signals();
         }
-        if ready(5) {
-            let revents = fds[5].revents;
-            self.on_manager(revents);
+        if ready(Slot::Manager) {
+            self.on_manager(revents(Slot::Manager as usize));
         }
-        if ready(6) {
+        if ready(Slot::MainPidfd) {
             self.on_main_pidfd();
         }
         for i in 0..fds.len().saturating_sub(FIRST_CLIENT) {
-            if ready(FIRST_CLIENT + i) {
-                self.on_client(i, fds[FIRST_CLIENT + i].revents);
+            if revents(FIRST_CLIENT + i) != 0 {
+                self.on_client(i, revents(FIRST_CLIENT + i));
             }
         }
-        if ready(4) {
+        if ready(Slot::Listener) {
             self.accept_clients();
         }
     }
@@ -917,385 +928,7 @@ impl Supervisor {
             self.timer_at = None;
             self.feed(Event::Timeout);
         }
-        for c in &mut self.clients {
-            let stalled = c
-                .partial_since
-                .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now);
-            let idle = c.is_open() && !c.attached && c.last_active + IDLE_TIMEOUT_MS <= now;
-            if stalled || idle {
-                c.close();
-            }
-        }
-        if self
-            .manager
-            .partial_since
-            .is_some_and(|t| t + MESSAGE_TIMEOUT_MS <= now)
-        {
-            self.drop_manager();
-        }
-    }
-
-    // ----- control -----
-
-    fn accept_clients(&mut self) {
-        let Some((listener, _)) = &self.listener else {
-            return;
-        };
-        let lfd = listener.as_raw_fd();
-        loop {
-            // SAFETY: accept4 with null address pointers.
-            let fd = unsafe {
-                libc::accept4(
-                    lfd,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                )
-            };
-            if fd < 0 {
-                return;
-            }
-            // SAFETY: a fresh fd nothing else owns.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let now = sys::monotonic_ms();
-            let slot = match self.clients.iter().position(|c| !c.is_open()) {
-                Some(i) => Some(i),
-                None if self.clients.len() < MAX_CLIENTS => {
-                    self.clients.push(Conn::new(MAX_REQUEST));
-                    Some(self.clients.len() - 1)
-                }
-                // Full: the oldest client that is not attached makes room,
-                // so that idle connections cannot lock out a manager
-                // coming to attach. Attached ones are never evicted.
-                None => self
-                    .clients
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| !c.attached)
-                    .min_by_key(|(_, c)| c.last_active)
-                    .map(|(i, _)| i),
-            };
-            // No slot at all (every client attached): dropping `fd` closes it.
-            if let Some(i) = slot {
-                let conn = &mut self.clients[i];
-                conn.close();
-                conn.fd = Some(fd);
-                conn.last_active = now;
-            }
-        }
-    }
-
-    fn drop_manager(&mut self) {
-        self.manager.close();
-    }
-
-    fn on_manager(&mut self, revents: i16) {
-        if !self.serve(Peer::Manager, revents) {
-            // The service keeps running; a new manager may attach on the
-            // control socket.
-            self.drop_manager();
-        }
-    }
-
-    fn on_client(&mut self, i: usize, revents: i16) {
-        if !self.serve(Peer::Client(i), revents) {
-            self.clients[i].close();
-        }
-    }
-
-    fn conn(&mut self, peer: Peer) -> &mut Conn {
-        match peer {
-            Peer::Manager => &mut self.manager,
-            Peer::Client(i) => &mut self.clients[i],
-        }
-    }
-
-    /// Reads, answers and writes for one connection. False: close it.
-    fn serve(&mut self, peer: Peer, revents: i16) -> bool {
-        let fd = self.conn(peer).raw();
-        if revents & libc::POLLOUT != 0 && self.conn(peer).outbox.flush(fd).is_err() {
-            return false;
-        }
-        if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) == 0 {
-            return true;
-        }
-        // The inbox is lent out while its messages are answered, so that
-        // events caused by a request still reach this peer's outbox.
-        let mut inbox = std::mem::replace(&mut self.conn(peer).inbox, ipc::Inbox::new(0));
-        let mut keep = true;
-        let open = match inbox.fill(fd) {
-            Ok(open) => open,
-            Err(_) => {
-                keep = false;
-                true
-            }
-        };
-        while keep {
-            let len = match inbox.message() {
-                Ok(Some(msg)) => {
-                    let len = msg.len();
-                    let mut reply = std::mem::take(&mut self.reply_buf);
-                    reply.clear();
-                    let attach = self.answer(msg, &mut reply);
-                    let conn = self.conn(peer);
-                    if conn.is_open() {
-                        conn.outbox.buffer().extend_from_slice(&reply);
-                        conn.attached |= attach;
-                        conn.last_active = sys::monotonic_ms();
-                    }
-                    self.reply_buf = reply;
-                    len
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    keep = false;
-                    break;
-                }
-            };
-            inbox.consume(len);
-        }
-        let now = sys::monotonic_ms();
-        let conn = self.conn(peer);
-        conn.partial_since = if inbox.is_empty() {
-            None
-        } else {
-            conn.partial_since.or(Some(now))
-        };
-        conn.inbox = inbox;
-        if !conn.is_open() || conn.outbox.flush(fd).is_err() || conn.outbox.pending() > MAX_BACKLOG
-        {
-            return false;
-        }
-        keep && open
-    }
-
-    /// Answers one request into `out`. True when the connection asked for events.
-    fn answer(&mut self, msg: &[u8], out: &mut Vec<u8>) -> bool {
-        let req = match ipc::parse_request(msg) {
-            Ok(r) => r,
-            Err((id, code, text)) => {
-                let _ = ipc::error_reply(out, id, "", code, text);
-                return false;
-            }
-        };
-        let (id, method) = (req.id, req.method);
-        let refusal = match self.names_match(&req.args) {
-            Ok(true) => None,
-            Ok(false) => Some((code::NO_SUCH_SERVICE, "no such service")),
-            // As the manager answers it, so that svcctl sees one behaviour.
-            Err(()) => Some((code::INVALID_ARGUMENT, "names: expected a string array")),
-        };
-        if let Some((c, text)) = refusal {
-            let _ = ipc::error_reply(out, id, method, c, text);
-            return false;
-        }
-        let mut attach = false;
-        let result: Result<(), (u64, &str)> = match method {
-            "status" => Ok(()),
-            "start" => {
-                self.feed(Event::WantUp);
-                Ok(())
-            }
-            "once" => {
-                self.feed(Event::WantOnce);
-                Ok(())
-            }
-            "stop" => {
-                self.feed(Event::WantDown);
-                Ok(())
-            }
-            "restart" => {
-                self.feed(Event::WantRestart);
-                Ok(())
-            }
-            "kill" => self.kill_request(&req.args),
-            "reload" => {
-                if self.main_pid > 0 {
-                    let _ = sys::kill(self.main_pid, self.spec.reload_signal);
-                    Ok(())
-                } else {
-                    Err((code::FAILED, "the service is not running"))
-                }
-            }
-            "exit" => {
-                self.request_exit();
-                Ok(())
-            }
-            "attach" => {
-                attach = true;
-                Ok(())
-            }
-            "declare" => Err((code::FAILED, "the service is already declared")),
-            _ => Err((code::UNKNOWN_METHOD, "unknown method")),
-        };
-        match result {
-            Ok(()) => {
-                if self.write_status(out, id, method, true).is_err() {
-                    out.clear();
-                    let _ = ipc::error_reply(out, id, method, code::FAILED, "reply too large");
-                }
-            }
-            Err((c, text)) => {
-                let _ = ipc::error_reply(out, id, method, c, text);
-            }
-        }
-        attach
-    }
-
-    /// Whether `names` (absent, a string or a string array) includes this
-    /// service; Err when it has another type.
-    fn names_match(&self, args: &NvView) -> Result<bool, ()> {
-        match args.get("names") {
-            None => Ok(true),
-            Some(ValueRef::StringArray(names)) => {
-                Ok(names.is_empty() || names.iter().any(|n| n == self.spec.name.as_bytes()))
-            }
-            Some(ValueRef::String(n)) => Ok(n == self.spec.name.as_bytes()),
-            Some(_) => Err(()),
-        }
-    }
-
-    fn kill_request(&mut self, args: &NvView) -> Result<(), (u64, &'static str)> {
-        let signal = match args.get("signal") {
-            None => libc::SIGKILL,
-            Some(ValueRef::Number(n)) if (1..=64).contains(&n) => n as i32,
-            Some(ValueRef::String(s)) => std::str::from_utf8(s)
-                .ok()
-                .and_then(parse_signal)
-                .ok_or((code::INVALID_ARGUMENT, "signal: not a signal"))?,
-            Some(_) => return Err((code::INVALID_ARGUMENT, "signal: not a signal")),
-        };
-        if !self.life.state.has_process() || (self.main_pid == 0 && self.pgid == 0) {
-            return Err((code::FAILED, "the service is not running"));
-        }
-        // Marked wanted-down before the signal lands, so its death is
-        // never answered with a respawn.
-        self.feed(Event::Killed);
-        self.signal_service(signal);
-        Ok(())
-    }
-
-    /// The status keys of protocol.md.
-    fn status_keys(&self, w: &mut NvWriter) -> libnv::Result<()> {
-        w.add_string("name", &self.spec.name)?;
-        w.add_string("state", self.life.state.name())?;
-        w.add_number("pid", self.main_pid.max(0) as u64)?;
-        w.add_number("since", self.since_unix.max(0) as u64)?;
-        w.add_number("restarts", self.life.restarts)?;
-        w.add_string(
-            "wanted",
-            if self.life.want == Want::Down {
-                "down"
-            } else {
-                "up"
-            },
-        )?;
-        match self.last_exit {
-            Some(ExitStatus::Code(c)) => w.add_number("last_exit_status", c as u64)?,
-            Some(ExitStatus::Signal(s)) => w.add_number("last_exit_signal", s as u64)?,
-            None => {}
-        }
-        // `reason` says why a service is not up (cli.md): a crash that was
-        // followed by a successful restart is history, kept in
-        // `last_exit_*` and `restarts`.
-        let not_up = matches!(
-            self.life.state,
-            State::Down | State::Backoff | State::Failed
-        );
-        if not_up && let Some(reason) = self.life.reason.text() {
-            w.add_string("reason", reason)?;
-        }
-        if self.status_len > 0 {
-            w.add_string("status_text", &self.status_text[..self.status_len])?;
-        }
-        w.add_number("log_dropped", self.log.dropped)?;
-        Ok(())
-    }
-
-    fn write_status(
-        &self,
-        out: &mut Vec<u8>,
-        id: u64,
-        method: &str,
-        reply: bool,
-    ) -> libnv::Result<()> {
-        let mut w = ipc::begin(out, id, method, reply)?;
-        self.status_keys(&mut w)?;
-        w.finish()?;
-        Ok(())
-    }
-
-    /// Sends the new state to the manager and every attached client.
-    fn broadcast_event(&mut self) {
-        let mut buf = std::mem::take(&mut self.event_buf);
-        buf.clear();
-        if self.write_status(&mut buf, 0, "event", false).is_ok() {
-            let deliver = |c: &mut Conn| {
-                if c.is_open() && c.attached {
-                    c.outbox.buffer().extend_from_slice(&buf);
-                    if c.outbox.flush(c.raw()).is_err() || c.outbox.pending() > MAX_BACKLOG {
-                        c.close();
-                    }
-                }
-            };
-            deliver(&mut self.manager);
-            for c in &mut self.clients {
-                deliver(c);
-            }
-        }
-        self.event_buf = buf;
-    }
-
-    /// Last chance for replies and events to leave before exit: wait
-    /// briefly for slow readers, never long.
-    fn flush_on_exit(&mut self) {
-        let deadline = sys::monotonic_ms() + 1000;
-        for c in self
-            .clients
-            .iter_mut()
-            .chain(std::iter::once(&mut self.manager))
-        {
-            while c.is_open() && c.outbox.pending() > 0 && sys::monotonic_ms() < deadline {
-                let mut pfd = [libc::pollfd {
-                    fd: c.raw(),
-                    events: libc::POLLOUT,
-                    revents: 0,
-                }];
-                let _ = sys::poll(&mut pfd, 100);
-                if c.outbox.flush(c.raw()).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-}
-
-impl Log {
-    /// A supervisor notice from format arguments, built on the stack.
-    pub fn notice_fmt(&mut self, args: std::fmt::Arguments) {
-        struct Buf {
-            data: [u8; 400],
-            len: usize,
-        }
-        impl std::fmt::Write for Buf {
-            fn write_str(&mut self, s: &str) -> std::fmt::Result {
-                let n = s.len().min(self.data.len() - self.len);
-                self.data[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-                self.len += n;
-                Ok(())
-            }
-        }
-        let mut buf = Buf {
-            data: [0; 400],
-            len: 0,
-        };
-        let _ = std::fmt::write(&mut buf, args);
-        let mut len = buf.len;
-        while std::str::from_utf8(&buf.data[..len]).is_err() {
-            len -= 1;
-        }
-        let text = std::str::from_utf8(&buf.data[..len]).unwrap_or("");
-        self.notice(text);
+        self.expire_clients(now);
     }
 }
 
@@ -1328,117 +961,4 @@ fn stat_path(path: &std::ffi::CStr) -> Option<libc::stat> {
 /// Owned by a non-root user, or writable by group or others.
 fn writable_by_others(st: &libc::stat) -> bool {
     st.st_uid != 0 || st.st_mode & 0o022 != 0
-}
-
-/// Binds the control socket, mode 0600. A stale socket is replaced; one
-/// that answers belongs to a running supervisor and is left alone.
-fn listen(path: &Path) -> Result<OwnedFd, String> {
-    use std::os::unix::net::{UnixListener, UnixStream};
-    if path.exists() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(format!(
-                "{}: another supervisor is listening there",
-                path.display()
-            ));
-        }
-        std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    // SAFETY: umask only changes this process's file creation mask.
-    let old = unsafe { libc::umask(0o177) };
-    let bound = UnixListener::bind(path);
-    // SAFETY: as above.
-    unsafe { libc::umask(old) };
-    let listener = bound.map_err(|e| format!("{}: {e}", path.display()))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(OwnedFd::from(listener))
-}
-
-/// What the manager's `declare` carried.
-pub struct Declaration {
-    pub id: u64,
-    pub spec: Spec,
-    /// `start = true`: start the service right after acknowledging, as if
-    /// a `start` request had followed (saves the manager a round trip per
-    /// service at bring-up).
-    pub start: bool,
-}
-
-/// Reads the first message from a manager (blocking up to `timeout_ms`):
-/// the declaration, as the `declare` request.
-pub fn receive_declaration(fd: &OwnedFd, timeout_ms: u64) -> Result<Declaration, String> {
-    let mut inbox = ipc::Inbox::new(MAX_DECLARATION);
-    let deadline = sys::monotonic_ms() + timeout_ms;
-    sys::set_nonblocking(fd.as_raw_fd()).map_err(|e| format!("manager fd: {e}"))?;
-    loop {
-        match inbox.message() {
-            Ok(Some(msg)) => {
-                let req = ipc::parse_request(msg)
-                    .map_err(|(_, _, text)| format!("manager fd: {text}"))?;
-                if req.method != "declare" {
-                    return Err(format!(
-                        "manager fd: expected 'declare' first, got '{}'",
-                        req.method
-                    ));
-                }
-                let Some(service) = req.args.get_nvlist("service") else {
-                    return Err("manager fd: 'declare' without a 'service' nvlist".into());
-                };
-                let start = req.args.get_bool("start").unwrap_or(false);
-                return match crate::spec::wire::parse(&service) {
-                    Ok(spec) => Ok(Declaration {
-                        id: req.id,
-                        spec,
-                        start,
-                    }),
-                    Err(e) => {
-                        // Tell the manager why before going away.
-                        let mut out = Vec::new();
-                        if ipc::error_reply(&mut out, req.id, "declare", code::INVALID_ARGUMENT, &e)
-                            .is_ok()
-                        {
-                            let _ = sys::set_blocking(fd.as_raw_fd());
-                            let _ = sys::write(fd.as_raw_fd(), &out);
-                        }
-                        Err(e)
-                    }
-                };
-            }
-            Ok(None) => {}
-            Err(e) => return Err(format!("manager fd: bad message: {e:?}")),
-        }
-        let now = sys::monotonic_ms();
-        if now >= deadline {
-            return Err("manager fd: no declaration received in time".into());
-        }
-        let mut pfd = [libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        sys::poll(&mut pfd, (deadline - now).min(1000) as i32)
-            .map_err(|e| format!("manager fd: {e}"))?;
-        if pfd[0].revents != 0
-            && !inbox
-                .fill(fd.as_raw_fd())
-                .map_err(|e| format!("manager fd: {e}"))?
-        {
-            return Err("manager fd: closed before the declaration".into());
-        }
-    }
-}
-
-impl Supervisor {
-    /// Answers the manager's `declare` with the initial status.
-    pub fn acknowledge_declaration(&mut self, id: u64) {
-        let mut out = std::mem::take(self.manager.outbox.buffer());
-        if self.write_status(&mut out, id, "declare", true).is_ok() {
-            *self.manager.outbox.buffer() = out;
-            let fd = self.manager.raw();
-            if self.manager.outbox.flush(fd).is_err() {
-                self.drop_manager();
-            }
-        }
-    }
 }

@@ -192,21 +192,21 @@ impl Host for Manager {
 
     fn reply(&mut self, to: &Waiter, job: u64, ok: bool, outcome: &BTreeMap<String, Outcome>) {
         let mut reply = proto::message(to.id, &to.method, true);
-        let _ = reply.add_number("job", job);
-        let _ = reply.add_bool("ok", ok);
+        let _ = reply.add_number(proto::key::JOB, job);
+        let _ = reply.add_bool(proto::key::OK, ok);
         let mut items = Vec::new();
         for (name, outcome) in outcome {
             let mut item = self.status_item(name);
-            let _ = item.add_string("result", outcome.word());
+            let _ = item.add_string(proto::key::RESULT, outcome.word());
             if let Outcome::Failed(r) | Outcome::Blocked(r) = outcome
                 && !item.contains("reason")
             {
-                let _ = item.add_string("reason", r);
+                let _ = item.add_string(proto::key::REASON, r);
             }
             items.push(item);
         }
         if !items.is_empty() {
-            let _ = reply.add_nvlist_array("services", items);
+            let _ = reply.add_nvlist_array(proto::key::SERVICES, items);
         }
         self.send_to_client(to.client, &reply);
     }

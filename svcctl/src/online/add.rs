@@ -237,7 +237,7 @@ pub fn add(opts: &Options, services: &[PathBuf], d: &Declaration, force: bool) -
         Ok(mut c) => {
             let req = c.request("rescan");
             match c.call(req, opts.reply_timeout()) {
-                Ok(reply) => (true, strings(&reply, "errors")),
+                Ok(reply) => (true, strings(&reply, libsvc::proto::key::ERRORS)),
                 Err(e) => {
                     eprintln!(
                         "svcctl: wrote {} but the rescan failed: {e}",

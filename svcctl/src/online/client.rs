@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use libnv::{NvList, UnpackOptions};
+use libsvc::proto::{self, Answer, Failure, key};
 
 /// Error codes of protocol.md that svcctl reacts to.
-pub const NOT_PERMITTED: u64 = 5;
-pub const NO_SUCH_SERVICE: u64 = 6;
+pub use libsvc::proto::code::{NO_SUCH_SERVICE, NOT_PERMITTED};
 
 /// Why a request did not get a successful reply.
 #[derive(Debug)]
@@ -199,13 +199,7 @@ impl Client {
     pub fn request(&mut self, method: &str) -> NvList {
         let id = self.next_id;
         self.next_id += 1;
-        let mut l = NvList::new();
-        // Fixed, distinct names on an empty list: cannot fail.
-        let _ = l.add_number("ipc:version", 1);
-        let _ = l.add_number("ipc:id", id);
-        let _ = l.add_string("ipc:method", method);
-        let _ = l.add_bool("ipc:reply", false);
-        l
+        proto::message(id, method, false)
     }
 
     pub fn send(&mut self, req: &NvList) -> Result<(), ClientError> {
@@ -289,16 +283,15 @@ impl Client {
     /// failure, Ok(None) a message for someone else. An error reply with
     /// id 0 answers whatever was sent (a refused connection says why so).
     fn judge(reply: NvList, id: u64) -> Result<Option<NvList>, ClientError> {
-        let rid = reply.get_number("ipc:id");
-        if reply.get_bool("ipc:reply") != Some(true) {
+        let answer = Answer::from_nvlist(&reply);
+        if !answer.reply {
             return Ok(None);
         }
-        let error = reply.get_number("ipc:error_code");
-        if rid != Some(id) && !(rid == Some(0) && error.is_some()) {
+        let rid = answer.id;
+        if rid != Some(id) && !(rid == Some(0) && answer.error.is_some()) {
             return Ok(None);
         }
-        if let Some(code) = error {
-            let text = reply.get_str("ipc:error").unwrap_or("failed").to_owned();
+        if let Some(Failure { code, text }) = answer.error {
             return Err(ClientError::Refused { code, text });
         }
         Ok(Some(reply))
@@ -306,7 +299,7 @@ impl Client {
 
     /// Sends `req` and returns its successful reply, waiting up to `timeout`.
     pub fn call(&mut self, req: NvList, timeout: Option<Duration>) -> Result<NvList, ClientError> {
-        let id = req.get_number("ipc:id").unwrap_or(0);
+        let id = req.get_number(key::ID).unwrap_or(0);
         self.send(&req)?;
         drop(req);
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -332,8 +325,8 @@ impl Client {
         ack: Option<Duration>,
         whole: Option<Duration>,
     ) -> Result<NvList, ClientError> {
-        let id = req.get_number("ipc:id").unwrap_or(0);
-        let probe_id = probe.get_number("ipc:id").unwrap_or(0);
+        let id = req.get_number(key::ID).unwrap_or(0);
+        let probe_id = probe.get_number(key::ID).unwrap_or(0);
         self.send(&req)?;
         self.send(&probe)?;
         drop((req, probe));
@@ -359,9 +352,8 @@ impl Client {
                     });
                 }
             };
-            if reply.get_bool("ipc:reply") == Some(true)
-                && reply.get_number("ipc:id") == Some(probe_id)
-            {
+            let answer = Answer::from_nvlist(&reply);
+            if answer.reply && answer.id == Some(probe_id) {
                 acked = true;
                 continue;
             }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libnv::NvList;
+use libsvc::proto;
 use serde_json::{Value, json};
 
 use client::{Client, ClientError, NO_SUCH_SERVICE, NOT_PERMITTED};
@@ -97,18 +98,21 @@ fn fail(e: &ClientError) -> u8 {
 
 fn with_names(mut req: NvList, names: &[String]) -> NvList {
     if !names.is_empty() {
-        let _ = req.add_string_array("names", names);
+        let _ = proto::add_names(&mut req, names);
     }
     req
 }
 
 pub fn services(reply: &NvList) -> &[NvList] {
-    reply.get_nvlist_array("services").unwrap_or(&[])
+    reply.get_nvlist_array(proto::key::SERVICES).unwrap_or(&[])
 }
 
 /// Up as far as `status`' exit code goes (LSB: 0 running, 3 not).
 fn is_up(s: &NvList) -> bool {
-    matches!(s.get_str("state"), Some("ready" | "running" | "finished"))
+    matches!(
+        s.get_str(proto::key::STATE),
+        Some("ready" | "running" | "finished")
+    )
 }
 
 /// `status [NAME…]`.
@@ -152,7 +156,7 @@ pub fn list(opts: &Options) -> u8 {
     if opts.json {
         let list: Vec<Value> = services(&reply).iter().map(render::list_json).collect();
         let templates: Vec<String> = reply
-            .get_string_array("templates")
+            .get_string_array(proto::key::TEMPLATES)
             .unwrap_or(&[])
             .iter()
             .map(|t| String::from_utf8_lossy(t).into_owned())
@@ -173,13 +177,13 @@ pub fn job(opts: &Options, method: &str, names: &[String], no_wait: bool) -> u8 
     let mut req = c.request(method);
     if method == "target" {
         if let Some(t) = names.first() {
-            let _ = req.add_string("target", t);
+            let _ = req.add_string(proto::key::TARGET, t);
         }
     } else {
         req = with_names(req, names);
     }
     let answer = if no_wait {
-        let _ = req.add_bool("no_wait", true);
+        let _ = req.add_bool(proto::key::NO_WAIT, true);
         c.call(req, opts.reply_timeout())
     } else {
         // A status of the same names, answered at once, shows that the
@@ -191,15 +195,18 @@ pub fn job(opts: &Options, method: &str, names: &[String], no_wait: bool) -> u8 
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let ok = reply.get_bool("ok").unwrap_or(true);
+    let ok = reply.get_bool(proto::key::OK).unwrap_or(true);
     if opts.json {
         let list: Vec<Value> = services(&reply).iter().map(render::outcome_json).collect();
         println!(
             "{}",
-            json!({ "ok": ok, "job": reply.get_number("job"), "services": list })
+            json!({ "ok": ok, "job": reply.get_number(proto::key::JOB), "services": list })
         );
     } else if no_wait {
-        println!("job {} queued", reply.get_number("job").unwrap_or(0));
+        println!(
+            "job {} queued",
+            reply.get_number(proto::key::JOB).unwrap_or(0)
+        );
     } else {
         render::outcomes(services(&reply));
     }
@@ -217,10 +224,10 @@ pub fn rescan(opts: &Options) -> u8 {
     let json = opts.json;
     let code = simple(opts, "rescan", &[], |reply| {
         if json {
-            errors = strings(reply, "errors").len();
+            errors = strings(reply, proto::key::ERRORS).len();
         } else {
-            print_list(reply, "added", false);
-            errors = print_list(reply, "errors", true);
+            print_list(reply, proto::key::ADDED, false);
+            errors = print_list(reply, proto::key::ERRORS, true);
         }
     });
     if code == OK && errors > 0 {
@@ -245,23 +252,23 @@ pub fn enable(
     let method = if enable { "enable" } else { "disable" };
     let mut req = with_names(c.request(method), names);
     if let Some(t) = target {
-        let _ = req.add_string("target", t);
+        let _ = req.add_string(proto::key::TARGET, t);
     }
     let reply = match c.call(req, opts.reply_timeout()) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let changed: Vec<String> = strings(&reply, "changed");
+    let changed: Vec<String> = strings(&reply, proto::key::CHANGED);
     if opts.json && !now {
         println!(
             "{}",
-            json!({ "changed": changed, "errors": strings(&reply, "errors") })
+            json!({ "changed": changed, "errors": strings(&reply, proto::key::ERRORS) })
         );
     } else if !opts.json {
         for p in &changed {
             println!("{} {p}", if enable { "created" } else { "removed" });
         }
-        print_list(&reply, "errors", true);
+        print_list(&reply, proto::key::ERRORS, true);
     }
     if !now {
         return OK;
@@ -282,7 +289,10 @@ pub fn log(opts: &Options, name: &str, follow: bool, lines: usize) -> u8 {
         Err(e) => return fail(&e),
     };
     drop(c);
-    let Some(path) = services(&reply).first().and_then(|s| s.get_str("log")) else {
+    let Some(path) = services(&reply)
+        .first()
+        .and_then(|s| s.get_str(proto::key::LOG))
+    else {
         eprintln!("svcctl: {name} has no log file");
         return FAILURE;
     };
@@ -315,7 +325,7 @@ pub fn watch(opts: &Options) -> u8 {
                 return FAILURE;
             }
         };
-        if ev.get_str("ipc:method") != Some("event") {
+        if ev.get_str(proto::key::METHOD) != Some(proto::method::EVENT) {
             continue;
         }
         let line = if opts.json {
@@ -357,7 +367,7 @@ fn simple(opts: &Options, method: &str, names: &[String], show: impl FnOnce(&NvL
             if opts.json {
                 println!(
                     "{}",
-                    json!({ "ok": true, "errors": strings(&reply, "errors"), "added": strings(&reply, "added") })
+                    json!({ "ok": true, "errors": strings(&reply, proto::key::ERRORS), "added": strings(&reply, proto::key::ADDED) })
                 );
             }
             show(&reply);

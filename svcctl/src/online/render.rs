@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use libnv::NvList;
+use libsvc::proto::key;
 use serde_json::{Value, json};
 
 fn now() -> u64 {
@@ -34,8 +35,8 @@ pub fn age(secs: u64) -> String {
 
 fn last_exit(s: &NvList) -> String {
     match (
-        s.get_number("last_exit_status"),
-        s.get_number("last_exit_signal"),
+        s.get_number(key::LAST_EXIT_STATUS),
+        s.get_number(key::LAST_EXIT_SIGNAL),
     ) {
         (Some(c), _) => format!("status {c}"),
         (None, Some(sig)) => format!("signal {sig}"),
@@ -64,7 +65,7 @@ fn pad_coloured(text: String, plain_len: usize, width: usize) -> String {
 fn name_width(items: &[NvList]) -> usize {
     items
         .iter()
-        .map(|s| str_or(s, "name", "").len())
+        .map(|s| str_or(s, key::NAME, "").len())
         .max()
         .unwrap_or(4)
         .max(4)
@@ -81,26 +82,26 @@ pub fn table(items: &[NvList]) {
     ));
     let now = now();
     for s in items {
-        let state = str_or(s, "state", "?");
-        let pid = match s.get_number("pid") {
+        let state = str_or(s, key::STATE, "?");
+        let pid = match s.get_number(key::PID) {
             Some(p) if p > 0 => p.to_string(),
             _ => "-".into(),
         };
         let up = if matches!(state, "ready" | "running") {
-            age(now.saturating_sub(s.get_number("since").unwrap_or(now)))
+            age(now.saturating_sub(s.get_number(key::SINCE).unwrap_or(now)))
         } else {
             "-".into()
         };
         let mut line = format!(
             "{:w$}  {} {:>7} {:>8} {:>8}  {}",
-            str_or(s, "name", "?"),
+            str_or(s, key::NAME, "?"),
             pad_coloured(colour(state, tty), state.len(), 9),
             pid,
             up,
-            s.get_number("restarts").unwrap_or(0),
+            s.get_number(key::RESTARTS).unwrap_or(0),
             last_exit(s),
         );
-        if let Some(r) = s.get_str("reason") {
+        if let Some(r) = s.get_str(key::REASON) {
             line.push_str(&format!("  ({r})"));
         }
         out.push_str(line.trim_end());
@@ -112,36 +113,42 @@ pub fn table(items: &[NvList]) {
 /// One service in detail, with the last lines of its log.
 pub fn detail(s: &NvList) {
     let tty = std::io::stdout().is_terminal();
-    let name = str_or(s, "name", "?");
-    let state = str_or(s, "state", "?");
-    let since = s.get_number("since").unwrap_or(0);
+    let name = str_or(s, key::NAME, "?");
+    let state = str_or(s, key::STATE, "?");
+    let since = s.get_number(key::SINCE).unwrap_or(0);
     let mut out = String::new();
-    match s.get_str("description") {
+    match s.get_str(key::DESCRIPTION) {
         Some(d) => out.push_str(&format!("{name} - {d}\n")),
         None => out.push_str(&format!("{name}\n")),
     }
-    out.push_str(&format!("  kind:       {}\n", str_or(s, "kind", "service")));
+    out.push_str(&format!(
+        "  kind:       {}\n",
+        str_or(s, key::KIND, "service")
+    ));
     out.push_str(&format!(
         "  state:      {} for {}\n",
         colour(state, tty),
         age(now().saturating_sub(since))
     ));
-    if let Some(p) = s.get_number("pid").filter(|&p| p > 0) {
+    if let Some(p) = s.get_number(key::PID).filter(|&p| p > 0) {
         out.push_str(&format!("  pid:        {p}\n"));
     }
-    out.push_str(&format!("  wanted:     {}\n", str_or(s, "wanted", "down")));
+    out.push_str(&format!(
+        "  wanted:     {}\n",
+        str_or(s, key::WANTED, "down")
+    ));
     out.push_str(&format!(
         "  restarts:   {}\n",
-        s.get_number("restarts").unwrap_or(0)
+        s.get_number(key::RESTARTS).unwrap_or(0)
     ));
     out.push_str(&format!("  last exit:  {}\n", last_exit(s)));
-    if let Some(r) = s.get_str("reason") {
+    if let Some(r) = s.get_str(key::REASON) {
         out.push_str(&format!("  reason:     {r}\n"));
     }
-    if let Some(t) = s.get_str("status_text") {
+    if let Some(t) = s.get_str(key::STATUS_TEXT) {
         out.push_str(&format!("  status:     {t}\n"));
     }
-    if let Some(log) = s.get_str("log") {
+    if let Some(log) = s.get_str(key::LOG) {
         out.push_str(&format!("  log:        {log}\n"));
         if let Ok(lines) = last_lines(Path::new(log), 10)
             && !lines.is_empty()
@@ -158,52 +165,52 @@ pub fn detail(s: &NvList) {
 /// `status --json` items, exactly as cli.md fixes them.
 pub fn status_json(s: &NvList) -> Value {
     let last_exit = match (
-        s.get_number("last_exit_status"),
-        s.get_number("last_exit_signal"),
+        s.get_number(key::LAST_EXIT_STATUS),
+        s.get_number(key::LAST_EXIT_SIGNAL),
     ) {
         (None, None) => Value::Null,
         (status, signal) => json!({ "status": status, "signal": signal }),
     };
     json!({
-        "name": str_or(s, "name", ""),
-        "kind": str_or(s, "kind", "service"),
-        "state": str_or(s, "state", "down"),
-        "pid": s.get_number("pid").filter(|&p| p > 0),
-        "since": s.get_number("since").unwrap_or(0),
-        "restarts": s.get_number("restarts").unwrap_or(0),
+        "name": str_or(s, key::NAME, ""),
+        "kind": str_or(s, key::KIND, "service"),
+        "state": str_or(s, key::STATE, "down"),
+        "pid": s.get_number(key::PID).filter(|&p| p > 0),
+        "since": s.get_number(key::SINCE).unwrap_or(0),
+        "restarts": s.get_number(key::RESTARTS).unwrap_or(0),
         "last_exit": last_exit,
-        "wanted": str_or(s, "wanted", "down"),
-        "reason": s.get_str("reason"),
+        "wanted": str_or(s, key::WANTED, "down"),
+        "reason": s.get_str(key::REASON),
     })
 }
 
 /// `list --json` items.
 pub fn list_json(s: &NvList) -> Value {
     let enabled: Vec<String> = s
-        .get_string_array("enabled")
+        .get_string_array(key::ENABLED)
         .unwrap_or(&[])
         .iter()
         .map(|t| String::from_utf8_lossy(t).into_owned())
         .collect();
     json!({
-        "name": str_or(s, "name", ""),
-        "kind": str_or(s, "kind", "service"),
-        "state": str_or(s, "state", "down"),
+        "name": str_or(s, key::NAME, ""),
+        "kind": str_or(s, key::KIND, "service"),
+        "state": str_or(s, key::STATE, "down"),
         "enabled": enabled,
-        "description": s.get_str("description"),
-        "file": s.get_str("file"),
+        "description": s.get_str(key::DESCRIPTION),
+        "file": s.get_str(key::FILE),
     })
 }
 
 /// Items of a start/stop/restart/target reply.
 pub fn outcome_json(s: &NvList) -> Value {
     json!({
-        "name": str_or(s, "name", ""),
-        "kind": str_or(s, "kind", "service"),
-        "result": str_or(s, "result", ""),
-        "state": str_or(s, "state", "down"),
-        "pid": s.get_number("pid").filter(|&p| p > 0),
-        "reason": s.get_str("reason"),
+        "name": str_or(s, key::NAME, ""),
+        "kind": str_or(s, key::KIND, "service"),
+        "result": str_or(s, key::RESULT, ""),
+        "state": str_or(s, key::STATE, "down"),
+        "pid": s.get_number(key::PID).filter(|&p| p > 0),
+        "reason": s.get_str(key::REASON),
     })
 }
 
@@ -216,7 +223,7 @@ pub fn list_table(items: &[NvList]) {
     );
     for s in items {
         let enabled: Vec<String> = s
-            .get_string_array("enabled")
+            .get_string_array(key::ENABLED)
             .unwrap_or(&[])
             .iter()
             .map(|t| String::from_utf8_lossy(t).into_owned())
@@ -228,11 +235,11 @@ pub fn list_table(items: &[NvList]) {
         };
         let line = format!(
             "{:w$}  {:7} {:9} {:12} {}",
-            str_or(s, "name", "?"),
-            str_or(s, "kind", "service"),
-            str_or(s, "state", "?"),
+            str_or(s, key::NAME, "?"),
+            str_or(s, key::KIND, "service"),
+            str_or(s, key::STATE, "?"),
             enabled,
-            str_or(s, "description", ""),
+            str_or(s, key::DESCRIPTION, ""),
         );
         out.push_str(line.trim_end());
         out.push('\n');
@@ -242,11 +249,15 @@ pub fn list_table(items: &[NvList]) {
 
 /// `nginx ready pid 42` (with the reason of a failure) for `watch`.
 pub fn event_line(s: &NvList) -> String {
-    let mut line = format!("{} {}", str_or(s, "name", "?"), str_or(s, "state", "?"));
-    if let Some(p) = s.get_number("pid").filter(|&p| p > 0) {
+    let mut line = format!(
+        "{} {}",
+        str_or(s, key::NAME, "?"),
+        str_or(s, key::STATE, "?")
+    );
+    if let Some(p) = s.get_number(key::PID).filter(|&p| p > 0) {
         line.push_str(&format!(" pid {p}"));
     }
-    if let Some(r) = s.get_str("reason") {
+    if let Some(r) = s.get_str(key::REASON) {
         line.push_str(&format!(" ({r})"));
     }
     line
@@ -258,15 +269,15 @@ pub fn outcomes(items: &[NvList]) {
     for s in items {
         let mut line = format!(
             "{}: {} ({}",
-            str_or(s, "name", "?"),
-            str_or(s, "result", "?"),
-            str_or(s, "state", "?")
+            str_or(s, key::NAME, "?"),
+            str_or(s, key::RESULT, "?"),
+            str_or(s, key::STATE, "?")
         );
-        if let Some(p) = s.get_number("pid").filter(|&p| p > 0) {
+        if let Some(p) = s.get_number(key::PID).filter(|&p| p > 0) {
             line.push_str(&format!(", pid {p}"));
         }
         line.push(')');
-        if let Some(r) = s.get_str("reason") {
+        if let Some(r) = s.get_str(key::REASON) {
             line.push_str(&format!(": {r}"));
         }
         out.push_str(&line);
