@@ -9,6 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+#[path = "../../tests/support/harness.rs"]
+mod harness;
 use svc_init::mounts::{Left, ROUNDS, SysMounts, points, take_down};
 
 fn tmpfs(at: &Path) {
@@ -35,13 +38,7 @@ fn read_only(path: &Path) -> bool {
 }
 
 fn main() {
-    // SAFETY: geteuid(2) cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(
-            std::env::var_os("CI").is_none_or(|v| v != "true"),
-            "final_unmount: needs root (mounts); CI=true, where it must run"
-        );
-        eprintln!("final_unmount: skipped: needs root (mounts)");
+    if !harness::needs_root("final_unmount", "mounts") {
         return;
     }
     let scratch = PathBuf::from(format!("/tmp/svc-final-unmount-{}", std::process::id()));

@@ -437,8 +437,10 @@ fn kill_supervisor(t: &Tree, name: &str) {
 /// starts the service again by itself, once.
 #[test]
 fn a_killed_supervisor_leaves_no_orphan_and_never_two_copies() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (unshare --pid --mount)");
+    if !needs_root(
+        "a_killed_supervisor_leaves_no_orphan_and_never_two_copies",
+        "unshare --pid --mount",
+    ) {
         return;
     }
     let service = |name: &str, restart: &str| {
