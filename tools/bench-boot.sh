@@ -1,61 +1,83 @@
 #!/usr/bin/env bash
-# make bench-boot: boot time of svc on a real Debian userland.
+# make bench-boot: init's share of a disk boot, svc against OpenRC, runit and
+# a plain shell script, booted interleaved in the same run.
 #
-# A Debian bookworm minbase rootfs (debootstrap) with rsyslog, cron,
-# openssh-server and nginx-light declared for svc, packed into an initramfs
-# and booted BENCH_BOOT_RUNS times (5) under qemu in software emulation
-# (docs: shared/design/testing.md) with svc-init as /sbin/init. In each boot
-# the probe (tools/bench-boot/probe.rs, a svc service without dependencies)
-# polls every 10 ms, forking nothing, until rsyslog's /dev/log, a cron
-# process, sshd's banner on 127.0.0.1:22 and HTTP 200 from nginx on
-# 127.0.0.1:80 all answer; it times that from the kernel's "Run /sbin/init"
-# line on the kernel's own clock, prints the figure on the console and runs
-# `svcctl poweroff`. The figures, their median and the comparison with
-# OpenRC and runit go to docs/benchmarks-boot.md and stdout.
+# One Debian bookworm minbase tree (debootstrap) with rsyslog, cron,
+# openssh-server and nginx-light, udev, kmod, procps, e2fsprogs, ifupdown and
+# the guest kernel's modules; from it four root images, each with its own
+# init (docs/benchmarks-boot.md says what each does at boot):
+#
+#   svc     `make install DESTDIR=` of svc with the shipped early services
+#           (services.d/) and the bench's declarations of the four daemons
+#           and the probe (tools/bench-boot/services.d/);
+#   openrc  Debian's sysvinit-core + openrc (chroot apt-get in a copy of the
+#           tree), the daemons' LSB scripts in the default runlevel, the
+#           probe an OpenRC script after everything;
+#   runit   Debian's runit + runit-init + runit-services, the probe a runit
+#           service;
+#   floor   a shell script as /sbin/init: mounts, / read-write, the four
+#           daemons and the probe with `&`, nothing else.
+#
+# Every image has the same early work to do: root ext4 on a virtio disk
+# (read-only from the initramfs, to be remounted read-write), a second ext4
+# disk in fstab (/data, by UUID), a swap disk, /etc/hostname, a sysctl.d
+# file and a saved random seed. A minimal initramfs
+# (tools/bench-boot/initramfs-init, as tests/system/disk-boot.sh's) mounts
+# the root and switch_roots to the variant's init, writing
+# "bench-boot: hand-over" to /dev/kmsg just before.
+#
+# The boots are interleaved (svc, openrc, runit, floor, svc, …),
+# BENCH_BOOT_RUNS of each, under qemu in software emulation, each from a
+# fresh copy of the variant's pristine images. In each boot the probe
+# (tools/bench-boot/probe.rs) polls every 10 ms until rsyslog's /dev/log, a
+# cron process, sshd's banner and HTTP 200 from nginx all answer, prints the
+# time since the hand-over on the kernel's own clock and runs the variant's
+# poweroff. Medians, ranges and ratios go to docs/benchmarks-boot.md and
+# stdout.
 #
 # A benchmark, not a test: `make test` does not run it. As root.
 #
 # Environment:
-#   BENCH_BOOT_RUNS=5          boots
+#   BENCH_BOOT_RUNS=5          boots of each variant
+#   BENCH_BOOT_VARIANTS="svc openrc runit floor"
 #   BENCH_BOOT_TIMEOUT=300     seconds allowed for one boot (qemu killed after)
-#   BENCH_BOOT_MIRROR=URL      Debian mirror for debootstrap
-#   BENCH_BOOT_REBUILD=1       debootstrap again even if the rootfs is cached
+#   BENCH_BOOT_SHUTDOWN=60     seconds allowed for the power-off once the
+#                              probe has reported (qemu killed after)
+#   BENCH_BOOT_MIRROR=URL      Debian mirror for debootstrap and apt-get
 #   BENCH_BOOT_APPEND=WORDS    more kernel command line words
-#   BENCH_BOOT_BUILD_TRIES=3   cargo builds tried, a minute apart
-#   CARGO_TARGET_DIR           default target-bench-boot; the rootfs cache
-#                              lives in it (rootfs-cache/)
-#   SVC_TEST_CACHE             where install-deps.sh keeps the kernel
+#   CARGO_TARGET_DIR           default target-bench-boot
+#   SVC_TEST_CACHE             install-deps.sh's kernel; the trees and
+#                              images are cached in its bench-boot/, each
+#                              keyed by a hash of its recipe
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_SRC=$REPO_ROOT/tools/bench-boot
-# Absolute, since the cache inside it is used after cd and in chroot steps.
 CARGO_TARGET_DIR=$(realpath -m "${CARGO_TARGET_DIR:-$REPO_ROOT/target-bench-boot}")
 export CARGO_TARGET_DIR
-# lib.sh: at_exit/make_tmp cleanup, kill_tree, missing_cmds, is_static and
-# SVC_TEST_CACHE, shared with the system tests that boot svc under qemu.
+# lib.sh: at_exit/make_tmp cleanup, kill_child_tree, missing_cmds,
+# is_static, build_svc_programs and SVC_TEST_CACHE, shared with the system
+# tests that boot svc under qemu.
 # shellcheck source=tests/system/lib.sh
 . "$REPO_ROOT/tests/system/lib.sh"
+set -euo pipefail
 
 RUNS=${BENCH_BOOT_RUNS:-5}
+read -r -a VARIANTS <<<"${BENCH_BOOT_VARIANTS:-svc openrc runit floor}"
 BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
+SHUTDOWN=${BENCH_BOOT_SHUTDOWN:-60}
 MIRROR=${BENCH_BOOT_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=rsyslog,cron,openssh-server,nginx-light
-CACHE=$CARGO_TARGET_DIR/rootfs-cache
-ROOTFS=$CACHE/$SUITE-minbase
-BASE_CPIO=$CACHE/$SUITE-minbase.cpio
-DONE_MARK=.bench-boot-complete
+# disk-boot.sh's tree (what svc's early services use) plus the daemons.
+INCLUDE=kmod,e2fsprogs,procps,util-linux-extra,ifupdown,udev,busybox-static,rsyslog,cron,openssh-server,nginx-light
+OPENRC_PKGS="sysvinit-core openrc"
+RUNIT_PKGS="runit runit-init runit-services"
+CACHE=$SVC_TEST_CACHE/bench-boot
 KERNEL=$SVC_TEST_CACHE/kernel/vmlinuz
 REPORT=$REPO_ROOT/docs/benchmarks-boot.md
-# Init's share on this rootfs with the same probe, measured on this kind of
-# machine by the issue's author (issue 7); the goal is below half of
-# OpenRC's and below runit's.
-OPENRC_S=29
-RUNIT_S=15.7
-# The shipped static target (musl when installed, else glibc).
-STATIC_TARGET=$("$REPO_ROOT/tools/static-target.sh")
-BIN_OUT=$CARGO_TARGET_DIR/$STATIC_TARGET/release
+DATA_UUID=5c0dd15c-0000-4000-8000-0000000be4c0
+HOSTNAME_SET=bench-boot
+MEM_MB=512
 
 say() { echo "bench-boot: $*"; }
 die() {
@@ -63,321 +85,522 @@ die() {
   exit 1
 }
 
-# guard_root DIR: DIR must be an absolute path inside our cache, never the
-# host's / (a chroot or rm with an empty root variable once overwrote a
-# host's /etc).
-guard_root() {
-  local dir=${1:?guard_root: empty path}
-  case $dir in
-  / | //* | *"/../"* | *"/.." | /.) die "refusing root '$dir'" ;;
-  "$CACHE"/?*) ;;
-  *) die "refusing root '$dir': not under $CACHE" ;;
+# guard DIR: DIR is under the cache or TMP, never the host's own tree (a
+# chroot or rm with an empty root variable once overwrote a host's /etc).
+guard() {
+  case ${1:?guard: empty path} in
+  *"/../"* | *"/..") die "refusing path '$1'" ;;
+  "$CACHE"/?* | "${TMP:-/nonexistent}"/?*) ;;
+  *) die "refusing path '$1': not under $CACHE" ;;
   esac
 }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, device nodes)"
-[ "$CARGO_TARGET_DIR" != / ] || die "refusing CARGO_TARGET_DIR=/ (the rootfs cache lives in it)"
 case $RUNS in '' | *[!0-9]* | 0) die "BENCH_BOOT_RUNS must be a positive number, got '$RUNS'" ;; esac
+for v in "${VARIANTS[@]}"; do
+  case $v in svc | openrc | runit | floor) ;; *) die "unknown variant '$v' (svc openrc runit floor)" ;; esac
+done
 
 # ---------------------------------------------------------------- tools
-# qemu (from backports, see install-deps.sh) and the kernel come from the
-# system tests' installer; the rest straight from apt.
 if [ ! -r "$KERNEL" ] || ! command -v qemu-system-x86_64 >/dev/null; then
   say "qemu or the kernel is missing: running tests/system/install-deps.sh"
   bash "$REPO_ROOT/tests/system/install-deps.sh"
 fi
-declare -A PKG_OF=([debootstrap]=debootstrap [cpio]=cpio [chroot]=coreutils [timeout]=coreutils
-  [unshare]=util-linux [readelf]=binutils [dpkg-query]=dpkg [cargo]="" [rustc]="")
-apt_needed=()
-for cmd in "${!PKG_OF[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 && continue
-  [ -n "${PKG_OF[$cmd]}" ] || die "missing $cmd (the Rust toolchain: install it with rustup)"
-  apt_needed+=("${PKG_OF[$cmd]}")
-done
-if [ "${#apt_needed[@]}" -gt 0 ]; then
-  say "installing: ${apt_needed[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_needed[@]}" ||
-    die "apt-get could not install: ${apt_needed[*]}"
-fi
-missing=$(missing_cmds qemu-system-x86_64 debootstrap cpio chroot timeout unshare readelf cargo rustc)
-[ -z "$missing" ] || die "missing commands: $missing"
-[ -r "$KERNEL" ] || die "no kernel at $KERNEL (tests/system/install-deps.sh fetches it)"
+missing=$(missing_cmds qemu-system-x86_64 debootstrap mkfs.ext4 mkswap cpio depmod modprobe make \
+  sha256sum unshare chroot timeout readelf dpkg-query cargo rustc)
+[ -z "$missing" ] || die "missing commands: $missing (tests/system/install-deps.sh)"
+[ -r "$KERNEL" ] || die "no kernel at $KERNEL (tests/system/install-deps.sh)"
+BUSYBOX=$(command -v busybox) && is_static "$BUSYBOX" || die "no static busybox (busybox-static)"
+KIMAGE=$(readlink -f "$KERNEL")
+KVER=${KIMAGE##*/vmlinuz-}
+KTREE=${KIMAGE%/boot/*}
+[ -d "$KTREE/lib/modules/$KVER" ] || die "no modules for $KVER in $KTREE"
 
 make_tmp
 mkdir -p "$CACHE"
 
-# ---------------------------------------------------------------- rootfs
-# debootstrap in two stages so that policy-rc.d is in place before any
-# package is configured: no daemon starts inside the chroot. The second
-# stage runs in a private mount namespace, so the /proc and /sys it mounts
-# never show on the host, even if it dies half-way.
-build_rootfs() {
-  local partial=$ROOTFS.partial
-  guard_root "$partial"
-  rm -rf "${partial:?}"
-  say "debootstrap $SUITE minbase + $PACKAGES into $partial (a few minutes)"
-  debootstrap --foreign --variant=minbase --include="$PACKAGES" "$SUITE" "$partial" "$MIRROR" \
-    >"$CACHE/debootstrap.log" 2>&1 || die "debootstrap (first stage) failed: see $CACHE/debootstrap.log"
-  mkdir -p "$partial/usr/sbin"
-  printf '#!/bin/sh\n# bench-boot: no daemon starts while the rootfs is built.\nexit 101\n' \
-    >"$partial/usr/sbin/policy-rc.d"
-  chmod 0755 "$partial/usr/sbin/policy-rc.d"
-  unshare --mount --propagation private chroot "${partial:?}" /debootstrap/debootstrap --second-stage \
-    >>"$CACHE/debootstrap.log" 2>&1 || die "debootstrap (second stage) failed: see $CACHE/debootstrap.log"
-  # openssh-server's postinst makes the host keys; make sure (ssh-keygen -A
-  # only creates the missing ones) so no boot pays for key generation.
-  unshare --mount --propagation private chroot "${partial:?}" /usr/bin/ssh-keygen -A >/dev/null ||
-    die "ssh-keygen -A in the rootfs failed"
-  ls "$partial"/etc/ssh/ssh_host_*_key >/dev/null 2>&1 || die "no sshd host keys in the rootfs"
-  rm -f "${partial:?}/usr/sbin/policy-rc.d"
-  # What a boot never reads: documentation and package caches. Keeps the
-  # initramfs (held in guest RAM twice while it unpacks) small.
-  rm -rf "${partial:?}"/usr/share/{doc,man,info} "${partial:?}"/var/cache/apt/*.bin \
-    "${partial:?}"/var/cache/apt/archives/*.deb "${partial:?}"/var/lib/apt/lists/*_Packages
-  echo "$SUITE minbase $PACKAGES $(date -u +%FT%TZ)" >"$partial/$DONE_MARK"
-  guard_root "$ROOTFS"
-  rm -rf "${ROOTFS:?}" "${BASE_CPIO:?}"
-  mv "$partial" "$ROOTFS"
+# ---------------------------------------------------------------- trees
+# in_tree TREE CMD...: CMD chrooted in TREE, in a private mount namespace
+# with its own /proc (never seen on the host), no daemon started
+# (policy-rc.d), the host's resolver for apt.
+in_tree() {
+  local t=$1
+  shift
+  guard "$t"
+  unshare --mount --propagation private sh -c 'mount -t proc proc "$1/proc" && shift && exec chroot "$@"' \
+    sh "$t" "$t" "$@"
 }
 
-if [ -n "${BENCH_BOOT_REBUILD:-}" ] || [ ! -e "$ROOTFS/$DONE_MARK" ] ||
-  [ "$(cut -d' ' -f1-3 "$ROOTFS/$DONE_MARK")" != "$SUITE minbase $PACKAGES" ]; then
-  build_rootfs
-else
-  say "reusing the rootfs in $ROOTFS (BENCH_BOOT_REBUILD=1 builds it again)"
-fi
-guard_root "$ROOTFS"
+# The base tree: debootstrap minbase in two stages (policy-rc.d in place
+# before any package is configured), the sshd host keys made, the kernel's
+# modules added; apt's lists kept for the variants' apt-get.
+build_base() {
+  local dest=$1 partial=$1.partial
+  guard "$partial"
+  rm -rf "$partial"
+  debootstrap --foreign --variant=minbase --include="$INCLUDE" "$SUITE" "$partial" "$MIRROR" \
+    >"$CACHE/debootstrap.log" 2>&1 || return 1
+  mkdir -p "$partial/usr/sbin"
+  printf '#!/bin/sh\nexit 101\n' >"$partial/usr/sbin/policy-rc.d"
+  chmod 0755 "$partial/usr/sbin/policy-rc.d"
+  unshare --mount --propagation private chroot "$partial" /debootstrap/debootstrap --second-stage \
+    >>"$CACHE/debootstrap.log" 2>&1 || return 1
+  echo "deb $MIRROR $SUITE main" >"$partial/etc/apt/sources.list"
+  cp -L /etc/resolv.conf "$partial/etc/resolv.conf"
+  in_tree "$partial" apt-get -qq update >>"$CACHE/debootstrap.log" 2>&1 || return 1
+  in_tree "$partial" /usr/bin/ssh-keygen -A >/dev/null || return 1
+  rm -rf "$partial"/usr/share/{doc,man,info,locale} "$partial"/var/cache/apt/archives/*.deb
+  mkdir -p "$partial/usr/lib/modules"
+  cp -a "$KTREE/lib/modules/$KVER" "$partial/usr/lib/modules/"
+  depmod -b "$partial" "$KVER" || return 1
+  mv "$partial" "$dest"
+}
 
-# The Debian tree as one cpio, made once per rootfs: ownership kept as
-# debootstrap left it (crontab group, www-data…), so no -R.
-if [ ! -s "$BASE_CPIO" ] || [ "$ROOTFS/$DONE_MARK" -nt "$BASE_CPIO" ]; then
-  say "packing the rootfs into $BASE_CPIO"
-  (cd "$ROOTFS" && find . ! -name "$DONE_MARK" -print0 | LC_ALL=C sort -z |
-    cpio -o -0 -H newc --quiet) >"$BASE_CPIO.new" || die "cpio of the rootfs failed"
-  mv "$BASE_CPIO.new" "$BASE_CPIO"
-fi
+# apt_in TREE PACKAGES...: apt-get install inside TREE (never on the host).
+apt_in() {
+  local t=$1
+  shift
+  in_tree "$t" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confnew \
+    install --no-install-recommends "$@"
+}
+
+# The four variant trees, copies of the base. What each does at boot is
+# documented in docs/benchmarks-boot.md ("The variants").
+build_variant() {
+  local dest=$1 v=$2 base=$3 partial=$1.partial s
+  guard "$partial"
+  rm -rf "$partial"
+  cp -a "$base" "$partial" || return 1
+  mkdir -p "$partial/usr/lib/svc-bench"
+  case $v in
+  svc)
+    make -s -C "$REPO_ROOT" install DESTDIR="$partial" PREFIX=/usr BIN_DIR="$BIN" GEN_DIR="$TMP/gen" || return 1
+    # The bench's default target and daemons replace the shipped busybox
+    # ones (syslogd, crond: not in a Debian tree) and default (a getty).
+    rm -f "$partial"/usr/lib/svc/services.d/{syslogd,crond,default,nginx}.ini
+    install -m 0644 "$BENCH_SRC"/services.d/*.ini "$partial/usr/lib/svc/services.d/"
+    mkdir -p "$partial/etc/svc/enabled/default"
+    for s in cron ssh nginx bench-probe; do : >"$partial/etc/svc/enabled/default/$s"; done
+    ln -sf svc-init "$partial/usr/sbin/init"
+    printf '#!/bin/sh\nexec /usr/bin/svcctl poweroff\n' >"$partial/usr/lib/svc-bench/poweroff"
+    "$BIN/svcctl" --services "$partial/usr/lib/svc/services.d" --enabled "$partial/etc/svc/enabled" \
+      check || return 1
+    ;;
+  openrc)
+    # shellcheck disable=SC2086 # a list of package names
+    apt_in "$partial" $OPENRC_PKGS || return 1
+    # bookworm's rsyslog ships no LSB script (systemd unit only): an
+    # openrc-run one as Alpine's, rsyslogd daemonizing with its pid file.
+    cat >"$partial/etc/init.d/rsyslog" <<'EOF'
+#!/sbin/openrc-run
+description="rsyslog (bench-boot; bookworm's rsyslog has no init script)"
+command=/usr/sbin/rsyslogd
+pidfile=/run/rsyslogd.pid
+depend() {
+	after mountall.sh bootmisc.sh
+	provide logger
+}
+EOF
+    chmod 0755 "$partial/etc/init.d/rsyslog"
+    for s in rsyslog cron ssh nginx; do in_tree "$partial" rc-update add "$s" default || return 1; done
+    # The probe: an OpenRC script after every other one of the runlevel,
+    # in the background so the runlevel completes.
+    cat >"$partial/etc/init.d/bench-probe" <<'EOF'
+#!/sbin/openrc-run
+description="boot benchmark readiness probe"
+depend() {
+	after *
+}
+start() {
+	/usr/lib/svc-bench/bench-probe </dev/null >/dev/console 2>&1 &
+}
+EOF
+    chmod 0755 "$partial/etc/init.d/bench-probe"
+    in_tree "$partial" rc-update add bench-probe default || return 1
+    # No gettys: the guest has no virtual terminals, and the other
+    # variants start none.
+    sed -i 's/^\([1-6]:[0-9]*:respawn:\)/#\1/' "$partial/etc/inittab"
+    printf '#!/bin/sh\nexec /sbin/poweroff\n' >"$partial/usr/lib/svc-bench/poweroff"
+    ;;
+  runit)
+    # shellcheck disable=SC2086 # a list of package names
+    apt_in "$partial" $RUNIT_PKGS || return 1
+    # rsyslog and cron: runit-services' run scripts, sshd: openssh-server's,
+    # enabled as runit-helper does (/etc/sv/NAME, linked into
+    # /etc/service). nginx has none in bookworm: the command of svc's
+    # declaration.
+    # A /etc/sv/NAME also keeps stage 2 from running NAME's LSB script.
+    # Debian's /etc/service is a link (to runsvdir/current, then default):
+    # links are made in the directory itself, never through an absolute
+    # link that would resolve on the host.
+    local sv=$partial/etc/sv svdir=$partial/etc/runit/runsvdir/default
+    [ ! -L "$sv" ] && [ -d "$svdir" ] && [ ! -L "$svdir" ] || { echo "unexpected runit layout" >&2; return 1; }
+    mkdir -p "$sv"
+    for s in rsyslog cron; do
+      [ -d "$partial/usr/share/runit/sv/$s" ] || { echo "runit-services has no $s" >&2; return 1; }
+      [ -L "$sv/$s" ] || [ -d "$sv/$s" ] || ln -s "/usr/share/runit/sv/$s" "$sv/$s"
+    done
+    # openssh-server ships its own (/etc/sv/ssh: `sshd -t`, then `sshd -D`).
+    [ -x "$sv/ssh/run" ] || { echo "openssh-server has no /etc/sv/ssh/run" >&2; return 1; }
+    mkdir -p "$sv"/{nginx,bench-probe}
+    printf '#!/bin/sh\nexec 2>&1\nexec /usr/sbin/nginx -g "daemon off;"\n' >"$sv/nginx/run"
+    # Once: runsv starts a run script again when it exits, and the probe
+    # exits into runit's poweroff.
+    printf '%s\n' '#!/bin/sh' '[ -e /run/bench-probe.ran ] && exec sleep 3600' ': >/run/bench-probe.ran' \
+      'exec /usr/lib/svc-bench/bench-probe </dev/null >/dev/console 2>&1' >"$sv/bench-probe/run"
+    chmod 0755 "$sv"/{nginx,bench-probe}/run
+    for s in rsyslog cron ssh nginx bench-probe; do
+      [ -L "$svdir/$s" ] || ln -s "/etc/sv/$s" "$svdir/$s"
+    done
+    # No gettys: the guest has no virtual terminals, and the other
+    # variants start none.
+    rm -f "$svdir"/getty-*
+    printf '#!/bin/sh\nexec /sbin/poweroff\n' >"$partial/usr/lib/svc-bench/poweroff"
+    ;;
+  floor)
+    install -m 0755 "$BENCH_SRC/floor-init" "$partial/usr/sbin/init"
+    cat >"$partial/usr/lib/svc-bench/poweroff" <<'EOF'
+#!/bin/sh
+sync
+mount -o remount,ro / 2>/dev/null
+exec busybox poweroff -f
+EOF
+    ;;
+  esac
+  chmod 0755 "$partial/usr/lib/svc-bench/poweroff"
+  install -m 0755 "$PROBE" "$partial/usr/lib/svc-bench/bench-probe"
+  rm -rf "$partial"/var/lib/apt/lists/* "$partial"/var/cache/apt/*.bin "$partial"/var/cache/apt/archives/*.deb \
+    "$partial"/usr/share/{doc,man,info,locale}
+  rm -f "$partial/etc/resolv.conf" "$partial/usr/sbin/policy-rc.d"
+  mv "$partial" "$dest"
+}
+
+# The same early work for every variant: fstab with the root, /data by
+# UUID and a swap disk, the host name, a sysctl.d file, a saved random seed
+# where both svc (/var/lib/svc) and Debian's initscripts
+# (/var/lib/systemd/random-seed, /var/lib/urandom) look for one.
+configure_tree() {
+  local stage=$1
+  mkdir -p "$stage/data" "$stage/etc/sysctl.d" "$stage/var/lib/svc" "$stage/var/lib/urandom" \
+    "$stage/var/lib/systemd"
+  cat >"$stage/etc/fstab" <<EOF
+# bench-boot.sh
+/dev/vda / ext4 defaults,errors=remount-ro 0 1
+UUID=$DATA_UUID /data ext4 defaults 0 2
+/dev/vdc none swap sw 0 0
+EOF
+  echo "$HOSTNAME_SET" >"$stage/etc/hostname"
+  echo 'vm.swappiness = 13' >"$stage/etc/sysctl.d/60-bench-boot.conf"
+  printf '%s\n' 'auto lo' 'iface lo inet loopback' >"$stage/etc/network/interfaces"
+  head -c 512 /dev/urandom >"$stage/var/lib/svc/random-seed"
+  cp "$stage/var/lib/svc/random-seed" "$stage/var/lib/urandom/random-seed"
+  cp "$stage/var/lib/svc/random-seed" "$stage/var/lib/systemd/random-seed"
+  chmod 0600 "$stage"/var/lib/{svc,urandom,systemd}/random-seed
+  [ -e "$stage/dev/console" ] || mknod -m 600 "$stage/dev/console" c 5 1
+  [ -e "$stage/dev/null" ] || mknod -m 666 "$stage/dev/null" c 1 3
+}
+
+# build_images DIR TREE: root.img (the tree, configured), data.img and
+# swap.img, the pristine copies every boot starts from.
+build_images() {
+  local dir=$1 partial=$1.partial stage=$1.partial/root
+  guard "$partial"
+  rm -rf "$partial"
+  mkdir -p "$partial"
+  cp -a "$2" "$stage" || return 1
+  configure_tree "$stage" || return 1
+  mkfs.ext4 -q -F -L benchroot -d "$stage" "$partial/root.img" 1200M || return 1
+  rm -rf "$stage"
+  mkdir -p "$partial/data"
+  echo "the second disk of bench-boot.sh" >"$partial/data/README"
+  mkfs.ext4 -q -F -L benchdata -U "$DATA_UUID" -d "$partial/data" "$partial/data.img" 64M || return 1
+  rm -rf "$partial/data"
+  truncate -s 64M "$partial/swap.img" && mkswap -q "$partial/swap.img" >/dev/null || return 1
+  mv "$partial" "$dir"
+}
+
+# The initramfs: busybox-static and the virtio modules with their
+# dependencies, in load order.
+build_initramfs() {
+  local dest=$1 tree=$2 dir=$TMP/initramfs m a
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,modules,dev,proc,sys,newroot}
+  cp "$BUSYBOX" "$dir/bin/busybox"
+  for a in sh mount insmod switch_root mkdir sleep cat echo poweroff; do ln -s busybox "$dir/bin/$a"; done
+  install -m 0755 "$BENCH_SRC/initramfs-init" "$dir/init"
+  modprobe -d "$tree" -S "$KVER" --show-depends -a virtio_pci virtio_blk |
+    awk '$1 == "insmod" { print $2 }' | while read -r m; do
+      [ -e "$dir/modules/${m##*/}" ] && continue
+      cp "$m" "$dir/modules/" || exit 1
+      echo "${m##*/}" >>"$dir/modules/order"
+    done || return 1
+  [ -s "$dir/modules/order" ] || return 1
+  mknod -m 600 "$dir/dev/console" c 5 1
+  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$dest.new" &&
+    mv "$dest.new" "$dest"
+}
+
+# key WORDS...: a short hash of a recipe.
+key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+
+# cached NAME KEY BUILDER ARGS...: $CACHE/NAME-KEY, built by BUILDER PATH
+# ARGS... when missing; older NAME-* removed. Prints the path.
+cached() {
+  local name=$1 k=$2 builder=$3 path old
+  shift 3
+  path=$CACHE/$name-$k
+  if [ ! -e "$path" ]; then
+    for old in "$CACHE/$name"-*; do
+      [ -e "$old" ] || continue
+      guard "$old"
+      rm -rf "$old"
+    done
+    say "building $name-$k" >&2
+    "$builder" "$path" "$@" >"$CACHE/$name.log" 2>&1 || return 1
+  fi
+  echo "$path"
+}
+
+t_start=$(date +%s)
+base_key=$(key "$(declare -f build_base in_tree)" "$SUITE" "$INCLUDE" "$KVER" "$MIRROR")
+BASE=$(cached base "$base_key" build_base) || die "building the base tree failed: see $CACHE/debootstrap.log"
+say "base tree $BASE ready after $(($(date +%s) - t_start)) s"
+INITRD=$(cached initramfs "$(key "$base_key" "$(declare -f build_initramfs)" \
+  "$(sha256sum <"$BENCH_SRC/initramfs-init")" "$(sha256sum <"$BUSYBOX")")" build_initramfs "$BASE") ||
+  die "building the initramfs failed: see $CACHE/initramfs.log"
 
 # ---------------------------------------------------------------- build
 say "building the static svc programs (cargo, $CARGO_TARGET_DIR)"
-# The explicit --target keeps RUSTFLAGS off build scripts and proc macros.
-# Other work may leave the tree briefly uncompilable: BENCH_BOOT_BUILD_TRIES
-# (default 3) tries, a minute apart.
-tries=${BENCH_BOOT_BUILD_TRIES:-3}
-for ((try = 1; ; try++)); do
-  if (cd "$REPO_ROOT" &&
-    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-      cargo build -q --release --target "$STATIC_TARGET" --bins); then
-    break
-  fi
-  [ "$try" -lt "$tries" ] || die "cargo build failed ($tries tries)"
-  say "cargo build failed; trying again in a minute ($try/$tries)"
-  sleep 60
-done
-SVC_BINS=(svc-init svc-manager svc-supervise svcctl)
-for b in "${SVC_BINS[@]}"; do
-  is_static "$BIN_OUT/$b" || die "$BIN_OUT/$b is missing or not statically linked"
-done
-PROBE=${TMP:?}/bench-probe
+SVC_BUILD_TRIES=${SVC_BUILD_TRIES:-3}
+build_svc_programs || die "cargo build failed: $BUILD_ERROR"
+BAD=$(not_static_programs)
+[ -z "$BAD" ] || die "not statically linked: $BAD"
+BIN=$TMP/bin
+mkdir -p "$BIN"
+cp "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN" "$BIN/"
+notify=$(dirname "$SVC_SUPERVISE_BIN")/svc-notify
+[ -x "$notify" ] || (cd "$REPO_ROOT" && CARGO_PROFILE_RELEASE_STRIP=false \
+  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+  cargo build -q --release -p svc-supervise --bins --target "$RUST_TARGET") || die "no svc-notify"
+cp "$notify" "$BIN/"
+PROBE=$TMP/bench-probe
 rustc --edition 2024 -C opt-level=2 -C target-feature=+crt-static -C relocation-model=static \
   -C strip=symbols -o "$PROBE" "$BENCH_SRC/probe.rs" || die "the probe does not build"
 
-# svc and the bench on top, as a second cpio appended to the first (the
-# kernel unpacks concatenated archives in order). Paths are the real ones
-# of a merged-/usr Debian: an entry for /sbin would replace its symlink.
-OVERLAY=${TMP:?}/overlay
-mkdir -p "$OVERLAY"/usr/{sbin,bin,lib/svc/services.d,lib/svc-bench} "$OVERLAY"/etc/svc/enabled/{boot,default} \
-  "$OVERLAY/dev"
-chmod 0755 "$OVERLAY"/usr "$OVERLAY"/usr/{sbin,bin,lib} "$OVERLAY"/etc "$OVERLAY"/dev
-install -m 0755 "$BIN_OUT/svc-init" "$OVERLAY/usr/sbin/svc-init"
-ln -s svc-init "$OVERLAY/usr/sbin/init"
-install -m 0755 "$BIN_OUT/svc-manager" "$BIN_OUT/svc-supervise" "$OVERLAY/usr/sbin/"
-install -m 0755 "$BIN_OUT/svcctl" "$OVERLAY/usr/bin/"
-for b in svc-notify nvdump; do
-  if [ -x "$BIN_OUT/$b" ]; then install -m 0755 "$BIN_OUT/$b" "$OVERLAY/usr/bin/"; fi
+# Each variant's recipe: the base, the functions, the package lists and
+# its files (svc: the programs and every file `make install` takes).
+variant_key() {
+  local v=$1 extra=""
+  case $v in
+  svc) extra=$(cd "$REPO_ROOT" && cat "$BIN"/* Makefile services.d/* libexec/* "$BENCH_SRC"/services.d/* 2>/dev/null |
+    sha256sum) ;;
+  openrc) extra=$OPENRC_PKGS ;;
+  runit) extra=$RUNIT_PKGS ;;
+  floor) extra=$(sha256sum <"$BENCH_SRC/floor-init") ;;
+  esac
+  key "$base_key" "$v" "$(declare -f build_variant apt_in configure_tree build_images)" "$extra" \
+    "$(sha256sum <"$PROBE")" "$DATA_UUID" "$HOSTNAME_SET"
+}
+declare -A IMAGES=()
+FAILED_VARIANTS=()
+for v in "${VARIANTS[@]}"; do
+  k=$(variant_key "$v")
+  if tree=$(cached "tree-$v" "$k" build_variant "$v" "$BASE") &&
+    img=$(cached "images-$v" "$k" build_images "$tree"); then
+    IMAGES[$v]=$img
+    say "$v: images in $img"
+  else
+    say "$v: building its tree or images failed (see $CACHE/tree-$v.log, $CACHE/images-$v.log)"
+    FAILED_VARIANTS+=("$v: build failed: $(tail -n 2 "$CACHE/tree-$v.log" "$CACHE/images-$v.log" 2>/dev/null |
+      grep -v '^==>' | tr '\n' ' ' | cut -c1-300 || true)")
+  fi
 done
-install -m 0755 "$PROBE" "$OVERLAY/usr/lib/svc-bench/bench-probe"
-# The shipped sysinit and boot targets as they are; the bench's own
-# default target and daemons (tools/bench-boot/services.d/).
-install -m 0644 "$REPO_ROOT/services.d/sysinit.ini" "$REPO_ROOT/services.d/boot.ini" \
-  "$BENCH_SRC"/services.d/*.ini "$OVERLAY/usr/lib/svc/services.d/"
-# What `svcctl enable NAME` would leave: enabled/TARGET/NAME.
-for s in cron ssh nginx bench-probe; do : >"$OVERLAY/etc/svc/enabled/default/$s"; done
-# The kernel opens /dev/console for init before devtmpfs is mounted.
-mknod -m 600 "$OVERLAY/dev/console" c 5 1
-mknod -m 666 "$OVERLAY/dev/null" c 1 3
-
-# The declarations must be valid before a boot is spent on them.
-check_out=$("$BIN_OUT/svcctl" --services "$OVERLAY/usr/lib/svc/services.d" \
-  --enabled "$OVERLAY/etc/svc/enabled" check 2>&1) || die "svcctl check of the bench's declarations: $check_out"
-
-INITRD=${TMP:?}/initrd.cpio
-{
-  cat "$BASE_CPIO"
-  (cd "$OVERLAY" && find . -mindepth 1 -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc -R 0:0 --quiet)
-} >"$INITRD"
-initrd_mb=$(($(stat -c %s "$INITRD") / 1048576))
-# The initramfs is uncompressed (no decompression in emulation); the guest
-# holds it twice while it unpacks, plus the running system.
-MEM_MB=$((initrd_mb * 2 + 512))
-say "initramfs ${initrd_mb} MiB (uncompressed cpio), guest memory ${MEM_MB} MiB"
+say "trees and images ready after $(($(date +%s) - t_start)) s"
 
 # ---------------------------------------------------------------- boots
-# svc-bench.poweroff=yes lets the probe power off (it never does elsewhere);
-# BENCH_BOOT_APPEND adds words (e.g. svc-bench.give-up=SECONDS for the
-# probe, svc.target=...).
-APPEND="console=ttyS0 quiet panic=-1 printk.devkmsg=on rdinit=/sbin/init svc-bench.poweroff=yes${BENCH_BOOT_APPEND:+ $BENCH_BOOT_APPEND}"
-# Logs of an earlier run's failed boots would be mistaken for this one's.
-rm -f "${CACHE:?}"/failed-boot-*.log
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-FIGURES=()
-WALLS=()
-DETAILS=()
-ORDERLY=0
-for ((run = 1; run <= RUNS; run++)); do
-  log=$TMP/boot-$run.log
+APPEND="console=ttyS0 root=/dev/vda quiet panic=-1 printk.devkmsg=on svc-bench.poweroff=yes${BENCH_BOOT_APPEND:+ $BENCH_BOOT_APPEND}"
+declare -A INIT_OF=([svc]=/usr/sbin/svc-init [openrc]=/sbin/init [runit]=/sbin/init [floor]=/sbin/init)
+
+# boot VARIANT RUN: one boot from a fresh copy of the pristine images; the
+# serial log in $TMP/VARIANT-RUN.log. Sets RC (qemu's status) and WALL.
+boot() {
+  local v=$1 dir=$TMP/run-$1 log=$TMP/$1-$2.log pid d start seen=""
+  local drives=()
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  for d in root data swap; do
+    cp --reflink=auto --sparse=always "${IMAGES[$v]}/$d.img" "$dir/$d.img"
+    drives+=(-drive "file=$dir/$d.img,if=virtio,format=raw")
+  done
   : >"$log"
   start=$(date +%s.%N)
-  timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 1 -m "$MEM_MB" -nic none \
-    -display none -no-reboot -monitor none -serial "file:$log" -kernel "$KERNEL" \
-    -initrd "$INITRD" -append "$APPEND" </dev/null >"$log.qemu" 2>&1 &
-  qemu_pid=$!
-  at_exit "kill_child_tree $qemu_pid"
-  rc=0
-  wait "$qemu_pid" || rc=$?
-  wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-  WALLS+=("$wall")
-  result=$(tr -d '\r' <"$log" | grep -a -m1 'bench-probe: RESULT' || true)
-  fig=$(echo "$result" | sed -n 's/.*init_to_ready=\([0-9.]*\) s.*/\1/p')
-  if [ -z "$fig" ]; then
-    cp "$log" "$CACHE/failed-boot-$run.log"
-    why=$(tr -d '\r' <"$log" | grep -a -E 'bench-probe: (FAILED|RESULT|cannot)|Kernel panic|Attempted to kill init|svc-init:.*emergency' |
-      head -n 2 | tr '\n' ' ' || true)
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then why="timed out after ${BOOT_TIMEOUT}s; $why"; fi
-    die "boot $run gave no figure (qemu rc $rc): ${why:-see the serial log} (log kept in $CACHE/failed-boot-$run.log)"
-  fi
-  # The figure stands either way; a boot that does not end in an orderly
-  # power-off is still worth knowing about (svc's shutdown path).
-  orderly="no (qemu rc $rc)"
-  if grep -a -q 'reboot: Power down' "$log" && grep -a -Eq "$MANAGER_ORDERLY_RE" "$log"; then
-    orderly=yes
-    ORDERLY=$((ORDERLY + 1))
-  fi
-  detail=$(echo "$result" | sed -n 's/.*s (\(.*\))$/\1/p')
-  FIGURES+=("$fig")
-  DETAILS+=("$detail")
-  say "boot $run/$RUNS: ${fig} s (${detail}); wall ${wall} s, orderly power-off: $orderly"
-  if [ "$run" -eq "$RUNS" ]; then cp "$log" "$CACHE/last-boot.log"; fi
+  timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 1 -m "$MEM_MB" -nic none -display none \
+    -no-reboot -monitor none -serial "file:$log" -kernel "$KERNEL" -initrd "$INITRD" \
+    -append "$APPEND init=${INIT_OF[$v]}" "${drives[@]}" </dev/null >"$log.qemu" 2>&1 &
+  pid=$!
+  at_exit "kill_child_tree $pid"
+  # Once the probe has reported, the power-off gets BENCH_BOOT_SHUTDOWN
+  # seconds; the figure is taken either way.
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -z "$seen" ] && grep -a -q -E 'bench-probe: (RESULT|FAILED)' "$log"; then seen=$SECONDS; fi
+    if [ -n "$seen" ] && [ $((SECONDS - seen)) -ge "$SHUTDOWN" ]; then
+      kill_child_tree "$pid"
+      break
+    fi
+    sleep 0.5
+  done
+  RC=0
+  wait "$pid" 2>/dev/null || RC=$?
+  WALL=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+  rm -rf "$dir"
+}
+
+rm -f "${CACHE:?}"/failed-boot-*.log "${CACHE:?}"/last-boot-*.log
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A FIGS=() DETAILS=() WALLS=() ORDERLY=() BOOT_FAILS=()
+t_boots=$(date +%s)
+for ((run = 1; run <= RUNS; run++)); do
+  for v in "${VARIANTS[@]}"; do
+    [ -n "${IMAGES[$v]:-}" ] || continue
+    boot "$v" "$run"
+    log=$TMP/$v-$run.log
+    result=$(tr -d '\r' <"$log" | grep -a -m1 'bench-probe: RESULT' || true)
+    fig=$(echo "$result" | sed -n 's/.*init_to_ready=\([0-9.]*\) s.*/\1/p')
+    if [ -z "$fig" ]; then
+      cp "$log" "$CACHE/failed-boot-$v-$run.log"
+      why=$(tr -d '\r' <"$log" | grep -a -E 'bench-probe: (FAILED|cannot)|Kernel panic|Attempted to kill init|initramfs:|emergency' |
+        head -n 2 | tr '\n' ' ' || true)
+      if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then why="timed out after ${BOOT_TIMEOUT}s; $why"; fi
+      BOOT_FAILS[$v]="${BOOT_FAILS[$v]:-}boot $run: no figure (qemu rc $RC): ${why:-see the serial log} (log: $CACHE/failed-boot-$v-$run.log); "
+      say "$v boot $run/$RUNS: no figure (qemu rc $RC): ${why:-see $CACHE/failed-boot-$v-$run.log}"
+      continue
+    fi
+    orderly=no
+    if grep -a -q 'reboot: Power down' "$log"; then
+      orderly=yes
+      ORDERLY[$v]=$((${ORDERLY[$v]:-0} + 1))
+    fi
+    FIGS[$v]="${FIGS[$v]:-} $fig"
+    WALLS[$v]="${WALLS[$v]:-} $WALL"
+    DETAILS[$v]="${DETAILS[$v]:-}| $v | $run | $fig | $(echo "$result" | sed -n 's/.*s (\(.*\))$/\1/p') | $WALL | $orderly |
+"
+    say "$v boot $run/$RUNS: ${fig} s; wall ${WALL} s, power-off: $orderly"
+    cp "$log" "$CACHE/last-boot-$v.log"
+  done
 done
+t_boots=$(($(date +%s) - t_boots))
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
-median=$(printf '%s\n' "${FIGURES[@]}" | sort -n | awk '{ a[NR] = $1 }
-  END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
-minmax=$(printf '%s\n' "${FIGURES[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }')
-ratio_openrc=$(awk -v m="$median" -v o="$OPENRC_S" 'BEGIN { printf "%.2f", m / o }')
-ratio_runit=$(awk -v m="$median" -v r="$RUNIT_S" 'BEGIN { printf "%.2f", m / r }')
-half_openrc=$(awk -v o="$OPENRC_S" 'BEGIN { printf "%.1f", o / 2 }')
-verdict=$(awk -v m="$median" -v o="$OPENRC_S" -v r="$RUNIT_S" 'BEGIN {
-  a = (m < o / 2); b = (m < r)
-  if (a && b) print "met: under half of OpenRC'"'"'s and faster than runit"
-  else if (a) print "partly met: under half of OpenRC'"'"'s, but not faster than runit"
-  else if (b) print "partly met: faster than runit, but not under half of OpenRC'"'"'s"
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 }
+    END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+range() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f–%.2f", lo, hi }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a / b }'; }
+declare -A MED=()
+for v in "${VARIANTS[@]}"; do
+  # shellcheck disable=SC2086 # the figures are words
+  [ -n "${FIGS[$v]:-}" ] && MED[$v]=$(median ${FIGS[$v]})
+done
+summary_md=""
+for v in svc openrc runit floor; do
+  [[ " ${VARIANTS[*]} " == *" $v "* ]] || continue
+  if [ -n "${MED[$v]:-}" ]; then
+    # shellcheck disable=SC2086
+    n=$(echo ${FIGS[$v]} | wc -w)
+    # shellcheck disable=SC2086
+    summary_md+="| $v | ${MED[$v]} | $(range ${FIGS[$v]}) | $n of $RUNS | $(ratio "${MED[svc]:-}" "${MED[$v]}") | $(median ${WALLS[$v]}) |
+"
+  else
+    summary_md+="| $v | — | — | 0 of $RUNS | — | — |
+"
+  fi
+done
+r_floor=$(ratio "${MED[svc]:-}" "${MED[floor]:-}")
+r_runit=$(ratio "${MED[svc]:-}" "${MED[runit]:-}")
+verdict=$(awk -v f="$r_floor" -v r="$r_runit" 'BEGIN {
+  if (f == "—" || r == "—") { print "not measured (a variant gave no figure)"; exit }
+  a = (f + 0 <= 1.2); b = (r + 0 <= 1 / 3)
+  if (a && b) print "met"
+  else if (a) print "partly met: within 1.2× the floor, but more than a third of runit'"'"'s"
+  else if (b) print "partly met: at most a third of runit'"'"'s, but more than 1.2× the floor"
   else print "not met" }')
+fails_md=""
+for v in "${VARIANTS[@]}"; do
+  [ -n "${BOOT_FAILS[$v]:-}" ] && fails_md+="- $v: ${BOOT_FAILS[$v]}
+"
+done
+for f in "${FAILED_VARIANTS[@]}"; do fails_md+="- $f
+"; done
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-kpkg=$(basename "$(dirname "$(dirname "$(readlink -f "$KERNEL")")")")
 qemu_ver=$(qemu-system-x86_64 --version | head -n1)
-pkg_versions=$(dpkg-query --admindir="$ROOTFS/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
-  rsyslog cron openssh-server nginx-light libc6 2>/dev/null | sed 's/^/- /' || true)
+pkg_versions=$(for v in "${VARIANTS[@]}"; do
+  [ -d "$CACHE/tree-$v-$(variant_key "$v")" ] || continue
+  dpkg-query --admindir="$CACHE/tree-$v-$(variant_key "$v")/var/lib/dpkg" -W -f='${Package} ${Version}\n' \
+    rsyslog cron openssh-server nginx-light udev sysvinit-core openrc runit runit-init runit-services libc6 \
+    2>/dev/null || true
+done | awk 'NF == 2' | sort -u | sed 's/^/- /')
 svc_rev=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n1)" ]; then
   svc_rev="$svc_rev (with uncommitted changes)"
 fi
-figures_md=$(for i in "${!FIGURES[@]}"; do
-  echo "| $((i + 1)) | ${FIGURES[$i]} | ${DETAILS[$i]} | ${WALLS[$i]} |"
-done)
+t_total=$(($(date +%s) - t_start))
 
-cat >"$REPORT" <<EOF
-# Boot benchmark: svc on Debian bookworm (\`make bench-boot\`)
+sed -e "/^<!-- figures -->\$/,\$d" "$REPORT" >"$TMP/report.md" 2>/dev/null || : >"$TMP/report.md"
+grep -q '^<!-- figures -->$' "$REPORT" 2>/dev/null || die "$REPORT lacks its '<!-- figures -->' line"
+{
+  cat "$TMP/report.md"
+  cat <<EOF
+<!-- figures -->
+## Figures of the last run
 
-Written by \`tools/bench-boot.sh\`; every run rewrites this file.
+Written by \`tools/bench-boot.sh\` on $(date -u '+%F %T UTC'); every run
+rewrites this section. Init's share in seconds, from the hand-over to the
+moment the probe saw all four daemons answer; ${RUNS} boots of each variant,
+interleaved.
 
-**Median init's share: ${median} s** over ${RUNS} boots (range ${minmax} s) —
-${ratio_openrc} × OpenRC's ${OPENRC_S} s, ${ratio_runit} × runit's ${RUNIT_S} s.
-Goal (under ${half_openrc} s, and under ${RUNIT_S} s): **${verdict}**.
+| variant | median (s) | range (s) | boots with a figure | svc's median ÷ this | wall per boot, median (s) |
+|---|---:|---:|---:|---:|---:|
+${summary_md}
+Goal (svc at most 1.2× the floor and at most a third of runit's): svc ÷
+floor = ${r_floor}, svc ÷ runit = ${r_runit}: **${verdict}**.
 
-## What is measured
+${fails_md:+Boots or builds without a figure:
 
-A Debian ${SUITE} \`--variant=minbase\` rootfs with rsyslog, cron,
-openssh-server and nginx-light, the static svc programs (svc-init as \`/sbin/init\`) and the declarations of
-\`tools/bench-boot/services.d/\` plus the shipped \`sysinit\` and \`boot\`
-targets, packed into an uncompressed initramfs and booted under
-\`qemu-system-x86_64 -accel tcg\` (software emulation, one vCPU,
-${MEM_MB} MiB, no network card, serial console, kernel command line
-\`${APPEND}\`).
+$fails_md}
+Every boot (first answers in seconds after the hand-over, \`probe_start\`
+when the probe itself started, \`polls\` its rounds; power-off: whether the
+variant's own power-off reached "reboot: Power down" within
+${SHUTDOWN} s of the result):
 
-The figure is the time from the kernel's "Run /sbin/init as init process"
-line to the moment the probe (\`tools/bench-boot/probe.rs\`) has seen all
-four answer: a unix datagram connect to rsyslog's \`/dev/log\`, a process
-named \`cron\` in \`/proc\`, sshd's \`SSH-\` banner on 127.0.0.1:22, and
-\`HTTP/1.x 200\` for \`GET /\` from nginx on 127.0.0.1:80. The probe polls
-every 10 ms without forking. Both ends are timestamps of the kernel's printk
-clock: the probe writes a marker to \`/dev/kmsg\` when the last check passes
-and reads the two records back. It is a svc service with no dependencies, so
-the manager starts it in its first batch, whatever the order of the daemons;
-it reports its own start (\`probe_start\`) to show it was up long before the
-last daemon (svc pays for starting it, which only handicaps svc). Each boot
-ends with the probe's \`svcctl poweroff\`, the orderly svc path: it did in
-${ORDERLY} of ${RUNS} boots (the manager stopped every service and exited 0,
-then "reboot: Power down").
+| variant | run | init's share (s) | first answers | wall (s) | power-off |
+|---|---:|---:|---|---:|---|
+$(for v in "${VARIANTS[@]}"; do printf '%s' "${DETAILS[$v]:-}"; done)
 
-How the daemons are declared (\`tools/bench-boot/services.d/\`): all in the
-foreground under their own svc-supervise — \`rsyslogd -n -iNONE\` and
-\`sshd -D\` ready on sd-notify \`READY=1\` (Debian builds both with it),
-\`cron -f\` and \`nginx -g "daemon off;"\` ready once started; cron, sshd
-and nginx start after the \`boot\` target (syslog up), as the shipped
-declarations do. svc-init brings the loopback interface up itself (nothing
-else in a minbase Debian would, and 127.0.0.1 would answer nothing).
-
-## Figures
-
-Each check's own first answer, and when the probe itself started, are in
-seconds after "Run /sbin/init" too; \`polls\` counts the probe's rounds.
-
-| boot | init's share (s) | first answers (s) | whole boot + poweroff, wall (s) |
-|---:|---:|---|---:|
-${figures_md}
-
-| | init's share | svc's median as a ratio |
-|---|---:|---:|
-| OpenRC (same rootfs and probe, issue 7) | ${OPENRC_S} s | ${ratio_openrc} |
-| runit (same rootfs and probe, issue 7) | ${RUNIT_S} s | ${ratio_runit} |
-| svc (this run, median) | ${median} s | 1 |
-
-The peers' figures were not measured in this run: they are the issue's,
-taken on this kind of machine with the same rootfs and probe. This departs
-from the rule of shared/design/performance.md (peers interleaved in the same
-run), so the ratios are indicative; software emulation on a shared 2-core
-host is noisy (see the load below), so compare medians, not single boots.
-The serial log of the last boot is kept in
-\`${CACHE#"$REPO_ROOT"/}/last-boot.log\`.
+The bench took ${t_total} s (boots ${t_boots} s). Serial logs of each
+variant's last boot: \`\$SVC_TEST_CACHE/bench-boot/last-boot-VARIANT.log\`.
 
 ## Machine
 
-- date: $(date -u '+%F %T UTC')
 - CPU: ${cpu:-unknown}, $(nproc) cores; $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM
 - host kernel: $(uname -r)
 - load average (1/5/15 min): ${LOAD_BEFORE} before, ${LOAD_AFTER} after
-- ${qemu_ver}
-- guest kernel: ${kpkg} (Debian's cloud kernel, unpacked by tests/system/install-deps.sh)
-- svc: ${svc_rev}, static glibc builds (\`-C target-feature=+crt-static -C relocation-model=static\`, release profile)
+- ${qemu_ver}, \`-accel tcg -smp 1 -m ${MEM_MB}\`, no network card
+- guest kernel: ${KVER} (Debian's cloud kernel, tests/system/install-deps.sh); command line \`${APPEND} init=…\`
+- svc: ${svc_rev}, static builds (\`${RUST_TARGET}\`, release)
 
 Guest packages:
 
 ${pkg_versions}
 EOF
+} >"$REPORT.new"
+mv "$REPORT.new" "$REPORT"
 
 echo
-say "init's share (kernel 'Run /sbin/init' .. all four answer), ${RUNS} boots: ${FIGURES[*]} s"
-say "median ${median} s = ${ratio_openrc} x OpenRC (${OPENRC_S} s), ${ratio_runit} x runit (${RUNIT_S} s)"
-say "goal (< ${half_openrc} s and < ${RUNIT_S} s): ${verdict}"
-say "report: $REPORT"
+for v in "${VARIANTS[@]}"; do
+  say "$v: ${FIGS[$v]:- no figure} s; median ${MED[$v]:-—} s"
+done
+say "svc ÷ floor = ${r_floor}, svc ÷ runit = ${r_runit} (goal ≤ 1.2 and ≤ 0.33): ${verdict}"
+say "took ${t_total} s (boots ${t_boots} s); report: $REPORT"
+[ -z "$fails_md" ] || exit 1

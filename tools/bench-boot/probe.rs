@@ -1,8 +1,9 @@
 //! bench-probe: the in-guest readiness probe of `make bench-boot`
 //! (tools/bench-boot.sh).
 //!
-//! Started in the guest as a svc service with no dependencies (see
-//! services.d/bench-probe.ini for why that is fair), it polls every
+//! Started in the guest by each init system of the benchmark (a svc
+//! service with no dependencies, an OpenRC script after everything, a runit
+//! service, or the floor's `&`), it polls every
 //! 10 ms, forking nothing, until all four daemons of the benchmark answer:
 //!
 //! - syslog: a unix datagram socket connects to /dev/log (rsyslog's imuxsock);
@@ -11,14 +12,16 @@
 //! - http:   `GET /` on 127.0.0.1:80 answers with status 200.
 //!
 //! Each check is latched the first time it passes. Times are taken on the
-//! kernel's printk clock, the clock of the "Run /sbin/init as init process"
-//! line: at each event the probe writes a marker line to /dev/kmsg, and at
+//! kernel's printk clock, from the "bench-boot: hand-over to INIT" line the
+//! bench's initramfs writes to /dev/kmsg just before switch_root (else the
+//! kernel's "Run /sbin/init as init process"): at each event the probe writes a marker line to /dev/kmsg, and at
 //! the end it reads the kernel log back and subtracts the timestamps. No
 //! clock conversion is involved, so the figure is exactly "kernel hand-over
 //! to init" .. "the moment the probe saw the last answer".
 //!
 //! It then prints one result line on its output (the console) and asks for
-//! an orderly poweroff by exec'ing `svcctl poweroff` (the real svc path).
+//! an orderly poweroff by exec'ing /usr/lib/svc-bench/poweroff, which each
+//! variant's image provides (`svcctl poweroff` for svc).
 //!
 //! Built std-only and static by bench-boot.sh:
 //! `rustc --edition 2024 -C opt-level=2 -C target-feature=+crt-static -C relocation-model=static`.
@@ -46,11 +49,16 @@ const POWEROFF_WORD: &str = "svc-bench.poweroff=yes";
 /// O_NONBLOCK on Linux (x86_64 and the other common ABIs); std has no name
 /// for it and the probe uses no crate.
 const O_NONBLOCK: i32 = 0o4000;
-/// The kernel line init's share is measured from (init/main.c, pr_info).
+/// The line init's share is measured from: bench-boot's initramfs writes it
+/// to /dev/kmsg just before it switch_roots to the variant's init.
+const HAND_OVER: &str = "bench-boot: hand-over to ";
+/// Without that initramfs, the kernel's own line (init/main.c, pr_info).
 const RUN_INIT: &str = "Run /sbin/init as init process";
 /// Prefix of this program's /dev/kmsg markers.
 const MARK: &str = "bench-probe:";
-const SVCCTL: &str = "/usr/bin/svcctl";
+/// Each variant's way to power off (bench-boot.sh writes it: `svcctl
+/// poweroff`, sysvinit's or runit's `poweroff`, or the floor's own).
+const POWEROFF: &str = "/usr/lib/svc-bench/poweroff";
 
 /// A TCP check as a small state machine, so that one slow peer (sshd's
 /// banner comes from a freshly started child) never blocks the others.
@@ -172,8 +180,8 @@ fn mark(kmsg: &mut Option<File>, what: &str) {
     }
 }
 
-/// The kernel log read back: (timestamp in µs, text) for "Run /sbin/init"
-/// and every marker of this program.
+/// The kernel log read back: (timestamp in µs, text) for the hand-over
+/// lines and every marker of this program.
 fn kernel_log() -> io::Result<Vec<(u64, String)>> {
     let mut f = OpenOptions::new()
         .read(true)
@@ -191,7 +199,10 @@ fn kernel_log() -> io::Result<Vec<(u64, String)>> {
                     continue;
                 };
                 let text = text.lines().next().unwrap_or("");
-                if !(text.contains(RUN_INIT) || text.starts_with(MARK)) {
+                if !(text.contains(RUN_INIT)
+                    || text.starts_with(HAND_OVER)
+                    || text.starts_with(MARK))
+                {
                     continue;
                 }
                 if let Some(ts) = head.split(',').nth(2).and_then(|t| t.parse::<u64>().ok()) {
@@ -281,7 +292,7 @@ fn main() {
             .find(|(_, t)| t.contains(text))
             .map(|(ts, _)| *ts)
     };
-    let run = at(RUN_INIT);
+    let run = at(HAND_OVER).or_else(|| at(RUN_INIT));
     let since = |m: Option<u64>| match (run, m) {
         (Some(r), Some(m)) if m >= r => seconds(m - r),
         _ => "?".to_string(),
@@ -315,8 +326,8 @@ fn main() {
     if !cmdline.iter().any(|w| w == POWEROFF_WORD) {
         return;
     }
-    // The orderly path: svcctl asks PID 1 (svc-init) to power off, which
-    // stops the manager and its services before reboot(2).
-    let err = Command::new(SVCCTL).arg("poweroff").exec();
-    println!("bench-probe: cannot exec {SVCCTL} poweroff: {err}");
+    // Each init's orderly path (svcctl asks svc-init, which stops the
+    // manager and its services before reboot(2)).
+    let err = Command::new(POWEROFF).exec();
+    println!("bench-probe: cannot exec {POWEROFF}: {err}");
 }
