@@ -62,9 +62,10 @@ system-test: musl-target
 bench:
 	./tools/bench.sh
 
-# Boot of a Debian bookworm rootfs (rsyslog, cron, sshd, nginx) under qemu
-# with svc-init as /sbin/init, five times: docs/benchmarks-boot.md. Root;
-# not part of `make test`.
+# Boot of one Debian bookworm disk system (rsyslog, cron, sshd, nginx; an
+# fstab disk, swap, hostname, sysctl, seed) under qemu four ways -- svc,
+# OpenRC, runit and a plain shell-script floor -- interleaved, five boots
+# each: docs/benchmarks-boot.md. Root; not part of `make test`.
 bench-boot:
 	bash tools/bench-boot.sh
 
