@@ -319,53 +319,16 @@ build_images() {
   mv "$partial" "$dir"
 }
 
-# The initramfs: busybox-static and the virtio modules with their
-# dependencies, in load order.
-build_initramfs() {
-  local dest=$1 tree=$2 dir=$TMP/initramfs m a
-  rm -rf "$dir"
-  mkdir -p "$dir"/{bin,modules,dev,proc,sys,newroot}
-  cp "$BUSYBOX" "$dir/bin/busybox"
-  for a in sh mount insmod switch_root mkdir sleep cat echo poweroff; do ln -s busybox "$dir/bin/$a"; done
-  install -m 0755 "$BENCH_SRC/initramfs-init" "$dir/init"
-  modprobe -d "$tree" -S "$KVER" --show-depends -a virtio_pci virtio_blk |
-    awk '$1 == "insmod" { print $2 }' | while read -r m; do
-      [ -e "$dir/modules/${m##*/}" ] && continue
-      cp "$m" "$dir/modules/" || exit 1
-      echo "${m##*/}" >>"$dir/modules/order"
-    done || return 1
-  [ -s "$dir/modules/order" ] || return 1
-  mknod -m 600 "$dir/dev/console" c 5 1
-  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$dest.new" &&
-    mv "$dest.new" "$dest"
-}
-
-# key WORDS...: a short hash of a recipe.
-key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
-
-# cached NAME KEY BUILDER ARGS...: $CACHE/NAME-KEY, built by BUILDER PATH
-# ARGS... when missing; older NAME-* removed. Prints the path.
-cached() {
-  local name=$1 k=$2 builder=$3 path old
-  shift 3
-  path=$CACHE/$name-$k
-  if [ ! -e "$path" ]; then
-    for old in "$CACHE/$name"-*; do
-      [ -e "$old" ] || continue
-      guard "$old"
-      rm -rf "$old"
-    done
-    say "building $name-$k" >&2
-    "$builder" "$path" "$@" >"$CACHE/$name.log" 2>&1 || return 1
-  fi
-  echo "$path"
-}
+# The initramfs (lib.sh): busybox-static, the virtio modules, our init.
+build_initramfs() { build_virtio_initramfs "$1" "$2" "$BENCH_SRC/initramfs-init"; }
+key() { recipe_key "$@"; }
+cached() { cached_build "$CACHE" "$@"; }
 
 t_start=$(date +%s)
 base_key=$(key "$(declare -f build_base in_tree)" "$SUITE" "$INCLUDE" "$KVER" "$MIRROR")
 BASE=$(cached base "$base_key" build_base) || die "building the base tree failed: see $CACHE/debootstrap.log"
 say "base tree $BASE ready after $(($(date +%s) - t_start)) s"
-INITRD=$(cached initramfs "$(key "$base_key" "$(declare -f build_initramfs)" \
+INITRD=$(cached initramfs "$(key "$base_key" "$(declare -f build_initramfs build_virtio_initramfs)" \
   "$(sha256sum <"$BENCH_SRC/initramfs-init")" "$(sha256sum <"$BUSYBOX")")" build_initramfs "$BASE") ||
   die "building the initramfs failed: see $CACHE/initramfs.log"
 

@@ -129,46 +129,10 @@ build_busybox_tree() {
   mv "$partial" "$dest"
 }
 
-# The initramfs: busybox-static and the virtio modules with their
-# dependencies, in load order (modprobe --show-depends on the tree).
-build_initramfs() {
-  local dest=$1 tree=$2 dir=$TMP/initramfs m a
-  rm -rf "$dir"
-  mkdir -p "$dir"/{bin,modules,dev,proc,sys,newroot}
-  cp "$BUSYBOX" "$dir/bin/busybox"
-  for a in sh mount insmod switch_root mkdir sleep cat echo poweroff; do ln -s busybox "$dir/bin/$a"; done
-  install -m 0755 "$DISK_SRC/initramfs-init" "$dir/init"
-  modprobe -d "$tree" -S "$KVER" --show-depends -a virtio_pci virtio_blk |
-    awk '$1 == "insmod" { print $2 }' | while read -r m; do
-      [ -e "$dir/modules/${m##*/}" ] && continue
-      cp "$tree/${m#"$tree"}" "$dir/modules/" 2>/dev/null || cp "$m" "$dir/modules/" || exit 1
-      echo "${m##*/}" >>"$dir/modules/order"
-    done || return 1
-  [ -s "$dir/modules/order" ] || return 1
-  mknod -m 600 "$dir/dev/console" c 5 1
-  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$dest.new" &&
-    mv "$dest.new" "$dest"
-}
-
-# key WORDS...: a short hash of a recipe.
-key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
-
-# cached NAME KEY BUILDER ARGS...: $DISK_CACHE/NAME-KEY, built by BUILDER
-# PATH ARGS... when missing; older NAME-* removed. Prints the path.
-cached() {
-  local name=$1 k=$2 builder=$3 path old
-  shift 3
-  path=$DISK_CACHE/$name-$k
-  if [ ! -e "$path" ]; then
-    for old in "$DISK_CACHE/$name"-*; do
-      [ -e "$old" ] || continue
-      guard "$old"
-      rm -rf "$old"
-    done
-    "$builder" "$path" "$@" >&2 || return 1
-  fi
-  echo "$path"
-}
+# The initramfs (lib.sh): busybox-static, the virtio modules, our init.
+build_initramfs() { build_virtio_initramfs "$1" "$2" "$DISK_SRC/initramfs-init"; }
+key() { recipe_key "$@"; }
+cached() { cached_build "$DISK_CACHE" "$@"; }
 
 t_start=$(date +%s)
 debian_key=$(key "$(declare -f build_debian_tree)" "$SUITE" "$INCLUDE" "$KVER")
@@ -176,10 +140,10 @@ if ! DEBIAN_TREE=$(cached debian "$debian_key" build_debian_tree); then
   fail_all "building the Debian tree failed: see $DISK_CACHE/debootstrap.log"
 fi
 say "Debian tree $DEBIAN_TREE ready after $(($(date +%s) - t_start)) s"
-initramfs_key=$(key "$debian_key" "$(declare -f build_initramfs)" "$(sha256sum <"$DISK_SRC/initramfs-init")" \
+initramfs_key=$(key "$debian_key" "$(declare -f build_initramfs build_virtio_initramfs)" "$(sha256sum <"$DISK_SRC/initramfs-init")" \
   "$(sha256sum <"$BUSYBOX")")
 INITRD=$(cached initramfs "$initramfs_key" build_initramfs "$DEBIAN_TREE") ||
-  fail_all "building the initramfs failed"
+  fail_all "building the initramfs failed: see $DISK_CACHE/initramfs.log"
 
 # svc as `make install` puts it, from the programs built above.
 BIN=$TMP/bin

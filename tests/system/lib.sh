@@ -309,3 +309,51 @@ EOF
 }
 
 pm() { timeout -k 5 "$PODMAN_SECONDS" "${PODMAN[@]}" "$@"; }
+
+# --- cached disk-boot artefacts (disk-boot.sh, tools/bench-boot.sh) -------
+
+# recipe_key WORDS...: a short hash of a recipe (the functions that build a
+# thing, its inputs), naming its cache entry.
+recipe_key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+
+# cached_build CACHE NAME KEY BUILDER ARGS...: CACHE/NAME-KEY, built by
+# BUILDER PATH ARGS... when missing (its output in CACHE/NAME.log), after
+# older CACHE/NAME-* entries are removed, each through the caller's
+# `guard` (which refuses anything outside its cache). Prints the path.
+cached_build() {
+  local cache=${1:?cached_build: no cache directory} name=$2 k=$3 builder=$4 path old
+  shift 4
+  path=$cache/$name-$k
+  if [ ! -e "$path" ]; then
+    for old in "$cache/$name"-*; do
+      [ -e "$old" ] || continue
+      guard "$old"
+      rm -rf "$old"
+    done
+    echo "building $name-$k" >&2
+    "$builder" "$path" "$@" >"$cache/$name.log" 2>&1 || return 1
+  fi
+  echo "$path"
+}
+
+# build_virtio_initramfs DEST TREE INIT: an initramfs of busybox-static
+# ($BUSYBOX), the virtio block modules of TREE's kernel ($KVER) with their
+# dependencies in load order, and INIT as /init; built in $TMP.
+build_virtio_initramfs() {
+  local dest=$1 tree=$2 init=$3 dir=${TMP:?}/initramfs m a
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,modules,dev,proc,sys,newroot}
+  cp "$BUSYBOX" "$dir/bin/busybox"
+  for a in sh mount insmod switch_root mkdir sleep cat echo poweroff; do ln -s busybox "$dir/bin/$a"; done
+  install -m 0755 "$init" "$dir/init"
+  modprobe -d "$tree" -S "$KVER" --show-depends -a virtio_pci virtio_blk |
+    awk '$1 == "insmod" { print $2 }' | while read -r m; do
+      [ -e "$dir/modules/${m##*/}" ] && continue
+      cp "$m" "$dir/modules/" || exit 1
+      echo "${m##*/}" >>"$dir/modules/order"
+    done || return 1
+  [ -s "$dir/modules/order" ] || return 1
+  mknod -m 600 "$dir/dev/console" c 5 1
+  (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$dest.new" &&
+    mv "$dest.new" "$dest"
+}
