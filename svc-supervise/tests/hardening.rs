@@ -14,15 +14,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use libnv::NvList;
 
-fn svc(name: &str, script: &str) -> NvList {
-    service(name, &["/bin/sh", "-c", script])
-}
-
-fn num(st: &NvList, key: &str) -> u64 {
-    st.get_number(key)
-        .unwrap_or_else(|| panic!("no {key} in {st:?}"))
-}
-
 /// A process the test started, which is no descendant of any supervisor:
 /// what a hostile service would like its supervisor to kill.
 struct Foreign(Child);

@@ -10,15 +10,6 @@ use std::time::Duration;
 use common::*;
 use libnv::NvList;
 
-fn svc(name: &str, script: &str) -> NvList {
-    service(name, &["/bin/sh", "-c", script])
-}
-
-fn num(st: &NvList, key: &str) -> u64 {
-    st.get_number(key)
-        .unwrap_or_else(|| panic!("no {key} in {st:?}"))
-}
-
 // ----- running a service -----
 
 #[test]

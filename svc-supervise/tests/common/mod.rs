@@ -392,6 +392,17 @@ fn try_status_pid(path: &Path) -> Option<i32> {
 }
 
 /// A declaration with the given name and command and sane test defaults.
+/// A declaration running `script` with `/bin/sh -c`.
+pub fn svc(name: &str, script: &str) -> NvList {
+    service(name, &["/bin/sh", "-c", script])
+}
+
+/// The number `key` of a status, or a panic naming what was there.
+pub fn num(st: &NvList, key: &str) -> u64 {
+    st.get_number(key)
+        .unwrap_or_else(|| panic!("no {key} in {st:?}"))
+}
+
 pub fn service(name: &str, exec: &[&str]) -> NvList {
     let mut l = NvList::new();
     l.add_string("name", name).unwrap();
