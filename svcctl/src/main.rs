@@ -4,6 +4,7 @@
 mod cli;
 #[path = "gen.rs"]
 mod generate;
+mod import;
 mod offline;
 mod online;
 
