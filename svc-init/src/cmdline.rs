@@ -9,6 +9,9 @@ pub struct BootChoice {
     /// `emergency`/`-b`: a shell on the console before any manager, the
     /// root as the kernel mounted it (systemd's emergency.target).
     pub emergency: bool,
+    /// `quiet`: the manager's diagnostics below warnings go to its boot
+    /// log only, not to the console (the status lines stay).
+    pub quiet: bool,
 }
 
 /// Splits a kernel command line into words the way the kernel does: on
@@ -60,6 +63,7 @@ pub fn parse_boot_words<'a>(words: impl IntoIterator<Item = &'a str>) -> BootCho
                 // sysvinit's single-user spellings
                 "single" | "S" | "s" | "1" => choice.target = Some("rescue".into()),
                 "emergency" | "-b" => choice.emergency = true,
+                "quiet" => choice.quiet = true,
                 _ => {}
             }
         }
@@ -79,8 +83,15 @@ mod tests {
     #[test]
     fn nothing_asked() {
         assert_eq!(
-            choice("BOOT_IMAGE=/vmlinuz root=/dev/vda ro quiet"),
+            choice("BOOT_IMAGE=/vmlinuz root=/dev/vda ro"),
             BootChoice::default()
+        );
+        assert_eq!(
+            choice("root=/dev/vda ro quiet"),
+            BootChoice {
+                quiet: true,
+                ..BootChoice::default()
+            }
         );
         assert_eq!(choice(""), BootChoice::default());
     }

@@ -187,7 +187,7 @@ pub fn run(program: Option<OsString>, args: Vec<OsString>) -> ! {
         let path = found
             .clone()
             .unwrap_or_else(|| PathBuf::from("svc-manager"));
-        let argv = manager::arguments(&opts, boot.target.as_deref());
+        let argv = manager::arguments(&opts, boot.target.as_deref(), boot.quiet);
         let program = Program::new(&path, &argv).unwrap_or_else(|e| usage_error(&e));
         let mut m = Manager::new(program, found.is_some());
         if boot.emergency {

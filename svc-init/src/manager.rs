@@ -52,8 +52,11 @@ pub fn locate_program(
 }
 
 /// The manager's command line: svc-init's pass-through options as flags.
-pub fn arguments(opts: &Options, target: Option<&str>) -> Vec<OsString> {
+pub fn arguments(opts: &Options, target: Option<&str>, quiet: bool) -> Vec<OsString> {
     let mut args = Vec::new();
+    if quiet {
+        args.push(OsString::from("--quiet"));
+    }
     let mut pass = |flag: &str, value: &OsString| {
         args.push(OsString::from(flag));
         args.push(value.clone());
@@ -241,7 +244,7 @@ mod tests {
 
     #[test]
     fn pass_through_arguments() {
-        let args = arguments(&opts(), Some("rescue"));
+        let args = arguments(&opts(), Some("rescue"), false);
         let want = [
             "--services",
             "/a",
@@ -259,8 +262,12 @@ mod tests {
         assert_eq!(args, want.map(OsString::from));
         let mut o = opts();
         o.target = Some("flag".into());
-        assert!(arguments(&o, Some("boot")).contains(&OsString::from("flag")));
-        assert!(arguments(&Options::default(), None).is_empty());
+        assert!(arguments(&o, Some("boot"), false).contains(&OsString::from("flag")));
+        assert!(arguments(&Options::default(), None, false).is_empty());
+        assert_eq!(
+            arguments(&Options::default(), None, true),
+            [OsString::from("--quiet")]
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub struct Args {
     /// The svc-supervise program (default: next to svc-manager, else PATH).
     #[arg(long, env = "SVC_SUPERVISE", value_name = "PATH")]
     pub supervise: Option<PathBuf>,
+    /// Diagnostics below warnings go to the boot log only, not to stderr
+    /// (svc-init passes it for the kernel's `quiet`); the status lines
+    /// stay.
+    #[arg(long)]
+    pub quiet: bool,
     /// Write a line on this descriptor once the target has settled.
     #[arg(long, value_name = "N")]
     pub notify_fd: Option<i32>,

@@ -160,6 +160,7 @@ fn config(args: Args) -> Result<Config, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    output::set_quiet(args.quiet);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SVC_LOG")

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Lines dropped since the last report, per stream.
 static DROPPED_STDOUT: AtomicU64 = AtomicU64::new(0);
@@ -162,12 +162,29 @@ fn write_counted(
     }
 }
 
-/// tracing-subscriber's writer: every event goes through `write_lines`.
+/// `--quiet`: diagnostics below warnings skip stderr.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// tracing-subscriber's writer: every event goes to the boot log, and to
+/// stderr unless it is below a warning and the manager is quiet. (On an
+/// emulated or serial console each line costs the boot real time.)
 pub struct Diagnostics;
 
-impl Write for Diagnostics {
+pub struct DiagnosticLines {
+    to_stderr: bool,
+}
+
+impl Write for DiagnosticLines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        write_lines(Stream::Stderr, buf);
+        if self.to_stderr {
+            write_lines(Stream::Stderr, buf);
+        } else {
+            boot_log_append(buf);
+        }
         Ok(buf.len())
     }
 
@@ -177,10 +194,16 @@ impl Write for Diagnostics {
 }
 
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Diagnostics {
-    type Writer = Diagnostics;
+    type Writer = DiagnosticLines;
 
-    fn make_writer(&'a self) -> Diagnostics {
-        Diagnostics
+    fn make_writer(&'a self) -> DiagnosticLines {
+        DiagnosticLines { to_stderr: true }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> DiagnosticLines {
+        DiagnosticLines {
+            to_stderr: !QUIET.load(Ordering::Relaxed) || *meta.level() <= tracing::Level::WARN,
+        }
     }
 }
 

@@ -207,3 +207,49 @@ fn failed_sysinit_member_ends_the_boot_with_status_3() {
     let m2 = Manager::start(&t, &[]);
     m2.client().wait_state("early", "ready");
 }
+
+/// `--quiet` (svc-init passes it for the kernel's `quiet`): the console
+/// keeps the status lines and the warnings, the boot log gets everything.
+/// Each diagnostic line on a serial or emulated console costs the boot
+/// real time.
+#[test]
+fn a_quiet_manager_keeps_its_info_lines_off_the_console() {
+    let t = Tree::new("early-boot");
+    std::fs::write(t.path("fsck-fails"), "").unwrap();
+    let out_path = t.path("console");
+    let err_path = t.path("stderr");
+    let mut child = Command::new(bin("svc-manager"))
+        .args(t.manager_args())
+        .arg("--quiet")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("SVC_LOG")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("spawn svc-manager");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the manager did not exit: {}", read(&err_path));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    let console = read(&out_path);
+    assert!(console.contains("Starting early"), "{console}");
+    let stderr = read(&err_path);
+    assert!(!stderr.contains(" INFO "), "info on the console: {stderr}");
+    assert!(
+        stderr.contains(" WARN ") || stderr.contains(" ERROR "),
+        "the warnings stay on the console: {stderr}"
+    );
+    let boot = read(&t.path("log").join("boot.log"));
+    assert!(boot.contains(" INFO "), "boot.log: {boot}");
+    assert!(boot.contains("Starting early"), "boot.log: {boot}");
+}

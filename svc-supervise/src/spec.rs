@@ -139,6 +139,7 @@ impl Spec {
         Policy {
             restart: self.restart,
             oneshot: self.kind == Kind::Oneshot,
+            stop_command_after_finish: self.kind == Kind::Oneshot && self.exec_stop.is_some(),
             ready_on_spawn: self.ready == Ready::Started && self.kind != Kind::Forking,
             ready_timeout_ms: self.ready_timeout_ms,
             stop_timeout_ms: self.stop_timeout_ms,

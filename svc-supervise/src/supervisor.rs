@@ -427,6 +427,11 @@ impl Supervisor {
                 return Some(e);
             }
         }
+        if a.run_stop_command
+            && let Some(e) = self.run_stop_command()
+        {
+            return Some(e);
+        }
         if a.prepare
             && let Err(e) = self.prepare()
         {
@@ -644,6 +649,27 @@ impl Supervisor {
         None
     }
 
+    /// `exec-stop` of a finished oneshot. Returns an event when it could
+    /// not be run: the stop is then over.
+    fn run_stop_command(&mut self) -> Option<Event> {
+        let Some(p) = &self.prepared else {
+            return Some(Event::ExitFail);
+        };
+        let Some(cmd) = &p.stop else {
+            return Some(Event::ExitOk);
+        };
+        match spawn::spawn(&p.ctx, cmd, &self.stdio(None)) {
+            Ok(pid) => {
+                self.aux = Some((pid, AuxKind::Stop));
+                None
+            }
+            Err(e) => {
+                self.log.notice_fmt(format_args!("exec-stop: {e}"));
+                Some(Event::ExitFail)
+            }
+        }
+    }
+
     /// Sends `signal` to the service's process group and main process,
     /// once to each process: a main process still in the group is not
     /// signalled again (a shell's trap would run twice).
@@ -849,6 +875,18 @@ impl Supervisor {
                 } else if self.life.state == State::Running {
                     self.check_at = Some(sys::monotonic_ms() + self.spec.check_interval_ms);
                 }
+            }
+            // A finished oneshot's stop command: its end is the stop's.
+            AuxKind::Stop if self.main_pid == 0 && self.life.state == State::Stopping => {
+                self.log.flush_partial();
+                if !how.success() {
+                    self.log.notice_fmt(format_args!("exec-stop failed: {how}"));
+                }
+                self.feed(if how.success() {
+                    Event::ExitOk
+                } else {
+                    Event::ExitFail
+                });
             }
             // The stop timer keeps running: SIGKILL if the service outlives it.
             AuxKind::Stop => {}

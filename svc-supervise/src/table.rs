@@ -161,6 +161,10 @@ pub enum AfterStop {
 pub struct Policy {
     pub restart: RestartPolicy,
     pub oneshot: bool,
+    /// A oneshot with `exec-stop`: once finished, stopping it runs that
+    /// command (the undo half of what it did at start, such as unmounting
+    /// what it mounted), as systemd's RemainAfterExit does.
+    pub stop_command_after_finish: bool,
     /// Ready as soon as the main command is exec'd (`ready = started`, not forking).
     pub ready_on_spawn: bool,
     pub ready_timeout_ms: u64,
@@ -177,6 +181,7 @@ impl Default for Policy {
         Policy {
             restart: RestartPolicy::Always,
             oneshot: false,
+            stop_command_after_finish: false,
             ready_on_spawn: true,
             ready_timeout_ms: 60_000,
             stop_timeout_ms: 10_000,
@@ -202,6 +207,9 @@ pub struct Actions {
     pub watch_ready: bool,
     /// `exec-stop`, or `stop-signal` to the process group.
     pub signal_stop: bool,
+    /// Run `exec-stop` of a finished oneshot (no main process); its exit
+    /// ends the stop.
+    pub run_stop_command: bool,
     /// SIGKILL to the process group and every remaining descendant.
     pub kill_all: bool,
     /// Kill what is left of the process group after the main process exited.
@@ -288,7 +296,7 @@ static TABLE: [[Handler; EVENT_COUNT]; STATE_COUNT] = [
     /* stopping */[stop_then_up, stop_then_once, stop_down, stop_then_up, stop_killed, stopped_ok,  nothing,     stopped_fail,   nothing,     nothing,     stopped_ok,  stopped_fail, escalate],
     /* backoff */ [want_up,    want_once,     cancel_backoff, retry_now,  cancel_backoff, nothing,  nothing,     nothing,        nothing,     nothing,     nothing,     nothing,     retry_now],
     /* failed */  [start_up,   start_once,    to_down,     start_up,      nothing,     nothing,     nothing,     nothing,        nothing,     nothing,     nothing,     nothing,     nothing],
-    /* finished */[start_up,   start_once,    to_down,     start_up,      nothing,     nothing,     nothing,     nothing,        nothing,     nothing,     nothing,     nothing,     nothing],
+    /* finished */[start_up,   start_once,    undo_finished, redo_finished, nothing,     nothing,     nothing,     nothing,        nothing,     nothing,     nothing,     nothing,     nothing],
 ];
 
 impl Lifecycle {
@@ -623,6 +631,35 @@ fn stopped_fail(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
 fn escalate(_: &mut Lifecycle, ctx: &Ctx) -> Actions {
     Actions {
         kill_all: true,
+        arm_timer: Some(ctx.policy.stop_timeout_ms),
+        ..Actions::default()
+    }
+}
+
+/// Stop a finished oneshot: run its `exec-stop` when it has one.
+fn undo_finished(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
+    if !ctx.policy.stop_command_after_finish {
+        return to_down(l, ctx);
+    }
+    l.want = Want::Down;
+    run_stop_command(l, ctx, Settle::Down)
+}
+
+/// Restart a finished oneshot: undo (its `exec-stop`), then run it again.
+fn redo_finished(l: &mut Lifecycle, ctx: &Ctx) -> Actions {
+    if !ctx.policy.stop_command_after_finish {
+        return start_up(l, ctx);
+    }
+    l.want = Want::Up;
+    l.failures = 0;
+    run_stop_command(l, ctx, Settle::Start)
+}
+
+fn run_stop_command(l: &mut Lifecycle, ctx: &Ctx, then: Settle) -> Actions {
+    l.state = State::Stopping;
+    l.after_stop = AfterStop::Then(then);
+    Actions {
+        run_stop_command: true,
         arm_timer: Some(ctx.policy.stop_timeout_ms),
         ..Actions::default()
     }

@@ -1345,3 +1345,49 @@ fn sd_notify_mainpid_and_stopping_are_honoured() {
     let st = sup.wait_state("failed");
     assert_eq!(num(&st, "last_exit_signal"), 9);
 }
+
+#[test]
+fn a_finished_oneshot_runs_its_exec_stop_when_stopped_and_when_restarted() {
+    // The early services' stop halves (unmount, save the seed) used to
+    // need a process held for the whole uptime: a finished oneshot's
+    // exec-stop never ran.
+    let t = Scratch::new("undo");
+    let log = t.path("log");
+    let mut s = svc("undo", &format!("echo did >> {}", log.display()));
+    s.add_string("type", "oneshot").unwrap();
+    s.add_string_array("exec_stop", sh(&format!("echo undid >> {}", log.display())))
+        .unwrap();
+    let mut sup = Sup::managed(&t, s);
+    sup.call("start", |_| {});
+    sup.wait_state("finished");
+    assert_eq!(t.read("log"), "did\n");
+    sup.call("restart", |_| {});
+    wait_for("the restart to undo and do again", || {
+        t.read("log") == "did\nundid\ndid\n"
+    });
+    sup.wait_state("finished");
+    sup.call("stop", |_| {});
+    sup.wait_state("down");
+    assert_eq!(t.read("log"), "did\nundid\ndid\nundid\n");
+}
+
+#[test]
+fn a_finished_oneshots_exec_stop_that_hangs_is_killed_at_stop_timeout() {
+    let t = Scratch::new("undohang");
+    let mut s = svc("undohang", "exit 0");
+    s.add_string("type", "oneshot").unwrap();
+    s.add_string_array("exec_stop", sh("exec sleep 1000"))
+        .unwrap();
+    s.add_number("stop_timeout", 300).unwrap();
+    let mut sup = Sup::managed(&t, s);
+    sup.call("start", |_| {});
+    sup.wait_state("finished");
+    let asked = std::time::Instant::now();
+    sup.call("stop", |_| {});
+    sup.wait_state("down");
+    let took = asked.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "stop took {took:?}"
+    );
+}

@@ -175,7 +175,10 @@ EOF
   echo 'vm.swappiness = 13' >"$stage/etc/sysctl.conf"
   echo 'kernel.pid_max = 54321' >"$stage/etc/sysctl.d/60-svc-test.conf"
   printf '%s\n' '# disk-boot.sh' dummy >"$stage/etc/modules"
-  printf '%s\n' 'auto lo' 'iface lo inet loopback' >"$stage/etc/network/interfaces"
+  # dummy0 (the dummy module above makes it) is what ifup -a must bring
+  # up: lo is up already (svc-init's).
+  printf '%s\n' 'auto lo' 'iface lo inet loopback' '' 'auto dummy0' 'iface dummy0 inet static' \
+    '  address 10.211.0.1' '  netmask 255.255.255.0' >"$stage/etc/network/interfaces"
   printf '#!/bin/sh\necho started >/run/local-started\n' >"$stage/etc/local.d/svc-test.start"
   printf '#!/bin/sh\necho stopped >/data/local-stopped\n' >"$stage/etc/local.d/svc-test.stop"
   chmod 0755 "$stage"/etc/local.d/*
@@ -290,7 +293,7 @@ run_variant() {
   expect "disk-boot/$v/boot1-root-rw" "$log1" root=rw
   expect "disk-boot/$v/boot1-fstab" "$log1" data=mounted swaps=1
   expect "disk-boot/$v/boot1-settings" "$log1" hostname=svc-disk-test swappiness=13 pid_max=54321 \
-    module-dummy=loaded
+    module-dummy=loaded dummy0=up
   expect "disk-boot/$v/boot1-bootmisc" "$log1" utmp=yes dmesg-saved=yes local-start=yes \
     previous-root-token=none
   expect "disk-boot/$v/boot1-getty-console" "$log1" getty-ttyS0=yes

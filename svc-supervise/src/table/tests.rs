@@ -227,6 +227,49 @@ fn oneshot_success_is_finished_and_failure_is_failed() {
 }
 
 #[test]
+fn a_finished_oneshot_with_a_stop_command_runs_it_to_stop_or_restart() {
+    let p = Policy {
+        oneshot: true,
+        stop_command_after_finish: true,
+        restart: RestartPolicy::Never,
+        ..Policy::default()
+    };
+    let mut l = in_state(S::Finished);
+    let a = step(&mut l, E::WantDown, &p);
+    assert_eq!(l.state, S::Stopping);
+    assert!(a.run_stop_command && !a.signal_stop);
+    assert_eq!(a.arm_timer, Some(p.stop_timeout_ms));
+    // The stop command's exit ends the stop, whatever its status.
+    let a = step(&mut l, E::ExitOk, &p);
+    assert_eq!(l.state, S::Down);
+    assert!(a.cleanup);
+    let mut l = in_state(S::Finished);
+    step(&mut l, E::WantDown, &p);
+    step(&mut l, E::ExitFail, &p);
+    assert_eq!(l.state, S::Down);
+    // A stop command that hangs is killed at stop-timeout.
+    let mut l = in_state(S::Finished);
+    step(&mut l, E::WantDown, &p);
+    assert!(step(&mut l, E::Timeout, &p).kill_all);
+    // restart: undo, then run again.
+    let mut l = in_state(S::Finished);
+    let a = step(&mut l, E::WantRestart, &p);
+    assert!(a.run_stop_command);
+    let a = step(&mut l, E::ExitOk, &p);
+    assert_eq!(l.state, S::Starting);
+    assert!(a.run_pre);
+    // Without a stop command a finished oneshot just goes down.
+    let plain = Policy {
+        stop_command_after_finish: false,
+        ..p
+    };
+    let mut l = in_state(S::Finished);
+    let a = step(&mut l, E::WantDown, &plain);
+    assert_eq!(l.state, S::Down);
+    assert!(!a.run_stop_command);
+}
+
+#[test]
 fn on_failure_and_never_policies() {
     let on_failure = Policy {
         restart: RestartPolicy::OnFailure,
@@ -366,6 +409,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
             RestartPolicy::Never,
         ]),
         oneshot,
+        stop_command_after_finish: oneshot && rng.below(2) == 0,
         ready_on_spawn: rng.below(2) == 0,
         ready_timeout_ms: 1_000 + rng.below(3) * 1_000,
         stop_timeout_ms: 500 + rng.below(3) * 500,
@@ -427,9 +471,15 @@ fn check_step(
     if l.state == S::Stopping
         && s != S::Stopping
         && e != E::Stopping
-        && !(a.signal_stop && a.arm_timer == Some(p.stop_timeout_ms))
+        && !((a.signal_stop || (s == S::Finished && a.run_stop_command))
+            && a.arm_timer == Some(p.stop_timeout_ms))
     {
-        return fail("entering stopping signals and arms the stop timer");
+        return fail(
+            "entering stopping signals (or runs a finished oneshot's stop command) and arms the stop timer",
+        );
+    }
+    if a.run_stop_command && !(s == S::Finished && p.stop_command_after_finish) {
+        return fail("only a finished oneshot with a stop command runs it on its own");
     }
     if a.signal_stop && (e == E::Stopping || s == S::Stopping) {
         return fail("a service stopping already is not signalled again");
