@@ -166,11 +166,10 @@ pub fn looks_like(path: &Path, head: &[u8]) -> bool {
     if path.is_dir() {
         return false;
     }
-    if path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".service"))
-    {
+    if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        // Other unit types too, so that they are refused with the reason.
+        n.ends_with(".service") || OTHER_UNIT_TYPES.iter().any(|(s, _)| n.ends_with(s))
+    }) {
         return true;
     }
     String::from_utf8_lossy(head)
@@ -344,6 +343,8 @@ struct Ctx {
     prefix: String,
     instance: Instance,
     draft: Draft,
+    /// User= or Group= is given.
+    has_credentials: bool,
 }
 
 /// Translates a unit (`files[0]`) and its drop-ins (the rest, in order).
@@ -406,6 +407,7 @@ pub fn translate(path: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Draft, Not
         prefix,
         instance,
         draft,
+        has_credentials: false,
     };
     ctx.translate(&mut resolved)?;
     // Whatever is left was not understood.
@@ -872,10 +874,7 @@ impl Ctx {
                 format!("'@': svc runs the program with its path as argv[0], not '{name}'"),
             );
         }
-        if privileged
-            && (self.draft.get(Section::Service, "user").is_some()
-                || self.draft.get(Section::Service, "group").is_some())
-        {
+        if privileged && self.has_credentials {
             self.note(
                 key,
                 v,
@@ -1117,18 +1116,13 @@ impl Ctx {
             }
         }
         let forking = self.draft.get(Section::Service, "type") == Some("forking");
-        // Credentials before commands: '+' is judged against them.
-        for (key, svc) in [("User", "user"), ("Group", "group")] {
-            if let Some(v) = r.last("Service", key)
-                && let Some(s) = self.value(key, &v)
-            {
-                if s.is_empty() || s.contains(char::is_whitespace) {
-                    self.note(key, &v, "not a user or group name");
-                } else {
-                    self.set(Section::Service, svc, &s, (key, &v));
-                }
-            }
-        }
+        // Credentials are written after the commands but known before:
+        // '+' is judged against them.
+        let credentials: Vec<(&str, &str, Val)> = [("User", "user"), ("Group", "group")]
+            .into_iter()
+            .filter_map(|(k, s)| r.last("Service", k).map(|v| (k, s, v)))
+            .collect();
+        self.has_credentials = !credentials.is_empty();
         if let Some(v) = r.last("Service", "DynamicUser")
             && parse_bool(&v.value) == Some(true)
         {
@@ -1264,6 +1258,15 @@ impl Ctx {
             ));
         }
 
+        for (key, svc, v) in credentials {
+            if let Some(s) = self.value(key, &v) {
+                if s.is_empty() || s.contains(char::is_whitespace) {
+                    self.note(key, &v, "not a user or group name");
+                } else {
+                    self.set(Section::Service, svc, &s, (key, &v));
+                }
+            }
+        }
         // Where and how it runs.
         if let Some(v) = r.last("Service", "WorkingDirectory")
             && let Some(s) = self.value("WorkingDirectory", &v)
