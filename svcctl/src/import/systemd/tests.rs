@@ -652,3 +652,18 @@ mod properties {
         }
     }
 }
+
+/// Found by the fuzz target: a NUL byte in a line left out went into the
+/// header comment, which libsvc refuses ("NUL byte in line").
+#[test]
+fn control_characters_of_notes_do_not_break_the_header() {
+    let d = tr(
+        "x.service",
+        "[Unit]\nDocumentation=x\0y\n[Service]\nExecStart=/bin/a\nLimitCORE=in*\0nity\nFoo=a\rb\u{1b}[31m\n",
+    );
+    assert_eq!(d.notes.len(), 2, "{:?}", whys(&d));
+    valid(&d);
+    let text = d.render();
+    assert!(text.contains("LimitCORE=in*\\u{0}nity"), "{text}");
+    assert!(text.contains("Foo=a\\rb\\u{1b}[31m"), "{text}");
+}
