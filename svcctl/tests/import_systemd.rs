@@ -575,3 +575,53 @@ fn debian_units_other_than_services_are_refused() {
     );
     assert!(!t.path("s").exists());
 }
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let t = TempDir::new("imp-fifo");
+    std::fs::create_dir_all(t.path("units")).unwrap();
+    let fifo = t.path("units/x.service");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let plain = t.path("units/plain");
+    // SAFETY: as above.
+    let c = std::ffi::CString::new(plain.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcctl"))
+        .args(["import", "--write"])
+        .arg(t.path("s"))
+        .arg(&fifo)
+        .arg(&plain)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a blocking open would never end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("svcctl import blocked on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: not imported: not a regular file (fifo)",
+            fifo.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: not imported: not a regular file (fifo)",
+            plain.display()
+        )),
+        "{err}"
+    );
+}

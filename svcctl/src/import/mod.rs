@@ -53,8 +53,20 @@ const HEAD: u64 = 4096;
 
 /// The format of `path`: the first that claims it.
 fn guess(path: &Path) -> Result<Format, Note> {
-    let head = if path.is_dir() {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Note::new(path, 0, libsvc::decl::io_reason(&e)))?;
+    let head = if meta.is_dir() {
         Vec::new()
+    } else if !meta.is_file() {
+        // Opening a FIFO would block: only regular files are read.
+        return Err(Note::new(
+            path,
+            0,
+            format!(
+                "not a regular file ({})",
+                libsvc::decl::file_kind(&meta.file_type())
+            ),
+        ));
     } else {
         use std::io::Read;
         let mut head = Vec::new();
