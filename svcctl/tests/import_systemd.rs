@@ -625,3 +625,22 @@ fn a_fifo_is_refused_without_blocking() {
         "{err}"
     );
 }
+
+#[test]
+fn user_mode_writes_into_the_users_directories() {
+    let t = TempDir::new("imp-user");
+    let unit = t.write("units/example.service", SIMPLE);
+    let out = Command::new(env!("CARGO_BIN_EXE_svcctl"))
+        .args(["--user", "import"])
+        .arg(&unit)
+        .env_remove("SVC_SERVICES")
+        .env_remove("SVC_ENABLED")
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", t.path("home"))
+        .env("SVC_RUNTIME_DIR", "/run/user/1000/svc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(t.path("home/.config/svc/services.d/example.ini").is_file());
+    assert!(t.path("home/.config/svc/enabled/default/example").is_file());
+}
