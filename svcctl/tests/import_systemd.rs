@@ -644,3 +644,29 @@ fn user_mode_writes_into_the_users_directories() {
     assert!(t.path("home/.config/svc/services.d/example.ini").is_file());
     assert!(t.path("home/.config/svc/enabled/default/example").is_file());
 }
+
+#[test]
+fn an_instance_file_takes_the_templates_dropins_too() {
+    let t = TempDir::new("imp-inst");
+    let unit = t.write(
+        "units/web@8080.service",
+        "[Service]\nExecStart=/usr/bin/web %i\n",
+    );
+    t.write(
+        "units/web@.service.d/10-a.conf",
+        "[Service]\nRestart=always\nNice=5\n",
+    );
+    t.write("units/web@.service.d/20-b.conf", "[Service]\nNice=7\n");
+    t.write(
+        "units/web@8080.service.d/10-a.conf",
+        "[Service]\nRestart=on-failure\n",
+    );
+    let out = import(&t, &["--dry-run", unit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = text(&out.stdout);
+    assert!(body.contains("exec = /usr/bin/web 8080\n"), "{body}");
+    // The instance's 10-a.conf replaces the template's; 20-b.conf applies.
+    assert!(body.contains("restart = on-failure\n"), "{body}");
+    assert!(body.contains("nice = 7\n"), "{body}");
+    assert!(!body.contains("web@.service.d/10-a.conf"), "{body}");
+}

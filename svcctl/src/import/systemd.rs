@@ -215,8 +215,10 @@ fn read(path: &Path) -> Result<Vec<u8>, Note> {
 }
 
 /// `NAME.service.d/*.conf` next to the unit (and, for an instance
-/// `foo@bar.service`, the template's `foo@.service.d` first), each
-/// directory's files in lexical order, as systemd applies them.
+/// `foo@bar.service`, the template's `foo@.service.d` too), applied as
+/// systemd does: all together in lexical order of their file names, a
+/// file of the instance's directory replacing the template's of the same
+/// name.
 fn dropins(path: &Path) -> Vec<PathBuf> {
     let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
         return Vec::new();
@@ -230,20 +232,21 @@ fn dropins(path: &Path) -> Vec<PathBuf> {
         dirs.push(dir.join(format!("{base}@{suffix}.d")));
     }
     dirs.push(dir.join(format!("{file_name}.d")));
-    let mut out = Vec::new();
+    let mut by_name: std::collections::BTreeMap<std::ffi::OsString, PathBuf> =
+        std::collections::BTreeMap::new();
     for d in dirs {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
-        let mut confs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-            .collect();
-        confs.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-        out.extend(confs);
+        for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if p.extension().is_some_and(|e| e == "conf")
+                && let Some(n) = p.file_name()
+            {
+                by_name.insert(n.to_os_string(), p.clone());
+            }
+        }
     }
-    out
+    by_name.into_values().collect()
 }
 
 /// The svc name a unit file declares: `nginx.service` → `nginx`,
