@@ -12,7 +12,9 @@
 #     debugfs), kmod (depmod, modprobe --show-depends), make;
 #   - a kernel: the package linux-image-cloud-amd64 depends on, fetched with
 #     `apt-get download` and unpacked with dpkg-deb -x into the cache (never
-#     installed). Its path is written to $SVC_TEST_CACHE/kernel/vmlinuz.
+#     installed). Its path is written to $SVC_TEST_CACHE/kernel/vmlinuz;
+#   - the Debian packages the import tests read (apt-get download into
+#     $SVC_TEST_CACHE/import-debs, never installed).
 set -euo pipefail
 
 SVC_TEST_CACHE=${SVC_TEST_CACHE:-/var/cache/svc-tests}
@@ -115,6 +117,21 @@ if [ ! -e "$kernel_link" ]; then
   images=("$tree"/boot/vmlinuz-*)
   ln -sfn "${images[0]}" "$kernel_link"
   rm -rf "$dl"
+fi
+
+# The Debian packages whose systemd units `svcctl import` is tested on
+# (svcctl/tests/import_systemd.rs): downloaded once, never installed.
+import_debs=$SVC_TEST_CACHE/import-debs
+import_pkgs=(nginx-common openssh-server rsyslog cron)
+need_debs=()
+for p in "${import_pkgs[@]}"; do
+  compgen -G "$import_debs/${p}_*.deb" >/dev/null || need_debs+=("$p")
+done
+if [ "${#need_debs[@]}" -gt 0 ]; then
+  echo "downloading for the import tests: ${need_debs[*]}"
+  mkdir -p "$import_debs"
+  id _apt >/dev/null 2>&1 && chown _apt "$import_debs"
+  (cd "$import_debs" && apt-get download "${need_debs[@]}")
 fi
 
 echo "kernel: $(readlink -f "$kernel_link")"

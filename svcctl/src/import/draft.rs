@@ -162,13 +162,17 @@ impl Draft {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for s in &self.sources {
-            let _ = writeln!(out, "# Imported by svcctl import from {}", s.display());
+            let _ = writeln!(
+                out,
+                "# Imported by svcctl import from {}",
+                comment(&s.display().to_string())
+            );
         }
         for r in &self.remarks {
-            let _ = writeln!(out, "# {r}");
+            let _ = writeln!(out, "# {}", comment(r));
         }
         for n in &self.notes {
-            let _ = writeln!(out, "# {n}");
+            let _ = writeln!(out, "# {}", comment(&n.to_string()));
         }
         let mut sections: Vec<Section> = self.entries.iter().map(|(s, _, _)| *s).collect();
         sections.sort();
@@ -181,6 +185,21 @@ impl Draft {
         }
         out
     }
+}
+
+/// Text for a comment line: control characters (a NUL, a line break, a
+/// terminal escape) of a source line shown escaped, since libsvc refuses a
+/// NUL anywhere in a file and a line break would end the comment.
+fn comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One word of an svc command (docs/declarations.md, "command"), quoted
