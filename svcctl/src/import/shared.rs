@@ -337,6 +337,25 @@ pub fn foreground_flags(program: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// A signal as a start-stop-daemon or kill option gives it (`1`, `SIGHUP`,
+/// `HUP`) in svc's spelling; `None` when it is not a signal.
+pub fn signal_name(s: &str) -> Option<String> {
+    let s = s.trim_start_matches("SIG");
+    libsvc::signal::parse_signal(s).ok()?;
+    let named = match s {
+        "1" => "HUP",
+        "2" => "INT",
+        "3" => "QUIT",
+        "9" => "KILL",
+        "10" => "USR1",
+        "12" => "USR2",
+        "14" => "ALRM",
+        "15" => "TERM",
+        other => other,
+    };
+    Some(named.to_string())
+}
+
 /// The words of a source line for a note, shortened.
 pub fn show(words: &[String]) -> String {
     let s = words.join(" ");

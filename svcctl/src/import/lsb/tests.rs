@@ -1,0 +1,157 @@
+use super::*;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lsb/init.d")
+        .join(name)
+}
+
+fn one(name: &str) -> Draft {
+    let mut d = import(&fixture(name)).unwrap_or_else(|n| panic!("{name}: {n}"));
+    assert_eq!(d.len(), 1);
+    d.remove(0)
+}
+
+fn svc(d: &Draft, key: &str) -> Option<String> {
+    d.get(Section::Service, key).map(String::from)
+}
+
+fn dep(d: &Draft, key: &str) -> Option<String> {
+    d.get(Section::Dependencies, key).map(String::from)
+}
+
+fn notes(d: &Draft) -> Vec<String> {
+    d.notes
+        .iter()
+        .map(|n| {
+            format!(
+                "{}:{}: {}",
+                n.file.file_name().unwrap().to_string_lossy(),
+                n.line,
+                n.why
+            )
+        })
+        .collect()
+}
+
+fn has_note(d: &Draft, needle: &str) -> bool {
+    notes(d).iter().any(|n| n.contains(needle))
+}
+
+#[test]
+fn the_header_is_recognised() {
+    let p = Path::new("/etc/init.d/x");
+    assert!(looks_like(
+        p,
+        b"#!/bin/sh\n### BEGIN INIT INFO\n# Provides: x\n"
+    ));
+    assert!(!looks_like(p, b"#!/bin/sh\nexec x\n"));
+    let n = import(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/openrc/init.d/forker")
+            .as_path(),
+    )
+    .unwrap_err();
+    assert!(n.why.contains("not an LSB init script"), "{n}");
+}
+
+#[test]
+fn header_fields_become_name_description_and_dependencies() {
+    let d = one("exampled");
+    assert_eq!(d.name, "exampled");
+    assert_eq!(svc(&d, "description").as_deref(), Some("example daemon"));
+    assert_eq!(dep(&d, "provides").as_deref(), Some("example-server"));
+    assert_eq!(
+        dep(&d, "requires").as_deref(),
+        Some("localmount netmount networking syslog")
+    );
+    assert_eq!(dep(&d, "wants").as_deref(), Some("database"));
+    assert_eq!(dep(&d, "before").as_deref(), Some("frontend"));
+    assert!(has_note(
+        &d,
+        "exampled:4: Required-Start $time (a set clock)"
+    ));
+    assert!(has_note(&d, "exampled:6: Should-Start $named"));
+    assert_eq!(d.enable_in, ["default"]);
+}
+
+#[test]
+fn the_daemon_comes_from_the_start_action_through_functions_and_defaults() {
+    let d = one("exampled");
+    // DAEMON_ARGS from the script, EXAMPLED_OPTS from ../default/exampled;
+    // the `$2` line (conditional, unknowable) does not hide DAEMON_ARGS.
+    assert_eq!(
+        svc(&d, "exec").as_deref(),
+        Some("/usr/sbin/exampled --config /etc/exampled.conf --verbose --log-level warn")
+    );
+    assert!(d.sources.iter().any(|s| s.ends_with("default/exampled")));
+    assert_eq!(svc(&d, "user").as_deref(), Some("example"));
+    assert_eq!(svc(&d, "group").as_deref(), Some("example"));
+    assert_eq!(svc(&d, "nice").as_deref(), Some("5"));
+    assert_eq!(svc(&d, "umask").as_deref(), Some("027"));
+    assert_eq!(svc(&d, "limit-nofile").as_deref(), Some("2048"));
+    assert_eq!(svc(&d, "runtime-directory").as_deref(), Some("exampled"));
+    assert!(has_note(
+        &d,
+        "exampled:35: start: 'chown example /run/exampled'"
+    ));
+}
+
+#[test]
+fn an_unknown_daemon_that_forks_is_forking_with_its_pidfile() {
+    let d = one("exampled");
+    assert_eq!(svc(&d, "type").as_deref(), Some("forking"));
+    assert_eq!(svc(&d, "pidfile").as_deref(), Some("/run/exampled.pid"));
+    let d = one("startd");
+    assert_eq!(svc(&d, "type").as_deref(), Some("forking"));
+    assert_eq!(svc(&d, "pidfile").as_deref(), Some("/var/run/startd.pid"));
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/usr/sbin/startd -q"));
+}
+
+#[test]
+fn stop_retry_and_reload_signal() {
+    let d = one("exampled");
+    assert_eq!(svc(&d, "stop-signal").as_deref(), Some("TERM"));
+    assert_eq!(svc(&d, "stop-timeout").as_deref(), Some("20s"));
+    assert_eq!(svc(&d, "reload-signal").as_deref(), Some("USR1"));
+}
+
+#[test]
+fn background_means_the_daemon_stays_in_the_foreground() {
+    let d = one("bgonly");
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/usr/bin/bgonly -x"));
+    assert_eq!(svc(&d, "type"), None);
+    assert_eq!(svc(&d, "pidfile"), None);
+    assert_eq!(d.enable_in, ["boot"]);
+    assert!(d.notes.is_empty(), "{:?}", notes(&d));
+}
+
+#[test]
+fn a_known_daemon_gets_its_foreground_flag() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/ssh");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: ssh\n### END INIT INFO\ncase $1 in\nstart) start-stop-daemon --start --pidfile /run/sshd.pid --exec /usr/sbin/sshd -- -p 2222 ;;\nreload) start-stop-daemon --stop --signal 1 --pidfile /run/sshd.pid ;;\nesac\n",
+    )
+    .unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    assert_eq!(
+        svc(&d, "exec").as_deref(),
+        Some("/usr/sbin/sshd -p 2222 -D")
+    );
+    assert_eq!(svc(&d, "type"), None);
+    assert_eq!(svc(&d, "reload-signal").as_deref(), Some("HUP"));
+    assert!(d.remarks.iter().any(|r| r.contains("-D")));
+}
+
+#[test]
+fn a_script_that_starts_no_daemon_is_refused() {
+    let n = import(&fixture("clocksave.sh")).unwrap_err();
+    assert_eq!(n.line, 11);
+    assert!(n.why.contains("not a daemon; nothing written"), "{n}");
+}
