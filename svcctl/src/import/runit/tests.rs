@@ -1,0 +1,120 @@
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runit")
+        .join(name)
+}
+
+fn one(name: &str) -> Draft {
+    let mut d = import(&fixture(name)).unwrap_or_else(|n| panic!("{name}: {n}"));
+    assert_eq!(d.len(), 1);
+    d.remove(0)
+}
+
+fn svc(d: &Draft, key: &str) -> Option<String> {
+    d.get(Section::Service, key).map(String::from)
+}
+
+fn notes(d: &Draft) -> Vec<String> {
+    let base = fixture("");
+    d.notes
+        .iter()
+        .map(|n| {
+            let f = n
+                .file
+                .strip_prefix(&base)
+                .unwrap_or(&n.file)
+                .display()
+                .to_string();
+            format!("{f}:{}: {}", n.line, n.why)
+        })
+        .collect()
+}
+
+fn has_note(d: &Draft, needle: &str) -> bool {
+    notes(d).iter().any(|n| n.contains(needle))
+}
+
+#[test]
+fn a_service_directory_is_recognised() {
+    assert!(looks_like(&fixture("webd"), b""));
+    assert!(!looks_like(&fixture("webd/run"), b"#!/bin/sh\n"));
+    assert!(!looks_like(&fixture("nonexistent"), b""));
+}
+
+#[test]
+fn the_exec_line_through_chpst_becomes_exec_user_and_limits() {
+    let d = one("webd");
+    assert_eq!(d.name, "webd");
+    // $PORT from the script, $WEBD_OPTS from ./conf (sourced).
+    assert_eq!(
+        svc(&d, "exec").as_deref(),
+        Some("/usr/bin/webd --port 8080 --threads 4")
+    );
+    assert_eq!(svc(&d, "user").as_deref(), Some("www"));
+    assert_eq!(svc(&d, "group").as_deref(), Some("www"));
+    assert_eq!(svc(&d, "supplementary-groups").as_deref(), Some("adm"));
+    assert_eq!(svc(&d, "limit-nofile").as_deref(), Some("1024"));
+    for k in ["limit-data", "limit-stack", "limit-memlock", "limit-as"] {
+        assert_eq!(svc(&d, k).as_deref(), Some("100000"), "{k}");
+    }
+    assert_eq!(svc(&d, "nice").as_deref(), Some("5"));
+    assert_eq!(svc(&d, "runtime-directory").as_deref(), Some("webd"));
+    assert_eq!(
+        svc(&d, "working-directory"),
+        Some(fixture("webd").display().to_string())
+    );
+    // chpst -e ./env
+    assert_eq!(d.get(Section::Environment, "MODE"), Some("production"));
+}
+
+#[test]
+fn check_becomes_ready_check() {
+    let d = one("webd");
+    assert_eq!(
+        svc(&d, "ready"),
+        Some(format!("check {}", fixture("webd/check").display()))
+    );
+}
+
+#[test]
+fn waits_conf_finish_log_and_control_are_noted() {
+    let d = one("webd");
+    assert!(
+        has_note(&d, "webd/run:3: 'sv check postgres': runit waits"),
+        "{:?}",
+        notes(&d)
+    );
+    assert!(has_note(
+        &d,
+        "webd/run:5: . ./conf: its variables were read now"
+    ));
+    assert!(has_note(&d, "webd/finish:3: 'rm -f /run/webd/socket'"));
+    assert!(!has_note(&d, "webd/finish:2"), "echo is not reported");
+    assert!(has_note(&d, "webd/log/run:0: a log service: svc logs"));
+    assert!(has_note(&d, "webd/control/t:0: a runsv control override"));
+    assert_eq!(d.enable_in, ["default"]);
+}
+
+#[test]
+fn a_down_file_leaves_it_disabled() {
+    let d = one("quiet");
+    assert!(d.enable_in.is_empty());
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/usr/bin/quietd -f"));
+    assert!(d.notes.is_empty(), "{:?}", notes(&d));
+}
+
+#[test]
+fn a_run_without_exec_or_in_another_language_is_refused() {
+    let n = import(&fixture("noexec")).unwrap_err();
+    assert!(n.why.contains("no exec line"), "{n}");
+    let n = import(&fixture("execline")).unwrap_err();
+    assert_eq!(n.line, 1);
+    assert!(
+        n.why.contains("'/bin/execlineb -P': only sh scripts"),
+        "{n}"
+    );
+    let n = import(&fixture("webd/env")).unwrap_err();
+    assert!(n.why.contains("no 'run' file"), "{n}");
+}
