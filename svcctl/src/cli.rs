@@ -200,6 +200,38 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// Write declarations from systemd units, OpenRC and LSB init scripts
+    /// or runit service directories (docs/import.md).
+    ///
+    /// The format of each PATH is guessed unless --from is given. Each
+    /// declaration is validated as `check` would read it, then written to
+    /// DIR (default: the first services directory) and enabled where the
+    /// source says. Every source line not carried over is printed as
+    /// `FILE:LINE: not imported: WHY` on stderr. Exit 0 when everything
+    /// was carried over, 1 when anything was left out or failed, 2 on bad
+    /// usage. With --json: {"ok", "dry_run", "declarations": [{"name",
+    /// "file", "sources", "written", "enabled", "text"}], "notes":
+    /// [{"file", "line", "why"}], "errors", "warnings": [{"severity",
+    /// "file", "line", "message"}]}.
+    Import {
+        /// The source format (default: guessed per PATH).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        from: Option<crate::import::Format>,
+        /// Where to write the declarations (default: the first services
+        /// directory: --services, else /etc/svc/services.d, or the user's
+        /// with --user).
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+        /// Print what would be written and the notes; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace existing declarations.
+        #[arg(long)]
+        force: bool,
+        /// Unit files, init scripts or service directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]

@@ -145,6 +145,22 @@ fn main() -> ExitCode {
             };
             return code(online::add::add(&opts(), &g.services, &declaration, *force));
         }
+        Command::Import {
+            from,
+            write,
+            dry_run,
+            force,
+            paths,
+        } => import::run(
+            g,
+            &import::Options {
+                from: *from,
+                write: write.as_deref(),
+                dry_run: *dry_run,
+                force: *force,
+                paths,
+            },
+        ),
         Command::Generate { what, dir } => generate::run(*what, dir),
     };
     ExitCode::from(status as u8)

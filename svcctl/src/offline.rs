@@ -13,7 +13,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// The directories to read, from the mode and the override flags.
-fn layout(global: &Global) -> Result<Layout, Status> {
+pub(crate) fn layout(global: &Global) -> Result<Layout, Status> {
     let mut layout = if global.user {
         Layout::user_from_env().map_err(|e| {
             complain(e);
@@ -51,11 +51,11 @@ fn load(global: &Global) -> Result<(ServiceSet, Graph, Vec<Diagnostic>), Status>
     Ok((set, graph, diags))
 }
 
-fn sort(diags: &mut [Diagnostic]) {
+pub(crate) fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
 }
 
-fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
+pub(crate) fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     json!({
         "severity": if d.is_error() { "error" } else { "warning" },
         "file": d.file.display().to_string(),
@@ -66,11 +66,28 @@ fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
 
 /// The runtime directory a manager would use: the one given, else the
 /// mode's default. None: user mode without XDG_RUNTIME_DIR.
-fn runtime_dir(global: &Global, given: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn runtime_dir(global: &Global, given: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = given {
         return Some(dir.to_path_buf());
     }
     Paths::for_mode(global.user).ok().map(|p| p.runtime_dir)
+}
+
+/// What `check` reports beyond parsing: what depends on the host, and the
+/// limits met at start (docs/declarations.md). `import` checks what it
+/// writes with this too.
+pub(crate) fn start_limit_diagnostics(set: &ServiceSet, runtime: Option<&Path>) -> Vec<Diagnostic> {
+    let search_path = std::env::var_os("PATH");
+    let mut diags = Vec::new();
+    for d in set.declarations.values() {
+        diags.extend(host_warnings(d, search_path.as_deref()));
+        diags.extend(size_diagnostic(d));
+        diags.extend(env_name_diagnostics(d));
+        if let Some(dir) = runtime {
+            diags.extend(socket_diagnostic(d, dir));
+        }
+    }
+    diags
 }
 
 pub fn check(global: &Global, files: &[PathBuf], runtime: Option<&Path>) -> Status {
@@ -84,21 +101,13 @@ pub fn check(global: &Global, files: &[PathBuf], runtime: Option<&Path>) -> Stat
         let diags = set.diagnostics.clone();
         (set, diags)
     };
-    let search_path = std::env::var_os("PATH");
     let runtime = runtime_dir(global, runtime);
     if runtime.is_none() && !set.declarations.is_empty() {
         complain(
             "warning: XDG_RUNTIME_DIR is not set: supervisor socket paths are not checked (give --runtime-dir)",
         );
     }
-    for d in set.declarations.values() {
-        diags.extend(host_warnings(d, search_path.as_deref()));
-        diags.extend(size_diagnostic(d));
-        diags.extend(env_name_diagnostics(d));
-        if let Some(dir) = &runtime {
-            diags.extend(socket_diagnostic(d, dir));
-        }
-    }
+    diags.extend(start_limit_diagnostics(&set, runtime.as_deref()));
     sort(&mut diags);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;

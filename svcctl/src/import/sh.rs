@@ -847,21 +847,6 @@ pub fn glob(pat: &str, s: &str) -> bool {
     m(&p, &t)
 }
 
-/// Reads a `KEY=VALUE` file sourced by a script (`/etc/conf.d/NAME`,
-/// `/etc/default/NAME`) into `env`, with the same expansion. Returns the
-/// lines it could not follow (line, text).
-pub fn source_into(text: &str, env: &mut Env) -> Vec<(usize, String)> {
-    let script = Script::parse(text);
-    let mut skipped = Vec::new();
-    for cmd in script.top() {
-        env.assign(cmd);
-        if !cmd.words.is_empty() {
-            skipped.push((cmd.line, cmd.words.join(" ")));
-        }
-    }
-    skipped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
