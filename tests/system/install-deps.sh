@@ -117,6 +117,21 @@ if [ ! -e "$kernel_link" ]; then
   rm -rf "$dl"
 fi
 
+# The Debian packages whose init scripts, units and runit directories the
+# import tests read (svcctl/tests/import_*.rs): downloaded, never installed.
+import_debs=$SVC_TEST_CACHE/import-debs
+mkdir -p "$import_debs"
+for pkg in nginx-common openssh-server rsyslog cron runit-services openrc; do
+  if ! compgen -G "$import_debs/${pkg}_*.deb" >/dev/null; then
+    dl=$import_debs/.dl-$pkg
+    rm -rf "$dl" && mkdir -p "$dl"
+    id _apt >/dev/null 2>&1 && chown _apt "$dl"
+    (cd "$dl" && apt-get "${APT_BPO[@]}" download -qq "$pkg")
+    mv "$dl"/"${pkg}"_*.deb "$import_debs"/
+    rm -rf "$dl"
+  fi
+done
+
 echo "kernel: $(readlink -f "$kernel_link")"
 echo "qemu: $(qemu-system-x86_64 --version | head -n1)"
 echo "qemu-img: $(qemu-img --version | head -n1)"

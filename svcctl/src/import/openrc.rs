@@ -773,14 +773,14 @@ fn functions(script: &Script, cx: &mut Ctx) {
                 }
                 continue;
             }
-            let what = if words.is_empty() {
+            let what = if cmd.words.is_empty() {
                 cmd.assigns
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
                     .join(" ")
             } else {
-                show(&words)
+                show(&cmd.words)
             };
             let why = match f.name.as_str() {
                 "stop" => "svc stops the service with stop-signal, then SIGKILL",

@@ -117,11 +117,11 @@ fn logs_capabilities_and_extra_commands_are_noted() {
     ));
     assert!(has_note(
         &d,
-        "init.d/webapp:42: checkconfig(): '/usr/bin/webapp --check-config'"
+        "init.d/webapp:42: checkconfig(): '${command} --check-config'"
     ));
     assert!(has_note(
         &d,
-        "init.d/webapp:37: start_pre(): '/usr/bin/webapp --check-config'"
+        "init.d/webapp:37: start_pre(): '${command} --check-config'"
     ));
     // Printing helpers are not reported.
     assert!(!has_note(&d, "ebegin"));
