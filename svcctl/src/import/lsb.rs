@@ -316,16 +316,17 @@ fn start_path(cx: &Ctx) -> Vec<Cmd> {
             }
         }
     }
-    let arm: Vec<Cmd> = cx
-        .script
-        .top()
-        .filter(|c| {
-            c.arm
-                .as_ref()
-                .is_some_and(|a| a.iter().any(|p| p == "start"))
-        })
-        .cloned()
-        .collect();
+    let in_start = |c: &&Cmd| {
+        c.arm
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|p| p == "start"))
+    };
+    let mut arm: Vec<Cmd> = cx.script.top().filter(in_start).cloned().collect();
+    if arm.is_empty() {
+        // The dispatching `case` may sit in a function the script calls
+        // with "$@" (Debian's hwclock.sh).
+        arm = cx.script.cmds.iter().filter(in_start).cloned().collect();
+    }
     let mut out = Vec::new();
     walk(&cx.script, arm, 0, &mut out);
     out

@@ -250,7 +250,7 @@ pub struct Cmd {
     pub func: Option<String>,
     /// Inside `if`/`while`/`for`/`case`, or after `&&`/`||`: it may not run.
     pub conditional: bool,
-    /// The patterns of the `case` arm it is in (innermost), if any.
+    /// The patterns of the `case` arms it is in (outermost first), if any.
     pub arm: Option<Vec<String>>,
 }
 
@@ -485,10 +485,17 @@ impl Script {
                 || stack[in_func_depth..]
                     .iter()
                     .any(|b| matches!(b, Block::If | Block::Loop | Block::Case { .. }));
-            let arm = stack.iter().rev().find_map(|b| match b {
-                Block::Case { arm } => arm.clone(),
-                _ => None,
-            });
+            // Every enclosing arm: `start)` stays visible inside a nested
+            // `case "$?" in 0|1)`.
+            let arms: Vec<String> = stack
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Case { arm } => arm.clone(),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let arm = (!arms.is_empty()).then_some(arms);
             script.cmds.push(Cmd {
                 line,
                 assigns,

@@ -155,3 +155,32 @@ fn a_script_that_starts_no_daemon_is_refused() {
     assert_eq!(n.line, 11);
     assert!(n.why.contains("not a daemon; nothing written"), "{n}");
 }
+
+#[test]
+fn a_case_in_a_function_is_followed_and_nested_arms_keep_start() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-fn-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/clock");
+    // Debian's hwclock.sh dispatches inside a function.
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: clock\n# Default-Start: S\n### END INIT INFO\n\
+         clk() {\n  case \"$1\" in\n    start)\n      return 0\n      ;;\n    stop) /sbin/hwclock --systohc ;;\n  esac\n}\nclk \"$@\"\n",
+    )
+    .unwrap();
+    let q = dir.join("init.d/nested");
+    std::fs::write(
+        &q,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: nested\n### END INIT INFO\n\
+         case \"$1\" in\n  start)\n    case \"$2\" in\n      fast) start-stop-daemon --start --background --exec /bin/n ;;\n    esac\n    ;;\nesac\n",
+    )
+    .unwrap();
+    let clock = import(&p);
+    let nested = import(&q);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let n = clock.unwrap_err();
+    assert_eq!(n.line, 9, "{n}");
+    assert!(n.why.contains("not a daemon; nothing written"), "{n}");
+    let d = nested.unwrap().remove(0);
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/bin/n"));
+}
