@@ -166,11 +166,10 @@ pub fn looks_like(path: &Path, head: &[u8]) -> bool {
     if path.is_dir() {
         return false;
     }
-    if path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".service"))
-    {
+    if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        // Other unit types too, so that they are refused with the reason.
+        n.ends_with(".service") || OTHER_UNIT_TYPES.iter().any(|(s, _)| n.ends_with(s))
+    }) {
         return true;
     }
     String::from_utf8_lossy(head)
@@ -344,6 +343,8 @@ struct Ctx {
     prefix: String,
     instance: Instance,
     draft: Draft,
+    /// User= or Group= is given.
+    has_credentials: bool,
 }
 
 /// Translates a unit (`files[0]`) and its drop-ins (the rest, in order).
@@ -406,6 +407,7 @@ pub fn translate(path: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Draft, Not
         prefix,
         instance,
         draft,
+        has_credentials: false,
     };
     ctx.translate(&mut resolved)?;
     // Whatever is left was not understood.
@@ -762,14 +764,57 @@ impl Ctx {
         }
     }
 
-    fn set(&mut self, section: Section, key: &str, value: &str) {
-        let v = self.fin(value);
-        self.draft.set(section, key, v);
+    /// Sets `key` when svc accepts the value, else notes the source line.
+    fn set(&mut self, section: Section, key: &str, value: &str, src: (&str, &Val)) {
+        let value = self.fin(value);
+        match self.svc_rejects(section, key, &value) {
+            None => self.draft.set(section, key, value),
+            Some(why) => self.note(src.0, src.1, format!("svc does not accept it: {why}")),
+        }
     }
 
-    fn push(&mut self, section: Section, key: &str, item: &str) {
-        let v = self.fin(item);
-        self.draft.push(section, key, &v);
+    /// Appends an item to a list key when svc accepts it.
+    fn push(&mut self, section: Section, key: &str, item: &str, src: (&str, &Val)) {
+        let item = self.fin(item);
+        match self.svc_rejects(section, key, &item) {
+            None => self.draft.push(section, key, &item),
+            Some(why) => {
+                let one = Val {
+                    value: item.clone(),
+                    ..src.1.clone()
+                };
+                self.note(src.0, &one, format!("svc does not accept it: {why}"));
+            }
+        }
+    }
+
+    /// What libsvc says of `key = value` on its own, in a declaration (or
+    /// a template's instance) that is otherwise valid.
+    fn svc_rejects(&self, section: Section, key: &str, value: &str) -> Option<String> {
+        let mut text = String::from("[service]\nexec = /bin/true\n");
+        let line = format!("{key} = {value}\n");
+        match section {
+            Section::Service => {
+                // The keys another key needs beside it.
+                if key == "pidfile" {
+                    text.push_str("type = forking\n");
+                }
+                if key == "restart-delay" {
+                    text.push_str(&format!("restart-delay-max = {value}\n"));
+                }
+                text.push_str(&line);
+            }
+            Section::Dependencies => text.push_str(&format!("[dependencies]\n{line}")),
+            Section::Environment => text.push_str(&format!("[environment]\n{line}")),
+            Section::Logging => text.push_str(&format!("[logging]\n{line}")),
+        }
+        let (name, instance) = if self.is_template() {
+            ("t@x", Some("x"))
+        } else {
+            ("t", None)
+        };
+        let (_, diags) = libsvc::decl::parse(name, Path::new("t.ini"), text.as_bytes(), instance);
+        diags.into_iter().find(|d| d.is_error()).map(|d| d.message)
     }
 
     /// A command line of `key` as svc writes it, or None (with a note).
@@ -829,10 +874,7 @@ impl Ctx {
                 format!("'@': svc runs the program with its path as argv[0], not '{name}'"),
             );
         }
-        if privileged
-            && (self.draft.get(Section::Service, "user").is_some()
-                || self.draft.get(Section::Service, "group").is_some())
-        {
+        if privileged && self.has_credentials {
             self.note(
                 key,
                 v,
@@ -988,7 +1030,7 @@ impl Ctx {
                         if name == self.draft.name {
                             continue;
                         }
-                        self.push(Section::Dependencies, svc_key, &name);
+                        self.push(Section::Dependencies, svc_key, &name, (key, &v));
                         out.push(name);
                     }
                     Ok(None) => {}
@@ -1011,7 +1053,12 @@ impl Ctx {
         if let Some(v) = r.last("Unit", "Description")
             && let Some(d) = self.value("Description", &v)
         {
-            self.set(Section::Service, "description", d.trim());
+            self.set(
+                Section::Service,
+                "description",
+                d.trim(),
+                ("Description", &v),
+            );
         }
         for v in r.take("Unit", "Documentation") {
             self.draft.remarks.push(format!(
@@ -1069,18 +1116,13 @@ impl Ctx {
             }
         }
         let forking = self.draft.get(Section::Service, "type") == Some("forking");
-        // Credentials before commands: '+' is judged against them.
-        for (key, svc) in [("User", "user"), ("Group", "group")] {
-            if let Some(v) = r.last("Service", key)
-                && let Some(s) = self.value(key, &v)
-            {
-                if s.is_empty() || s.contains(char::is_whitespace) {
-                    self.note(key, &v, "not a user or group name");
-                } else {
-                    self.set(Section::Service, svc, &s);
-                }
-            }
-        }
+        // Credentials are written after the commands but known before:
+        // '+' is judged against them.
+        let credentials: Vec<(&str, &str, Val)> = [("User", "user"), ("Group", "group")]
+            .into_iter()
+            .filter_map(|(k, s)| r.last("Service", k).map(|v| (k, s, v)))
+            .collect();
+        self.has_credentials = !credentials.is_empty();
         if let Some(v) = r.last("Service", "DynamicUser")
             && parse_bool(&v.value) == Some(true)
         {
@@ -1093,7 +1135,12 @@ impl Ctx {
         for v in r.take("Service", "SupplementaryGroups") {
             if let Some(s) = self.value("SupplementaryGroups", &v) {
                 for g in s.split_whitespace() {
-                    self.push(Section::Service, "supplementary-groups", g);
+                    self.push(
+                        Section::Service,
+                        "supplementary-groups",
+                        g,
+                        ("SupplementaryGroups", &v),
+                    );
                 }
             }
         }
@@ -1142,11 +1189,19 @@ impl Ctx {
             }
         }
         if self.draft.get(Section::Service, "exec").is_none() {
-            return Err(Note::new(
-                &main_file,
-                0,
-                "ExecStart= could not be translated (see the notes); nothing written",
-            ));
+            // The note that says why is the one about ExecStart.
+            return Err(
+                match self
+                    .draft
+                    .notes
+                    .iter()
+                    .rev()
+                    .find(|n| n.why.starts_with("ExecStart="))
+                {
+                    Some(n) => n.clone(),
+                    None => Note::new(&main_file, 0, "ExecStart= could not be translated"),
+                },
+            );
         }
         for (i, v) in r.take("Service", "ExecStop").into_iter().enumerate() {
             if i > 0 {
@@ -1185,7 +1240,7 @@ impl Ctx {
                     } else {
                         format!("/run/{p}")
                     };
-                    self.set(Section::Service, "pidfile", &p);
+                    self.set(Section::Service, "pidfile", &p, ("PIDFile", &v));
                 }
             }
             Some(v) => self.note(
@@ -1203,6 +1258,15 @@ impl Ctx {
             ));
         }
 
+        for (key, svc, v) in credentials {
+            if let Some(s) = self.value(key, &v) {
+                if s.is_empty() || s.contains(char::is_whitespace) {
+                    self.note(key, &v, "not a user or group name");
+                } else {
+                    self.set(Section::Service, svc, &s, (key, &v));
+                }
+            }
+        }
         // Where and how it runs.
         if let Some(v) = r.last("Service", "WorkingDirectory")
             && let Some(s) = self.value("WorkingDirectory", &v)
@@ -1220,7 +1284,12 @@ impl Ctx {
             } else if !path.starts_with('/') {
                 self.note("WorkingDirectory", &v, "not an absolute path");
             } else {
-                self.set(Section::Service, "working-directory", &path);
+                self.set(
+                    Section::Service,
+                    "working-directory",
+                    &path,
+                    ("WorkingDirectory", &v),
+                );
                 if optional {
                     self.note(
                         "WorkingDirectory",
@@ -1234,7 +1303,12 @@ impl Ctx {
             && let Some(s) = self.value("RootDirectory", &v)
         {
             if s.starts_with('/') {
-                self.set(Section::Service, "root-directory", &s);
+                self.set(
+                    Section::Service,
+                    "root-directory",
+                    &s,
+                    ("RootDirectory", &v),
+                );
             } else {
                 self.note("RootDirectory", &v, "not an absolute path");
             }
@@ -1242,16 +1316,19 @@ impl Ctx {
         if let Some(v) = r.last("Service", "UMask") {
             let digits = v.value.trim();
             match u32::from_str_radix(digits, 8) {
-                Ok(n) if n <= 0o777 && !digits.starts_with('+') => {
-                    self.set(Section::Service, "umask", &format!("{n:03o}"))
-                }
+                Ok(n) if n <= 0o777 && !digits.starts_with('+') => self.set(
+                    Section::Service,
+                    "umask",
+                    &format!("{n:03o}"),
+                    ("UMask", &v),
+                ),
                 _ => self.note("UMask", &v, "not an octal mode"),
             }
         }
         if let Some(v) = r.last("Service", "Nice") {
             match v.value.trim().parse::<i32>() {
                 Ok(n) if (-20..=19).contains(&n) => {
-                    self.set(Section::Service, "nice", &n.to_string())
+                    self.set(Section::Service, "nice", &n.to_string(), ("Nice", &v))
                 }
                 _ => self.note("Nice", &v, "not a nice level from -20 to 19"),
             }
@@ -1262,6 +1339,7 @@ impl Ctx {
                     Section::Service,
                     "no-new-privileges",
                     if b { "yes" } else { "no" },
+                    ("NoNewPrivileges", &v),
                 ),
                 None => self.note("NoNewPrivileges", &v, "not a boolean"),
             }
@@ -1273,7 +1351,12 @@ impl Ctx {
                         .components()
                         .all(|c| matches!(c, std::path::Component::Normal(_)));
                     if ok {
-                        self.push(Section::Service, "runtime-directory", d);
+                        self.push(
+                            Section::Service,
+                            "runtime-directory",
+                            d,
+                            ("RuntimeDirectory", &v),
+                        );
                     } else {
                         let one = Val {
                             value: d.to_string(),
@@ -1341,8 +1424,13 @@ impl Ctx {
             }
             wanted_by.extend(self.deps(key, vals, "wanted-by"));
         }
+        wanted_by.dedup();
         if !self.is_template() {
-            self.draft.enable_in = wanted_by.clone();
+            for t in &wanted_by {
+                if !self.draft.enable_in.contains(t) {
+                    self.draft.enable_in.push(t.clone());
+                }
+            }
         }
         for v in r.take("Install", "Alias") {
             let Some(value) = self.value("Alias", &v) else {
@@ -1355,7 +1443,7 @@ impl Ctx {
                 };
                 match a.strip_suffix(".service") {
                     Some(n) if libsvc::names::classify(n) == Ok(libsvc::names::NameKind::Plain) => {
-                        self.push(Section::Dependencies, "provides", n)
+                        self.push(Section::Dependencies, "provides", n, ("Alias", &v))
                     }
                     _ => self.note(
                         "Alias",
@@ -1423,7 +1511,7 @@ impl Ctx {
                 } else if let Some(why) = line_problem(val) {
                     self.note("Environment", &one, why);
                 } else {
-                    self.set(Section::Environment, name, val);
+                    self.set(Section::Environment, name, val, ("Environment", &one));
                 }
             }
         }
@@ -1441,7 +1529,12 @@ impl Ctx {
             }
             let item =
                 super::draft::quote_word(&format!("{}{path}", if optional { "-" } else { "" }));
-            self.push(Section::Service, "environment-file", &item);
+            self.push(
+                Section::Service,
+                "environment-file",
+                &item,
+                ("EnvironmentFile", &v),
+            );
         }
         for key in ["PassEnvironment", "UnsetEnvironment"] {
             for v in r.take("Service", key) {
@@ -1479,15 +1572,15 @@ impl Ctx {
             // systemd restarts nothing by default.
             None => {
                 if !oneshot {
-                    self.set(Section::Service, "restart", "never");
+                    self.draft.set(Section::Service, "restart", "never");
                 }
             }
             Some(v) => match v.value.as_str() {
-                "no" => self.set(Section::Service, "restart", "never"),
-                "always" => self.set(Section::Service, "restart", "always"),
-                "on-failure" => self.set(Section::Service, "restart", "on-failure"),
+                "no" => self.draft.set(Section::Service, "restart", "never"),
+                "always" => self.draft.set(Section::Service, "restart", "always"),
+                "on-failure" => self.draft.set(Section::Service, "restart", "on-failure"),
                 "on-abnormal" | "on-abort" | "on-watchdog" => {
-                    self.set(Section::Service, "restart", "on-failure");
+                    self.draft.set(Section::Service, "restart", "on-failure");
                     self.note(
                         "Restart",
                         &v,
@@ -1495,7 +1588,7 @@ impl Ctx {
                     );
                 }
                 "on-success" => {
-                    self.set(Section::Service, "restart", "never");
+                    self.draft.set(Section::Service, "restart", "never");
                     self.note(
                         "Restart",
                         &v,
@@ -1510,8 +1603,13 @@ impl Ctx {
         {
             // systemd waits the same time before every restart: no
             // doubling.
-            self.set(Section::Service, "restart-delay", &d);
-            self.set(Section::Service, "restart-delay-max", &d);
+            self.set(Section::Service, "restart-delay", &d, ("RestartSec", &v));
+            self.set(
+                Section::Service,
+                "restart-delay-max",
+                &d,
+                ("RestartSec", &v),
+            );
         }
         let both = r.last("Service", "TimeoutSec");
         for (key, svc) in [
@@ -1524,18 +1622,17 @@ impl Ctx {
                     if d == "0s" {
                         self.note(key, &v, "0 (no limit): svc has no unlimited wait here");
                     } else {
-                        self.set(Section::Service, svc, &d);
+                        self.set(Section::Service, svc, &d, (key, &v));
                     }
                 }
             }
         }
         if let Some(v) = r.last("Service", "KillSignal") {
             match libsvc::signal::parse_signal(&v.value) {
-                Ok(_) => self.set(
-                    Section::Service,
-                    "stop-signal",
-                    v.value.trim_start_matches("SIG"),
-                ),
+                Ok(_) => {
+                    let sig = v.value.trim_start_matches("SIG").to_string();
+                    self.set(Section::Service, "stop-signal", &sig, ("KillSignal", &v))
+                }
                 Err(e) => self.note("KillSignal", &v, e.to_string()),
             }
         }
@@ -1630,9 +1727,9 @@ impl Ctx {
                     if !below(&s, &h) {
                         self.note(key, &v, "the soft limit is above the hard limit");
                     } else if s == h {
-                        self.set(Section::Service, svc, &s);
+                        self.set(Section::Service, svc, &s, (key, &v));
                     } else {
-                        self.set(Section::Service, svc, &format!("{s}:{h}"));
+                        self.set(Section::Service, svc, &format!("{s}:{h}"), (key, &v));
                     }
                 }
                 _ => self.note(key, &v, "not a limit svc can read"),
@@ -1695,8 +1792,8 @@ impl Ctx {
             );
         }
         match stdout {
-            Out::Null => self.set(Section::Logging, "output", "null"),
-            Out::Console => self.set(Section::Logging, "output", "console"),
+            Out::Null => self.draft.set(Section::Logging, "output", "null"),
+            Out::Console => self.draft.set(Section::Logging, "output", "console"),
             Out::Log | Out::Same => {}
         }
         if let Some(v) = r.last("Service", "StandardInput")
