@@ -159,6 +159,7 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
     let (line, ssd) = start_command(&mut cx)?;
     daemon(&mut cx, line, ssd);
     stop_and_reload(&mut cx);
+    shared::drop_invalid(&mut cx.draft)?;
     cx.draft
         .notes
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

@@ -71,7 +71,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn var(&self, name: &str) -> Option<&str> {
-        self.env.known(name).filter(|v| !v.is_empty())
+        self.env.known(name).filter(|v| !v.trim().is_empty())
     }
 
     fn set_line(&self, name: &str) -> (PathBuf, usize) {
@@ -282,6 +282,7 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
     depend(&script, &mut cx);
     functions(&script, &mut cx);
     enablement(&mut cx, &file_name);
+    shared::drop_invalid(&mut cx.draft)?;
     cx.draft
         .notes
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

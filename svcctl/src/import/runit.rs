@@ -114,6 +114,7 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
     );
     run_script(&mut cx, &text)?;
     companions(&mut cx)?;
+    shared::drop_invalid(&mut cx.draft)?;
     cx.draft
         .notes
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

@@ -558,7 +558,13 @@ pub enum Val {
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, Val>,
+    /// `${a:-${b:-…}}` nesting being expanded, bounded so that a hostile
+    /// script cannot exhaust the stack.
+    depth: usize,
 }
+
+/// How deep `${…}` may nest (real scripts use two or three levels).
+const MAX_DEPTH: usize = 32;
 
 impl Env {
     pub fn set(&mut self, name: &str, v: Val) {
@@ -744,6 +750,16 @@ fn lookup(name: &str, env: &Env) -> Result<Option<String>, String> {
 
 /// The inside of `${…}`.
 fn param(inner: &str, env: &mut Env) -> Result<String, String> {
+    if env.depth >= MAX_DEPTH {
+        return Err(format!("${{…}} nested more than {MAX_DEPTH} deep"));
+    }
+    env.depth += 1;
+    let r = param_inner(inner, env);
+    env.depth -= 1;
+    r
+}
+
+fn param_inner(inner: &str, env: &mut Env) -> Result<String, String> {
     if let Some(name) = inner.strip_prefix('#') {
         return Ok(lookup(name, env)?.unwrap_or_default().len().to_string());
     }
@@ -841,17 +857,27 @@ fn strip_pattern(v: &str, pat: &str, op: &str) -> String {
 
 /// Whether `s` matches the glob `pat` (`*`, `?`, literal characters).
 pub fn glob(pat: &str, s: &str) -> bool {
+    // Linear backtracking to the last `*`: never exponential.
     let p: Vec<char> = pat.chars().collect();
     let t: Vec<char> = s.chars().collect();
-    fn m(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len()).any(|k| m(&p[1..], &t[k..])),
-            Some('?') => !t.is_empty() && m(&p[1..], &t[1..]),
-            Some(c) => t.first() == Some(c) && m(&p[1..], &t[1..]),
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
         }
     }
-    m(&p, &t)
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -962,6 +988,45 @@ mod tests {
             marks,
             [(1, true), (2, true), (4, false), (4, true), (5, false)]
         );
+    }
+
+    #[test]
+    fn many_stars_do_not_take_exponential_time() {
+        let t = std::time::Instant::now();
+        let v = "a".repeat(60);
+        let pat = format!("{}b", "*".repeat(30));
+        assert!(!glob(&pat, &v));
+        let mut env = Env::default();
+        env.set_known("v", v);
+        assert!(expand_string(&format!("${{v#{pat}}}"), &mut env).is_ok());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn deeply_nested_expansions_are_refused_not_a_stack_overflow() {
+        let n = 100_000;
+        let raw = format!("{}x{}", "${a:-".repeat(n), "}".repeat(n));
+        let mut env = Env::default();
+        let e = expand_string(&raw, &mut env).unwrap_err();
+        assert!(e.contains("nested"), "{e}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_any_text_never_panics(text in "[ -~\\n\\t]{0,400}") {
+            let s = Script::parse(&text);
+            let mut env = Env::default();
+            for c in &s.cmds {
+                env.assign(c);
+                for w in &c.words {
+                    let _ = expand_fields(w, &mut env);
+                }
+            }
+        }
     }
 
     #[test]

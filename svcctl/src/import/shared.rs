@@ -356,6 +356,111 @@ pub fn signal_name(s: &str) -> Option<String> {
     Some(named.to_string())
 }
 
+/// What libsvc says of `key = value` alone in an otherwise valid
+/// declaration (a template's instance for a template), or None.
+fn svc_rejects(template: bool, section: Section, key: &str, value: &str) -> Option<String> {
+    let mut text = String::from("[service]\nexec = /bin/true\n");
+    let line = format!("{key} = {value}\n");
+    match section {
+        Section::Service => {
+            // The keys another key needs beside it.
+            if key == "pidfile" {
+                text.push_str("type = forking\n");
+            }
+            if key == "type" && value == "forking" {
+                text.push_str("pidfile = /run/t.pid\n");
+            }
+            if key == "restart-delay" {
+                text.push_str(&format!("restart-delay-max = {value}\n"));
+            }
+            if key == "exec" {
+                text = String::from("[service]\n");
+            }
+            text.push_str(&line);
+        }
+        Section::Dependencies => text.push_str(&format!("[dependencies]\n{line}")),
+        Section::Environment => text.push_str(&format!("[environment]\n{line}")),
+        Section::Logging => text.push_str(&format!("[logging]\n{line}")),
+    }
+    let (name, instance) = if template {
+        ("t@x", Some("x"))
+    } else {
+        ("t", None)
+    };
+    let (_, diags) = libsvc::decl::parse(name, Path::new("t.ini"), text.as_bytes(), instance);
+    diags.into_iter().find(|d| d.is_error()).map(|d| d.message)
+}
+
+/// The keys whose value is a list of items (each checked on its own).
+fn is_list(section: Section, key: &str) -> bool {
+    section == Section::Dependencies
+        || matches!(
+            key,
+            "runtime-directory" | "supplementary-groups" | "environment-file"
+        )
+}
+
+/// Drops every value svc would reject (a script's `umask=abc`, a relative
+/// `directory`), each with a note naming it: what is written always passes
+/// `svcctl check`. List keys keep their valid items.
+pub fn drop_invalid(d: &mut Draft) -> Result<(), super::draft::Note> {
+    // Notes and remarks are written as one comment line each.
+    let one_line = |s: &mut String| {
+        if s.contains(['\n', '\r']) {
+            *s = s.replace(['\n', '\r'], " ");
+        }
+    };
+    d.notes.iter_mut().for_each(|n| one_line(&mut n.why));
+    d.remarks.iter_mut().for_each(one_line);
+    let template = d.name.ends_with('@');
+    let source = d.sources[0].clone();
+    let entries: Vec<(Section, String, String)> = d
+        .entries()
+        .map(|(s, k, v)| (s, k.to_string(), v.to_string()))
+        .collect();
+    for (section, key, value) in entries {
+        let Some(why) = svc_rejects(template, section, &key, &value) else {
+            continue;
+        };
+        d.remove(section, &key);
+        if is_list(section, &key) {
+            for item in value.split_whitespace() {
+                match svc_rejects(template, section, &key, item) {
+                    None => d.push(section, &key, item),
+                    Some(why) => d.not_imported(
+                        &source,
+                        0,
+                        format!("{key} = {item}: not valid in svc ({why})"),
+                    ),
+                }
+            }
+        } else if key == "exec" {
+            return Err(super::draft::Note::new(
+                &source,
+                0,
+                format!("exec = {value}: not valid in svc ({why}); nothing written"),
+            ));
+        } else {
+            d.not_imported(
+                &source,
+                0,
+                format!("{key} = {value}: not valid in svc ({why})"),
+            );
+        }
+    }
+    if d.get(Section::Service, "type") == Some("forking")
+        && d.get(Section::Service, "pidfile").is_none()
+    {
+        d.remove(Section::Service, "type");
+        d.not_imported(
+            &source,
+            0,
+            "type = forking left out with its pid file: svc cannot follow a daemon that forks without one",
+        );
+    }
+    Ok(())
+}
+
 /// The words of a source line for a note, shortened.
 pub fn show(words: &[String]) -> String {
     let s = words.join(" ");

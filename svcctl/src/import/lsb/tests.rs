@@ -184,3 +184,47 @@ fn a_case_in_a_function_is_followed_and_nested_arms_keep_start() {
     let d = nested.unwrap().remove(0);
     assert_eq!(svc(&d, "exec").as_deref(), Some("/bin/n"));
 }
+
+fn valid(d: &Draft) -> Result<(), String> {
+    let text = d.render();
+    let (_, diags) = libsvc::decl::parse(&d.name, Path::new("t.ini"), text.as_bytes(), None);
+    match diags.into_iter().find(|x| x.is_error()) {
+        Some(e) => Err(format!("{}\n{text}", e.message)),
+        None => Ok(()),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any header values, daemon, arguments, pid file and stop schedule:
+    /// never a panic; whatever is imported is a valid declaration.
+    #[test]
+    fn any_lsb_script_imports_valid_or_is_refused(
+        provides in "[ -~]{0,20}",
+        required in "[ -~]{0,30}",
+        levels in "[ -~]{0,10}",
+        daemon in "[ -~]{0,20}",
+        args in "[ -~]{0,30}",
+        pidfile in "[ -~]{0,20}",
+        retry in "[ -~]{0,16}",
+        opts in proptest::sample::select(vec!["", "--background", "--chuid x:y", "--nicelevel", "-N 5", "--umask 77"]),
+    ) {
+        let clean = |s: &str| s.replace(['"', '\\', '$', '`', '\n'], "_");
+        let text = format!(
+            "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {provides}\n# Required-Start: {required}\n# Default-Start: {levels}\n### END INIT INFO\nDAEMON=\"{}\"\nARGS=\"{}\"\nPIDFILE=\"{}\"\ncase \"$1\" in\n  start) start-stop-daemon --start {opts} --pidfile \"$PIDFILE\" --exec \"$DAEMON\" -- $ARGS ;;\n  stop) start-stop-daemon --stop --retry \"{}\" --pidfile \"$PIDFILE\" ;;\nesac\n",
+            clean(&daemon), clean(&args), clean(&pidfile), clean(&retry)
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "svc-lsb-prop-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(dir.join("init.d")).unwrap();
+        let p = dir.join("init.d/prop");
+        std::fs::write(&p, &text).unwrap();
+        let r = import(&p);
+        std::fs::remove_dir_all(&dir).unwrap();
+        if let Ok(ds) = r {
+            for d in ds {
+                proptest::prop_assert!(valid(&d).is_ok(), "{}\n{:?}", text, valid(&d));
+            }
+        }
+    }
+}

@@ -277,3 +277,103 @@ fn unknown_values_are_noted_not_guessed() {
         notes(&d)
     );
 }
+
+/// Whether libsvc accepts the rendered draft on its own.
+fn valid(d: &Draft) -> Result<(), String> {
+    let (name, instance) = if d.name.ends_with('@') {
+        (format!("{}x", d.name), Some("x"))
+    } else {
+        (d.name.clone(), None)
+    };
+    let text = d.render();
+    let (_, diags) = libsvc::decl::parse(&name, Path::new("t.ini"), text.as_bytes(), instance);
+    match diags.into_iter().find(|x| x.is_error()) {
+        Some(e) => Err(format!("{}\n{text}", e.message)),
+        None => Ok(()),
+    }
+}
+
+#[test]
+fn bad_values_are_left_out_with_a_note_and_the_rest_is_valid() {
+    let dir = std::env::temp_dir().join(format!("svc-openrc-bad-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/bad");
+    std::fs::write(
+        &p,
+        "#!/sbin/openrc-run\ncommand=/bin/x\ncommand_background=yes\numask=99z\ndirectory=relative/dir\nrespawn_max=-3\ndepend() {\n  need good 'bad:name'\n}\n",
+    )
+    .unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    valid(&d).unwrap();
+    assert_eq!(svc(&d, "umask"), None);
+    assert_eq!(svc(&d, "working-directory"), None);
+    assert_eq!(dep(&d, "requires").as_deref(), Some("good"));
+    assert!(
+        has_note(&d, "umask = 99z: not valid in svc"),
+        "{:?}",
+        notes(&d)
+    );
+    assert!(
+        has_note(&d, "working-directory = relative/dir: not valid in svc"),
+        "{:?}",
+        notes(&d)
+    );
+    assert!(
+        has_note(&d, "requires = bad:name: not valid in svc"),
+        "{:?}",
+        notes(&d)
+    );
+    assert!(
+        has_note(&d, "respawn_max=-3: not a number"),
+        "{:?}",
+        notes(&d)
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any mix of the documented variables, any values: never a panic, and
+    /// whatever is imported is a valid declaration.
+    #[test]
+    fn any_script_imports_valid_or_is_refused(
+        vars in proptest::collection::vec(
+            (proptest::sample::select(vec![
+                "command", "command_args", "command_args_foreground", "command_user",
+                "command_background", "pidfile", "directory", "chroot", "umask",
+                "output_log", "error_log", "supervisor", "respawn_delay", "respawn_max",
+                "retry", "rc_ulimit", "capabilities", "extra_commands", "stopsig",
+                "description", "start_stop_daemon_args", "no_new_privs",
+            ]), "[ -~]{0,24}"),
+            0..12,
+        ),
+        deps in proptest::collection::vec(
+            (proptest::sample::select(vec!["need", "use", "want", "after", "before", "provide"]),
+             "[ -~]{0,16}"),
+            0..5,
+        ),
+    ) {
+        let dir = std::env::temp_dir().join(format!(
+            "svc-openrc-prop-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(dir.join("init.d")).unwrap();
+        let p = dir.join("init.d/prop");
+        let mut text = String::from("#!/sbin/openrc-run\n");
+        for (k, v) in &vars {
+            text.push_str(&format!("{k}=\"{}\"\n", v.replace(['"', '\\', '$', '`'], "_")));
+        }
+        text.push_str("depend() {\n");
+        for (k, v) in &deps {
+            text.push_str(&format!("  {k} {v}\n"));
+        }
+        text.push_str("}\n");
+        std::fs::write(&p, &text).unwrap();
+        let r = import(&p);
+        std::fs::remove_dir_all(&dir).unwrap();
+        if let Ok(ds) = r {
+            for d in ds {
+                proptest::prop_assert!(valid(&d).is_ok(), "{}\n{:?}", text, valid(&d));
+            }
+        }
+    }
+}

@@ -118,3 +118,54 @@ fn a_run_without_exec_or_in_another_language_is_refused() {
     let n = import(&fixture("webd/env")).unwrap_err();
     assert!(n.why.contains("no 'run' file"), "{n}");
 }
+
+fn valid(d: &Draft) -> Result<(), String> {
+    let text = d.render();
+    let (_, diags) = libsvc::decl::parse(&d.name, Path::new("t.ini"), text.as_bytes(), None);
+    match diags.into_iter().find(|x| x.is_error()) {
+        Some(e) => Err(format!("{}\n{text}", e.message)),
+        None => Ok(()),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any chpst options and command: never a panic; whatever is imported
+    /// is a valid declaration.
+    #[test]
+    fn any_run_file_imports_valid_or_is_refused(
+        chpst in proptest::collection::vec(
+            (proptest::sample::select(vec!["-u", "-U", "-e", "-/", "-C", "-n", "-m", "-o", "-p", "-d", "-f", "-c", "-r", "-t", "-v", "-P", "-l", "-b", "-0", "-z"]),
+             "[!-~]{0,12}"),
+            0..5,
+        ),
+        cmd in "[ -~]{0,30}",
+        check in proptest::bool::ANY,
+        down in proptest::bool::ANY,
+    ) {
+        let clean = |s: &str| s.replace(['"', '\\', '$', '`', '\'', '\n'], "_");
+        let mut line = String::from("exec chpst");
+        for (o, v) in &chpst {
+            line.push_str(&format!(" {o} '{}'", clean(v)));
+        }
+        line.push_str(&format!(" {} 2>&1", clean(&cmd)));
+        let dir = std::env::temp_dir().join(format!(
+            "svc-runit-prop-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let sv = dir.join("sv/prop");
+        std::fs::create_dir_all(&sv).unwrap();
+        std::fs::write(sv.join("run"), format!("#!/bin/sh\n{line}\n")).unwrap();
+        if check {
+            std::fs::write(sv.join("check"), "#!/bin/sh\ntrue\n").unwrap();
+        }
+        if down {
+            std::fs::write(sv.join("down"), "").unwrap();
+        }
+        let r = import(&sv);
+        std::fs::remove_dir_all(&dir).unwrap();
+        if let Ok(ds) = r {
+            for d in ds {
+                proptest::prop_assert!(valid(&d).is_ok(), "{}\n{:?}", line, valid(&d));
+            }
+        }
+    }
+}
