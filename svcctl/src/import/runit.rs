@@ -280,8 +280,8 @@ fn chpst(cx: &mut Ctx, line: usize, argv: &[String]) -> Result<Vec<String>, Note
             let limit = |d: &mut Draft, k: &str, v: &str| d.set(Section::Service, k, v.to_string());
             match f {
                 'u' => {
-                    let v = value.trim_start_matches(':');
-                    let mut parts = v.split(':');
+                    // `-u :GROUP` sets only the group.
+                    let mut parts = value.split(':');
                     if let Some(u) = parts.next().filter(|u| !u.is_empty()) {
                         d.set(Section::Service, "user", u);
                     }

@@ -377,3 +377,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn supervisor_s6_is_noted_and_the_command_kept_in_the_foreground() {
+    let d = one("s6svc");
+    assert_eq!(
+        svc(&d, "exec").as_deref(),
+        Some("/usr/bin/s6svc --foreground")
+    );
+    assert!(
+        has_note(
+            &d,
+            "init.d/s6svc:3: supervisor=s6: s6 runs /var/svc.d/s6svc/run"
+        ),
+        "{:?}",
+        notes(&d)
+    );
+}

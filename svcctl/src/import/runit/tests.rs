@@ -169,3 +169,16 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn chpst_u_with_only_a_group_sets_only_the_group() {
+    let dir = std::env::temp_dir().join(format!("svc-runit-g-{}", std::process::id()));
+    let sv = dir.join("g");
+    std::fs::create_dir_all(&sv).unwrap();
+    std::fs::write(sv.join("run"), "#!/bin/sh\nexec chpst -u :adm /bin/g\n").unwrap();
+    let d = import(&sv);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    assert_eq!(svc(&d, "user"), None);
+    assert_eq!(svc(&d, "group").as_deref(), Some("adm"));
+}
