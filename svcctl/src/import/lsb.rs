@@ -209,6 +209,10 @@ fn top_level(cx: &mut Ctx) {
     for cmd in &cmds {
         if cmd.words.is_empty() {
             assign(&mut cx.env, cmd);
+            // PATH is the script's own search path, not the daemon's.
+            if !cmd.conditional {
+                shared::exports(&mut cx.draft, &cx.env, cx.path, cmd, &["PATH"]);
+            }
             continue;
         }
         let mut words = Vec::new();

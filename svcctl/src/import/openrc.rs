@@ -245,6 +245,7 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
         }
         if cmd.words.is_empty() {
             cx.env.assign(cmd);
+            shared::exports(&mut cx.draft, &cx.env, path, cmd, &[]);
             continue;
         }
         // `: ${x:=default}` sets x.

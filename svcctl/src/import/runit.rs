@@ -139,6 +139,7 @@ fn run_script(cx: &mut Ctx, text: &str) -> Result<(), Note> {
     for cmd in script.top() {
         if cmd.words.is_empty() {
             cx.env.assign(cmd);
+            shared::exports(&mut cx.draft, &cx.env, &run, cmd, &[]);
             continue;
         }
         if cmd.words[0] == "exec" {

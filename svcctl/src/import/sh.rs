@@ -246,6 +246,8 @@ pub struct Cmd {
     pub assigns: Vec<(String, String)>,
     /// The command's words, raw; empty for a plain assignment.
     pub words: Vec<String>,
+    /// The names an `export` puts in the environment (`export A=1 B`).
+    pub exports: Vec<String>,
     /// The function it is in, if any.
     pub func: Option<String>,
     /// Inside `if`/`while`/`for`/`case`, or after `&&`/`||`: it may not run.
@@ -456,14 +458,25 @@ impl Script {
             let mut assigns = Vec::new();
             let mut w = 0;
             let mut decl = false;
+            let export = words[0] == "export";
+            let mut exports = Vec::new();
             if matches!(words[0].as_str(), "export" | "local" | "readonly") {
                 decl = true;
                 w = 1;
             }
             while w < words.len() {
                 match split_assign(&words[w]) {
-                    Some(a) => assigns.push(a),
-                    None if decl && is_name(&words[w]) => {}
+                    Some(a) => {
+                        if export {
+                            exports.push(a.0.clone());
+                        }
+                        assigns.push(a);
+                    }
+                    None if decl && is_name(&words[w]) => {
+                        if export {
+                            exports.push(words[w].clone());
+                        }
+                    }
                     None => break,
                 }
                 w += 1;
@@ -499,6 +512,7 @@ impl Script {
             script.cmds.push(Cmd {
                 line,
                 assigns,
+                exports,
                 words: rest,
                 func,
                 conditional,
@@ -978,6 +992,14 @@ mod tests {
         assert_eq!(words[1], ["cat"]);
         assert_eq!(s.cmds[2].assigns, [("c".to_string(), "1".to_string())]);
         assert_eq!(s.cmds[2].line, 5);
+    }
+
+    #[test]
+    fn exports_are_recorded() {
+        let s = Script::parse("A=1\nexport A B=2\nlocal C=3\n");
+        assert_eq!(s.cmds[1].exports, ["A", "B"]);
+        assert!(s.cmds[1].words.is_empty());
+        assert!(s.cmds[2].exports.is_empty());
     }
 
     #[test]

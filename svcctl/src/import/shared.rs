@@ -461,6 +461,31 @@ pub fn drop_invalid(d: &mut Draft) -> Result<(), super::draft::Note> {
     Ok(())
 }
 
+/// `export NAME[=VALUE]` at a script's top level: the daemon inherits it,
+/// so it goes to `[environment]` (a value only a run would know: a note).
+pub fn exports(
+    d: &mut Draft,
+    env: &super::sh::Env,
+    file: &Path,
+    cmd: &super::sh::Cmd,
+    skip: &[&str],
+) {
+    for name in &cmd.exports {
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        match env.get(name) {
+            Some(super::sh::Val::Known(v)) => d.set(Section::Environment, name, v.clone()),
+            Some(super::sh::Val::Unknown(why)) => d.not_imported(
+                file,
+                cmd.line,
+                format!("export {name}: its value is set by {why}"),
+            ),
+            None => {}
+        }
+    }
+}
+
 /// The words of a source line for a note, shortened.
 pub fn show(words: &[String]) -> String {
     let s = words.join(" ");

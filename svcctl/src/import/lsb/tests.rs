@@ -228,3 +228,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn exported_variables_go_to_the_environment_but_not_path() {
+    let d = one("exampled");
+    assert_eq!(d.get(Section::Environment, "TZ"), Some("UTC"));
+    let dir = std::env::temp_dir().join(format!("svc-lsb-path-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/p");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: p\n### END INIT INFO\nexport PATH=/sbin:/bin\ncase $1 in\nstart) start-stop-daemon --start --background --exec /bin/p ;;\nesac\n",
+    )
+    .unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(d.unwrap()[0].get(Section::Environment, "PATH"), None);
+}

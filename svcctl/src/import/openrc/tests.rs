@@ -394,3 +394,12 @@ fn supervisor_s6_is_noted_and_the_command_kept_in_the_foreground() {
         notes(&d)
     );
 }
+
+#[test]
+fn exported_variables_go_to_the_environment() {
+    let d = one("webapp");
+    assert_eq!(
+        d.get(Section::Environment, "WEBAPP_HOME"),
+        Some("/var/lib/webapp")
+    );
+}

@@ -182,3 +182,11 @@ fn chpst_u_with_only_a_group_sets_only_the_group() {
     assert_eq!(svc(&d, "user"), None);
     assert_eq!(svc(&d, "group").as_deref(), Some("adm"));
 }
+
+#[test]
+fn exported_variables_go_to_the_environment() {
+    assert_eq!(
+        one("webd").get(Section::Environment, "LANG"),
+        Some("C.UTF-8")
+    );
+}
