@@ -383,7 +383,7 @@ fn start_command(cx: &mut Ctx) -> Result<(usize, Ssd), Note> {
         return Err(Note::new(
             cx.path,
             0,
-            "no 'start' action in the script's case: nothing to import",
+            "no command in a 'start' action of the script's case: not a daemon; nothing written",
         ));
     }
     let mut found: Option<(usize, Ssd)> = None;
@@ -408,7 +408,7 @@ fn start_command(cx: &mut Ctx) -> Result<(usize, Ssd), Note> {
                 let parsed = if prog == "start_daemon" {
                     start_daemon(&words)
                 } else {
-                    Ssd::parse(&words)
+                    Ssd::parse_debian(&words)
                 };
                 let ssd = parsed
                     .map_err(|e| Note::new(cx.path, cmd.line, format!("{e}; nothing written")))?;
@@ -487,6 +487,12 @@ fn daemon(cx: &mut Ctx, line: usize, ssd: Ssd) {
         );
     }
     d.set(Section::Service, "exec", join_command(&argv));
+    if ssd.notify {
+        d.set(Section::Service, "ready", "sd-notify");
+        if let Some(t) = &ssd.notify_timeout {
+            d.set(Section::Service, "ready-timeout", format!("{t}s"));
+        }
+    }
     let root = |v: &Option<String>| v.as_deref().is_some_and(|u| u != "0" && u != "root");
     if root(&ssd.user) {
         d.set(
@@ -551,7 +557,7 @@ fn stop_and_reload(cx: &mut Ctx) {
             let Ok(words) = expand_words(cx, &cmd) else {
                 continue;
             };
-            let Ok(ssd) = Ssd::parse(&words) else {
+            let Ok(ssd) = Ssd::parse_debian(&words) else {
                 continue;
             };
             if ssd.start {

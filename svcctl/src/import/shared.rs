@@ -22,6 +22,9 @@ pub struct Ssd {
     pub umask: Option<String>,
     pub retry: Option<String>,
     pub signal: Option<String>,
+    /// `--notify-await` (Debian): the daemon says READY=1 over sd_notify.
+    pub notify: bool,
+    pub notify_timeout: Option<String>,
     /// The daemon's own arguments (after `--`).
     pub args: Vec<String>,
     /// Options that only select or report (`--quiet`, `--name`, …).
@@ -34,6 +37,16 @@ impl Ssd {
     /// Reads the expanded words of a `start-stop-daemon` call (the program
     /// name first). Err: a word it does not know.
     pub fn parse(words: &[String]) -> Result<Ssd, String> {
+        Ssd::parse_as(words, false)
+    }
+
+    /// Debian's start-stop-daemon, whose `--user` only selects processes
+    /// (`--chuid` changes the user).
+    pub fn parse_debian(words: &[String]) -> Result<Ssd, String> {
+        Ssd::parse_as(words, true)
+    }
+
+    fn parse_as(words: &[String], debian: bool) -> Result<Ssd, String> {
         let mut s = Ssd::default();
         let mut i = 1;
         while i < words.len() {
@@ -90,7 +103,7 @@ impl Ssd {
                         | "--remove-pidfile"
                         | "-w"
                         | "--wait"
-                        | "--notify-await"
+                        | "--notify-timeout"
                         | "--ionice"
                         | "--capabilities"
                         | "--secbits"
@@ -129,7 +142,10 @@ impl Ssd {
                         None => s.user = Some(v),
                     }
                 }
+                "--notify-await" => s.notify = true,
+                "--notify-timeout" => s.notify_timeout = Some(v()),
                 // OpenRC's -u changes the user; Debian's only matches by it.
+                "-u" | "--user" if debian => s.ignored.push(format!("{opt} {}", v())),
                 "-u" | "--user" => {
                     let v = v();
                     match v.split_once(':') {

@@ -245,3 +245,40 @@ fn exported_variables_go_to_the_environment_but_not_path() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(d.unwrap()[0].get(Section::Environment, "PATH"), None);
 }
+
+#[test]
+fn notify_await_becomes_sd_notify_and_user_only_matches() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-notify-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/udevish");
+    // Debian's udev script: --user only selects processes (--chuid changes
+    // the user), --notify-await waits for READY=1.
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: udevish\n### END INIT INFO\ncase $1 in\nstart)\n  start-stop-daemon --start --name u --user daemon --quiet \\\n    --pidfile /run/u.pid --exec /bin/u --background --make-pidfile \\\n    --notify-await --notify-timeout 30 ;;\nesac\n",
+    )
+    .unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/bin/u"));
+    assert_eq!(svc(&d, "ready").as_deref(), Some("sd-notify"));
+    assert_eq!(svc(&d, "ready-timeout").as_deref(), Some("30s"));
+    assert_eq!(svc(&d, "user"), None);
+}
+
+#[test]
+fn an_empty_start_action_is_not_a_daemon() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-empty-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/e");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: e\n### END INIT INFO\ncase \"$1\" in\n  start)\n  ;;\n  stop) exit 0 ;;\nesac\nmodprobe x\n",
+    )
+    .unwrap();
+    let n = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let n = n.unwrap_err();
+    assert!(n.why.contains("not a daemon"), "{n}");
+}
