@@ -103,9 +103,13 @@ fn is_chatter(words: &[String]) -> bool {
                 | "true"
                 | "false"
                 | "set"
-                | "RETVAL=$?"
                 | "local"
                 | "sleep"
+                | "read"
+                | "continue"
+                | "break"
+                | "shift"
+                | "unset"
         )
 }
 
