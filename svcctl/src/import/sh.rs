@@ -812,7 +812,11 @@ fn param_inner(inner: &str, env: &mut Env) -> Result<String, String> {
         }
         "=" => {
             if unset {
-                let v = expand_string(arg, env)?;
+                // What cannot be known is still set: later lines using it
+                // must not see it empty.
+                let v = expand_string(arg, env).inspect_err(|why| {
+                    env.set(name, Val::Unknown(why.clone()));
+                })?;
                 env.set_known(name, v.clone());
                 Ok(v)
             } else {
@@ -927,6 +931,19 @@ mod tests {
         let err = expand_fields("$p", &mut env).unwrap_err();
         assert!(err.contains("command substitution"), "{err}");
         assert!(expand_fields("$1", &mut env).is_err());
+    }
+
+    #[test]
+    fn a_default_that_cannot_be_known_leaves_the_variable_unknown() {
+        let mut env = Env::default();
+        for c in Script::parse(": ${G:=\"$(id -gn)\"}\nA=\"-g $G\"\n").top() {
+            for w in &c.words {
+                let _ = expand_fields(w, &mut env);
+            }
+            env.assign(c);
+        }
+        assert!(matches!(env.get("G"), Some(Val::Unknown(_))));
+        assert!(matches!(env.get("A"), Some(Val::Unknown(_))));
     }
 
     #[test]
