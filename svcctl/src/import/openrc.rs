@@ -110,7 +110,7 @@ impl Ctx<'_> {
                 Some(words)
             }
             Val::Unknown(why) => {
-                self.note_var(name, format!("{name} is set by {why}"));
+                self.note_var(name, format!("{name}: its value depends on {why}"));
                 None
             }
         }
@@ -120,7 +120,7 @@ impl Ctx<'_> {
         if let Some(Val::Unknown(why)) = self.env.get(name).cloned() {
             self.note_var(
                 name,
-                format!("{name} is set by {why}: its value is known only when the script runs"),
+                format!("{name}: its value depends on {why}, known only when the script runs"),
             );
         }
     }

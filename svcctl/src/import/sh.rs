@@ -758,7 +758,7 @@ fn lookup(name: &str, env: &Env) -> Result<Option<String>, String> {
     match env.get(name) {
         None => Ok(None),
         Some(Val::Known(s)) => Ok(Some(s.clone())),
-        Some(Val::Unknown(why)) => Err(format!("${name} is set by {why}")),
+        Some(Val::Unknown(why)) => Err(format!("${name}, which comes from {why}")),
     }
 }
 

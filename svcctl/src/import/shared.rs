@@ -495,7 +495,7 @@ pub fn exports(
             Some(super::sh::Val::Unknown(why)) => d.not_imported(
                 file,
                 cmd.line,
-                format!("export {name}: its value is set by {why}"),
+                format!("export {name}: its value depends on {why}"),
             ),
             None => {}
         }

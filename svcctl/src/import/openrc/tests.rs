@@ -271,7 +271,7 @@ fn unknown_values_are_noted_not_guessed() {
     assert!(
         has_note(
             &d,
-            "init.d/u:4: command_args is set by command substitution"
+            "init.d/u:4: command_args: its value depends on command substitution"
         ),
         "{:?}",
         notes(&d)
