@@ -435,7 +435,7 @@ fn every_script_of_debian_openrc_imports_or_is_refused_clearly() {
     assert!(agetty.contains("provides = getty\n"), "{agetty}");
     assert!(
         err.contains(&format!(
-            "{}:28: not imported: start_pre(): '[ \"$port\" = \"$RC_SVCNAME\" ]'",
+            "{}:34: not imported: start_pre(): 'EINFO_QUIET=",
             p("agetty")
         )),
         "{err}"

@@ -156,6 +156,19 @@ fn is_chatter(cmd: &Cmd) -> bool {
     })
 }
 
+/// Printing, tests and shell bookkeeping: in a hook or `depend()` they
+/// carry nothing over and are not reported (in `start()` a test is not
+/// "plain", so `is_chatter` alone is used there).
+fn is_noise(cmd: &Cmd) -> bool {
+    is_chatter(cmd)
+        || cmd.words.first().is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "[" | "test" | "yesno" | "local" | "echo" | "printf" | "exit" | "shift"
+            )
+        })
+}
+
 pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
     let text = read_text(path)?;
     if !looks_like(path, text.as_bytes()) {
@@ -675,6 +688,9 @@ fn depend(script: &Script, cx: &mut Ctx) {
         let Some(first) = cmd.words.first().cloned() else {
             continue;
         };
+        if is_noise(&cmd) {
+            continue;
+        }
         let mut items = Vec::new();
         let mut bad = None;
         for w in &cmd.words[1..] {
@@ -688,6 +704,16 @@ fn depend(script: &Script, cx: &mut Ctx) {
                 .not_imported(&path, cmd.line, format!("'{}': {why}", show(&cmd.words)));
         }
         match first.as_str() {
+            "need" | "use" | "want" | "after" | "before" | "provide" if cmd.conditional => {
+                cx.draft.not_imported(
+                    &path,
+                    cmd.line,
+                    format!(
+                        "{first} {}: only under a condition the script tests when it runs",
+                        items.join(" ")
+                    ),
+                );
+            }
             "need" | "use" | "want" | "after" | "before" | "provide" => {
                 dep_items(cx, &path, cmd.line, &first, &items);
             }
@@ -730,7 +756,7 @@ fn functions(script: &Script, cx: &mut Ctx) {
         }
         let cmds: Vec<Cmd> = script.body(&f.name).cloned().collect();
         for cmd in cmds {
-            if is_chatter(&cmd) {
+            if is_noise(&cmd) {
                 continue;
             }
             let mut words = Vec::new();

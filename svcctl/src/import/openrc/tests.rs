@@ -403,3 +403,30 @@ fn exported_variables_go_to_the_environment() {
         Some("/var/lib/webapp")
     );
 }
+
+#[test]
+fn conditional_dependencies_are_noted_not_added_and_tests_are_not_reported() {
+    let dir = std::env::temp_dir().join(format!("svc-openrc-cd-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/cd");
+    std::fs::write(
+        &p,
+        "#!/sbin/openrc-run\ncommand=/bin/cd\ncommand_background=yes\ndepend() {\n\tuse logger\n\tif [ -n \"$x\" ]; then\n\t\tneed net\n\t\tewarn \"bound to an address\"\n\tfi\n\tlocal y\n}\ncheckconfig() {\n\tif [ ! -d /var/empty ]; then\n\t\tmkdir -p /var/empty || return 1\n\tfi\n}\n",
+    )
+    .unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    assert_eq!(dep(&d, "requires"), None);
+    assert_eq!(dep(&d, "wants").as_deref(), Some("syslog"));
+    let n = notes(&d);
+    assert!(
+        has_note(&d, "init.d/cd:7: need net: only under a condition"),
+        "{n:?}"
+    );
+    assert!(
+        has_note(&d, "init.d/cd:14: checkconfig(): 'mkdir -p /var/empty'"),
+        "{n:?}"
+    );
+    assert_eq!(n.len(), 2, "{n:?}");
+}
