@@ -272,23 +272,46 @@ fn assign(env: &mut Env, cmd: &Cmd) {
 
 /// `. /etc/default/NAME`: read from beside the script's `init.d`.
 fn source(cx: &mut Ctx, line: usize, file: &str) {
-    let Some(rest) = file.strip_prefix("/etc/default/") else {
-        // The LSB and Debian helper libraries define functions only.
-        if !file.starts_with("/lib/lsb/") && !file.starts_with("/lib/init/") {
+    // The LSB and Debian helper libraries define functions only.
+    if file.starts_with("/lib/lsb/") || file.starts_with("/lib/init/") {
+        return;
+    }
+    let default = file.strip_prefix("/etc/default/");
+    // Read under the tree the script is in: DIR/etc/init.d/x → DIR/….
+    let real = match default {
+        Some(rest) => shared::companion(&cx.path.with_file_name(rest), "default"),
+        None => cx
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+            .zip(file.strip_prefix('/'))
+            .map(|(root, rel)| root.join(rel)),
+    };
+    let text = match real.as_deref().map(read_text) {
+        Some(Ok(t)) => t,
+        // A missing /etc/default file is the usual case: nothing to add.
+        _ if default.is_some() => return,
+        _ => {
+            cx.env.unread(file);
             cx.draft.not_imported(
                 cx.path,
                 line,
-                format!(". {file}: only /etc/default files are read"),
+                format!(". {file}: not read; what it sets is unknown"),
             );
+            return;
         }
+    };
+    let Some(real) = real else {
         return;
     };
-    let Some(real) = shared::companion(&cx.path.with_file_name(rest), "default") else {
-        return;
-    };
-    let Ok(text) = read_text(&real) else {
-        return;
-    };
+    if default.is_none() {
+        cx.draft.not_imported(
+            cx.path,
+            line,
+            format!(". {file}: its variables were read now; later changes to it need a new import"),
+        );
+    }
     cx.draft.sources.push(real.clone());
     let script = Script::parse(&text);
     for cmd in script.top() {

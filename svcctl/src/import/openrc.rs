@@ -261,6 +261,10 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
             shared::exports(&mut cx.draft, &cx.env, path, cmd, &[]);
             continue;
         }
+        if matches!(cmd.words[0].as_str(), "." | "source") {
+            source(&mut cx, cmd);
+            continue;
+        }
         // `: ${x:=default}` sets x.
         if cmd.words[0] == ":" {
             for w in &cmd.words[1..] {
@@ -301,6 +305,44 @@ pub fn import(path: &Path) -> Result<Vec<Draft>, Note> {
         .notes
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Ok(vec![cx.draft])
+}
+
+/// `. FILE` at the top level: its assignments read now (under the tree the
+/// script is in), or, unreadable, every variable not set yet is unknown.
+fn source(cx: &mut Ctx, cmd: &Cmd) {
+    let path = cx.path.to_path_buf();
+    let what = cmd
+        .words
+        .get(1)
+        .map(|w| sh::expand_string(w, &mut cx.env).unwrap_or_else(|_| w.clone()))
+        .unwrap_or_default();
+    let root = path.parent().and_then(Path::parent).and_then(Path::parent);
+    let file = match (root, what.strip_prefix('/')) {
+        (Some(r), Some(rel)) => Some(r.join(rel)),
+        _ => None,
+    };
+    match file.as_deref().map(read_text) {
+        Some(Ok(t)) => {
+            for c in Script::parse(&t).top() {
+                cx.env.assign(c);
+            }
+            cx.draft.not_imported(
+                &path,
+                cmd.line,
+                format!(
+                    ". {what}: its variables were read now; later changes to it need a new import"
+                ),
+            );
+        }
+        _ => {
+            cx.env.unread(&what);
+            cx.draft.not_imported(
+                &path,
+                cmd.line,
+                format!(". {what}: not read; what it sets is unknown"),
+            );
+        }
+    }
 }
 
 /// The single start-stop-daemon call of `start()`, or why it is refused.

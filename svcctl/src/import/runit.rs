@@ -162,27 +162,32 @@ fn run_script(cx: &mut Ctx, text: &str) -> Result<(), Note> {
         match words[0].as_str() {
             "." | "source" => {
                 let what = words.get(1).cloned().unwrap_or_default();
-                let file = if what.starts_with('/') {
-                    PathBuf::from(&what)
-                } else {
-                    cx.dir.join(&what)
+                // An absolute path is read under the tree the directory is
+                // in (`/` on the host itself).
+                let file = match what.strip_prefix('/') {
+                    Some(rel) => root_of(&cx.dir).join(rel),
+                    None => cx.dir.join(&what),
                 };
                 match read_text(&file) {
-                    Ok(t) if file.starts_with(&cx.dir) => {
+                    Ok(t) => {
                         for c in Script::parse(&t).top() {
                             cx.env.assign(c);
                         }
+                        cx.draft.sources.push(file.clone());
                         cx.draft.not_imported(
                             &run,
                             cmd.line,
                             format!(". {what}: its variables were read now; later changes to it need a new import"),
                         );
                     }
-                    _ => cx.draft.not_imported(
-                        &run,
-                        cmd.line,
-                        format!(". {what}: sourced at run time, not read (outside the service directory or unreadable)"),
-                    ),
+                    Err(n) => {
+                        cx.env.unread(&what);
+                        cx.draft.not_imported(
+                            &run,
+                            cmd.line,
+                            format!(". {what}: not read ({}); what it sets is unknown", n.why),
+                        );
+                    }
                 }
             }
             "sv" => cx.draft.not_imported(

@@ -575,12 +575,23 @@ pub struct Env {
     /// `${a:-${b:-…}}` nesting being expanded, bounded so that a hostile
     /// script cannot exhaust the stack.
     depth: usize,
+    /// A file the script sources that was not read: any variable not set
+    /// here may come from it, so it is unknown rather than empty.
+    unread: Option<String>,
 }
 
 /// How deep `${…}` may nest (real scripts use two or three levels).
 const MAX_DEPTH: usize = 32;
 
 impl Env {
+    /// Marks every variable not set so far or later as possibly set by
+    /// `file`, which was not read.
+    pub fn unread(&mut self, file: &str) {
+        if self.unread.is_none() {
+            self.unread = Some(file.to_string());
+        }
+    }
+
     pub fn set(&mut self, name: &str, v: Val) {
         self.vars.insert(name.to_string(), v);
     }
@@ -756,7 +767,10 @@ fn expand_dollar(chars: &[char], i: usize, env: &mut Env) -> Result<(String, usi
 
 fn lookup(name: &str, env: &Env) -> Result<Option<String>, String> {
     match env.get(name) {
-        None => Ok(None),
+        None => match &env.unread {
+            Some(f) => Err(format!("${name}, which {f} (sourced, not read) may set")),
+            None => Ok(None),
+        },
         Some(Val::Known(s)) => Ok(Some(s.clone())),
         Some(Val::Unknown(why)) => Err(format!("${name}, which comes from {why}")),
     }
@@ -944,6 +958,16 @@ mod tests {
         }
         assert!(matches!(env.get("G"), Some(Val::Unknown(_))));
         assert!(matches!(env.get("A"), Some(Val::Unknown(_))));
+    }
+
+    #[test]
+    fn after_an_unread_source_unset_variables_are_unknown() {
+        let mut env = Env::default();
+        env.set_known("A", "1");
+        env.unread("/etc/x.conf");
+        assert_eq!(expand_string("$A", &mut env).unwrap(), "1");
+        let e = expand_string("$B", &mut env).unwrap_err();
+        assert!(e.contains("/etc/x.conf"), "{e}");
     }
 
     #[test]

@@ -430,3 +430,39 @@ fn conditional_dependencies_are_noted_not_added_and_tests_are_not_reported() {
     );
     assert_eq!(n.len(), 2, "{n:?}");
 }
+
+#[test]
+fn a_sourced_file_is_read_under_the_tree_or_makes_values_unknown() {
+    let dir = std::env::temp_dir().join(format!("svc-openrc-src-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("etc/init.d")).unwrap();
+    std::fs::create_dir_all(dir.join("etc/x")).unwrap();
+    std::fs::write(dir.join("etc/x/vars"), "XOPTS=\"-v\"\n").unwrap();
+    let p = dir.join("etc/init.d/s");
+    std::fs::write(
+        &p,
+        "#!/sbin/openrc-run\n. /etc/x/vars\ncommand=/bin/s\ncommand_args=\"$XOPTS\"\ncommand_background=yes\n",
+    )
+    .unwrap();
+    let q = dir.join("etc/init.d/t");
+    std::fs::write(
+        &q,
+        "#!/sbin/openrc-run\n. /etc/x/missing\ncommand=/bin/t\ncommand_args=\"$TOPTS\"\ncommand_background=yes\n",
+    )
+    .unwrap();
+    let s = import(&p);
+    let t = import(&q);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let s = s.unwrap().remove(0);
+    assert_eq!(svc(&s, "exec").as_deref(), Some("/bin/s -v"));
+    let t = t.unwrap().remove(0);
+    assert!(
+        has_note(&t, "init.d/t:2: . /etc/x/missing: not read"),
+        "{:?}",
+        notes(&t)
+    );
+    assert!(
+        has_note(&t, "init.d/t:4: command_args: its value depends on $TOPTS"),
+        "{:?}",
+        notes(&t)
+    );
+}

@@ -190,3 +190,20 @@ fn exported_variables_go_to_the_environment() {
         Some("C.UTF-8")
     );
 }
+
+#[test]
+fn an_unreadable_sourced_file_makes_what_it_may_set_unknown() {
+    let dir = std::env::temp_dir().join(format!("svc-runit-src-{}", std::process::id()));
+    let sv = dir.join("pg");
+    std::fs::create_dir_all(&sv).unwrap();
+    std::fs::write(
+        sv.join("run"),
+        "#!/bin/sh\n. /nonexistent/pg.conf\n: ${PGDATA:=\"$PGROOT/data\"}\nexec chpst -u postgres /usr/bin/postgres -D \"$PGDATA\"\n",
+    )
+    .unwrap();
+    let r = import(&sv);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let n = r.unwrap_err();
+    assert_eq!(n.line, 4, "{n}");
+    assert!(n.why.contains("/nonexistent/pg.conf"), "{n}");
+}
