@@ -14,16 +14,17 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1
 
 # Seeds: real packings for the nvlist targets, the shipped declarations for
-# the INI parser. The working corpus stays under fuzz/corpus (gitignored).
+# the INI parser, sample units for the systemd importer. The working corpus stays under fuzz/corpus (gitignored).
 seeds_for() {
   case $1 in
   libnv-rs:unpack) echo tests/vectors/valid ;;
   libsvc:ini) echo ../services.d ;;
+  svcctl:systemd_unit) echo fuzz/seeds/systemd_unit ;;
   esac
 }
 
 status=0
-for dir in libnv-rs/fuzz libsvc/fuzz svc-init/fuzz; do
+for dir in libnv-rs/fuzz libsvc/fuzz svc-init/fuzz svcctl/fuzz; do
   [ -d "$dir" ] || continue
   crate="${dir%/fuzz}"
   for target in $(cd "$crate" && cargo fuzz list); do

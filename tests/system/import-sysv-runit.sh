@@ -3,9 +3,10 @@
 # cron; bookworm's rsyslog ships none) and runit service directories
 # (openssh-server's /etc/sv/ssh, runit-services' rsyslog and cron), then
 # the imported declarations started by svc-manager in a PID, mount and
-# network namespace, chrooted into an overlay of the cached Debian tree
-# tools/bench-boot.sh builds (rsyslog, cron, openssh-server, nginx-light;
-# $SVC_TEST_CACHE/bench-boot/base-*). The overlay's upper layer, in this
+# network namespace, chrooted into an overlay of a cached Debian tree with
+# rsyslog, cron, openssh-server and nginx-light ($SVC_IMPORT_TREE, else
+# tools/bench-boot.sh's $SVC_TEST_CACHE/bench-boot/base-*, else
+# tests/system/import.sh's $SVC_TEST_CACHE/import/base-*). The overlay's upper layer, in this
 # suite's temporary directory, takes every write: the cached tree is never
 # changed. The tree gets this build's svc-manager, svc-supervise and svcctl
 # (static) and runit-services (dpkg-deb -x from
@@ -26,8 +27,9 @@
 #   import-PHASE-ssh-banner  sshd answers with its SSH-2.0-OpenSSH banner
 #   import-runit-syslog      rsyslog made /dev/log and logs what is sent
 #                            there into /var/log/syslog
-#   import-lsb-non-daemon    hwclock.sh (an rcS script, no daemon) is
-#                            refused: nothing written, exit 1, the reason
+#   import-lsb-non-daemon    hwclock.sh (or procps, kmod: rcS scripts, no
+#                            daemon) is refused: nothing written, exit 1,
+#                            the reason
 # rsyslog's imklog reads an empty /proc/kmsg (a bind of /dev/null inside
 # the namespace), never the host's kernel log.
 set -uo pipefail
@@ -45,11 +47,16 @@ missing=$(missing_cmds unshare chroot dpkg-deb mount timeout)
 [ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
 [ "$(id -u)" -eq 0 ] || fail_all "needs root (namespaces, chroot, overlay)"
 
-TREE=""
-for t in "$SVC_TEST_CACHE"/bench-boot/base-*; do
-  [ -d "$t" ] && [ -x "$t/usr/sbin/nginx" ] && TREE=$t
-done
-[ -n "$TREE" ] || fail_all "no cached Debian tree with nginx in $SVC_TEST_CACHE/bench-boot/base-* (make bench-boot builds it)"
+# The tree: $SVC_IMPORT_TREE, else bench-boot's cached base tree, else the
+# one tests/system/import.sh builds and caches (run-all.sh runs it first).
+TREE=${SVC_IMPORT_TREE:-}
+if [ -z "$TREE" ]; then
+  for t in "$SVC_TEST_CACHE"/bench-boot/base-* "$SVC_TEST_CACHE"/import/base-*; do
+    case $t in *.partial) continue ;; esac
+    [ -d "$t" ] && [ -x "$t/usr/sbin/nginx" ] && [ -z "$TREE" ] && TREE=$t
+  done
+fi
+[ -n "$TREE" ] || fail_all "no cached Debian tree with nginx in $SVC_TEST_CACHE/bench-boot/base-* or $SVC_TEST_CACHE/import/base-* (tests/system/import.sh or make bench-boot builds one)"
 case $TREE in "" | / | //*) fail_all "refusing tree '$TREE'" ;; esac
 for f in usr/sbin/sshd usr/sbin/cron usr/sbin/rsyslogd etc/init.d/nginx etc/init.d/ssh etc/init.d/cron etc/sv/ssh/run; do
   [ -e "$TREE/$f" ] || fail_all "the cached tree $TREE has no /$f"
@@ -114,17 +121,22 @@ else
 fi
 
 if [ "$phase" = lsb ]; then
-  if [ -e /etc/init.d/hwclock.sh ]; then
-    svcctl --services /srv/imp/x --enabled /srv/imp/xe import /etc/init.d/hwclock.sh >/dev/null 2>/srv/imp/hw.err
+  # Debian's rcS-style scripts: whichever of them the tree has.
+  nd=""
+  for s in hwclock.sh procps kmod; do
+    [ -z "$nd" ] && [ -e "/etc/init.d/$s" ] && nd=$s
+  done
+  if [ -n "$nd" ]; then
+    svcctl --services /srv/imp/x --enabled /srv/imp/xe import "/etc/init.d/$nd" >/dev/null 2>/srv/imp/nd.err
     rc=$?
-    if [ "$rc" -eq 1 ] && grep -q 'hwclock.sh.*not a daemon; nothing written' /srv/imp/hw.err &&
-      [ ! -e /srv/imp/x/hwclock.ini ]; then
+    if [ "$rc" -eq 1 ] && grep -q "$nd.*not a daemon; nothing written" /srv/imp/nd.err &&
+      [ -z "$(ls -A /srv/imp/x 2>/dev/null)" ]; then
       pass import-lsb-non-daemon
     else
-      fail import-lsb-non-daemon "exit $rc: $(tr '\n' '|' </srv/imp/hw.err | cut -c1-300)"
+      fail import-lsb-non-daemon "$nd: exit $rc: $(tr '\n' '|' </srv/imp/nd.err | cut -c1-300)"
     fi
   else
-    fail import-lsb-non-daemon "the tree has no /etc/init.d/hwclock.sh"
+    fail import-lsb-non-daemon "the tree has none of /etc/init.d/{hwclock.sh,procps,kmod}"
   fi
 fi
 

@@ -12,7 +12,9 @@
 #     debugfs), kmod (depmod, modprobe --show-depends), make;
 #   - a kernel: the package linux-image-cloud-amd64 depends on, fetched with
 #     `apt-get download` and unpacked with dpkg-deb -x into the cache (never
-#     installed). Its path is written to $SVC_TEST_CACHE/kernel/vmlinuz.
+#     installed). Its path is written to $SVC_TEST_CACHE/kernel/vmlinuz;
+#   - the Debian packages the import tests read (apt-get download into
+#     $SVC_TEST_CACHE/import-debs, never installed).
 set -euo pipefail
 
 SVC_TEST_CACHE=${SVC_TEST_CACHE:-/var/cache/svc-tests}
@@ -118,7 +120,8 @@ if [ ! -e "$kernel_link" ]; then
 fi
 
 # The Debian packages whose init scripts, units and runit directories the
-# import tests read (svcctl/tests/import_*.rs): downloaded, never installed.
+# import tests read (svcctl/tests/import_*.rs, tests/system/import*.sh):
+# downloaded once, never installed.
 import_debs=$SVC_TEST_CACHE/import-debs
 mkdir -p "$import_debs"
 for pkg in nginx-common openssh-server rsyslog cron runit-services openrc; do

@@ -650,8 +650,9 @@ impl Ctx {
             shown.push('…');
         }
         let file = self.files[v.file].clone();
-        self.draft
-            .not_imported(&file, v.line, format!("{key}={shown}: {}", why.as_ref()));
+        // A template's instance is shown as written.
+        let text = format!("{key}={shown}: {}", why.as_ref()).replace(INSTANCE_MARK, "%i");
+        self.draft.not_imported(&file, v.line, text);
     }
 
     fn is_template(&self) -> bool {
