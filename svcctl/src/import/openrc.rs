@@ -39,9 +39,11 @@ pub(super) fn read_text(path: &Path) -> Result<String, Note> {
     if bytes.len() as u64 > MAX_SIZE {
         return Err(Note::new(path, 0, format!("larger than {MAX_SIZE} bytes")));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let off = e.utf8_error().valid_up_to();
-        Note::new(path, 0, format!("not valid UTF-8 (byte {off})"))
+    // Old scripts carry Latin-1 in their comments: read them anyway; a
+    // value holding such bytes is left out later (shared::drop_invalid).
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
 }
 

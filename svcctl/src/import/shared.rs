@@ -435,13 +435,23 @@ pub fn drop_invalid(d: &mut Draft) -> Result<(), super::draft::Note> {
         .map(|(s, k, v)| (s, k.to_string(), v.to_string()))
         .collect();
     for (section, key, value) in entries {
-        let Some(why) = svc_rejects(template, section, &key, &value) else {
+        let why = if value.contains('\u{FFFD}') {
+            Some("bytes that are not UTF-8 in the source".to_string())
+        } else {
+            svc_rejects(template, section, &key, &value)
+        };
+        let Some(why) = why else {
             continue;
         };
         d.remove(section, &key);
         if is_list(section, &key) {
             for item in value.split_whitespace() {
-                match svc_rejects(template, section, &key, item) {
+                let why = if item.contains('\u{FFFD}') {
+                    Some("bytes that are not UTF-8 in the source".to_string())
+                } else {
+                    svc_rejects(template, section, &key, item)
+                };
+                match why {
                     None => d.push(section, &key, item),
                     Some(why) => d.not_imported(
                         &source,

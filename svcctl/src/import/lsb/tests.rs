@@ -282,3 +282,22 @@ fn an_empty_start_action_is_not_a_daemon() {
     let n = n.unwrap_err();
     assert!(n.why.contains("not a daemon"), "{n}");
 }
+
+#[test]
+fn latin1_in_comments_does_not_stop_the_import() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-latin1-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/old");
+    let mut text = b"#!/bin/sh\n# Author: J\xf6rg\n### BEGIN INIT INFO\n# Provides: old\n# Short-Description: caf\xe9 daemon\n### END INIT INFO\n".to_vec();
+    text.extend_from_slice(
+        b"case $1 in\nstart) start-stop-daemon --start --background --exec /bin/old ;;\nesac\n",
+    );
+    std::fs::write(&p, text).unwrap();
+    let d = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let d = d.unwrap().remove(0);
+    assert_eq!(svc(&d, "exec").as_deref(), Some("/bin/old"));
+    assert_eq!(svc(&d, "description"), None);
+    assert!(has_note(&d, "description = caf"), "{:?}", notes(&d));
+    valid(&d).unwrap();
+}
