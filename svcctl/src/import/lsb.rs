@@ -272,8 +272,14 @@ fn assign(env: &mut Env, cmd: &Cmd) {
 
 /// `. /etc/default/NAME`: read from beside the script's `init.d`.
 fn source(cx: &mut Ctx, line: usize, file: &str) {
-    // The LSB and Debian helper libraries define functions only.
-    if file.starts_with("/lib/lsb/") || file.starts_with("/lib/init/") {
+    // The LSB, Debian, Red Hat and SUSE helper libraries define functions.
+    if file.starts_with("/lib/lsb/")
+        || file.starts_with("/lib/init/")
+        || matches!(
+            file,
+            "/etc/rc.d/init.d/functions" | "/etc/init.d/functions" | "/etc/rc.status"
+        )
+    {
         return;
     }
     let default = file.strip_prefix("/etc/default/");
@@ -402,6 +408,94 @@ fn start_daemon(words: &[String]) -> Result<Ssd, String> {
     Err("start_daemon names no program".into())
 }
 
+/// SUSE's `startproc [-f] [-p PIDFILE] [-u USER] [-g GROUP] [-n NICE]
+/// [-c ROOT] … PROGRAM ARGS…`.
+fn startproc(words: &[String]) -> Result<Ssd, String> {
+    let mut s = Ssd {
+        start: true,
+        ..Ssd::default()
+    };
+    let mut i = 1;
+    while i < words.len() {
+        let w = words[i].as_str();
+        let mut value = || {
+            i += 1;
+            words
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("startproc: {w} without a value"))
+        };
+        match w {
+            "-f" | "-e" | "-q" | "-v" | "-w" | "-s" | "-i" => {}
+            "-p" => s.pidfile = Some(value()?),
+            "-u" => s.user = Some(value()?),
+            "-g" => s.group = Some(value()?),
+            "-n" => s.nice = Some(value()?),
+            "-c" => s.chroot = Some(value()?),
+            "-t" | "-T" | "-l" => {
+                value()?;
+            }
+            w if w.starts_with('-') => return Err(format!("startproc: unknown option {w}")),
+            _ => {
+                s.exec = Some(words[i].clone());
+                s.args = words[i + 1..].to_vec();
+                return Ok(s);
+            }
+        }
+        i += 1;
+    }
+    Err("startproc names no program".into())
+}
+
+/// Red Hat's `daemon [--user U] [--pidfile F] [--check B] [--force]
+/// [+/-NICE] PROGRAM ARGS…` (/etc/rc.d/init.d/functions).
+fn redhat_daemon(words: &[String]) -> Result<Ssd, String> {
+    let mut s = Ssd {
+        start: true,
+        ..Ssd::default()
+    };
+    let mut i = 1;
+    while i < words.len() {
+        let w = words[i].as_str();
+        let (opt, inline) = match w.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o, Some(v.to_string())),
+            _ => (w, None),
+        };
+        let mut value = || match inline.clone() {
+            Some(v) => Ok(v),
+            None => {
+                i += 1;
+                words
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| format!("daemon: {opt} without a value"))
+            }
+        };
+        match opt {
+            "--user" => s.user = Some(value()?),
+            "--pidfile" => s.pidfile = Some(value()?),
+            "--check" => {
+                value()?;
+            }
+            "--force" => {}
+            n if (n.starts_with('+') || n.starts_with('-'))
+                && n[1..].chars().all(|c| c.is_ascii_digit())
+                && n.len() > 1 =>
+            {
+                s.nice = Some(n.trim_start_matches('+').to_string());
+            }
+            o if o.starts_with('-') => return Err(format!("daemon: unknown option {o}")),
+            _ => {
+                s.exec = Some(words[i].clone());
+                s.args = words[i + 1..].to_vec();
+                return Ok(s);
+            }
+        }
+        i += 1;
+    }
+    Err("daemon names no program".into())
+}
+
 /// The daemon's start command; Err: the script starts none (an `rcS`
 /// helper, a one-time setup script).
 fn start_command(cx: &mut Ctx) -> Result<(usize, Ssd), Note> {
@@ -421,7 +515,7 @@ fn start_command(cx: &mut Ctx) -> Result<(usize, Ssd), Note> {
             .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
             .unwrap_or_default();
         match prog.as_str() {
-            "start-stop-daemon" | "start_daemon" => {
+            "start-stop-daemon" | "start_daemon" | "startproc" | "daemon" => {
                 let words = match expand_words(cx, cmd) {
                     Ok(w) => w,
                     Err(why) => {
@@ -432,14 +526,16 @@ fn start_command(cx: &mut Ctx) -> Result<(usize, Ssd), Note> {
                         ));
                     }
                 };
-                let parsed = if prog == "start_daemon" {
-                    start_daemon(&words)
-                } else {
-                    Ssd::parse_debian(&words)
+                let parsed = match prog.as_str() {
+                    "start_daemon" => start_daemon(&words),
+                    "startproc" => startproc(&words),
+                    "daemon" => redhat_daemon(&words),
+                    _ => Ssd::parse_debian(&words),
                 };
                 let ssd = parsed
                     .map_err(|e| Note::new(cx.path, cmd.line, format!("{e}; nothing written")))?;
-                let test_only = words.iter().any(|w| w == "--test" || w == "-t");
+                let test_only =
+                    prog == "start-stop-daemon" && words.iter().any(|w| w == "--test" || w == "-t");
                 if !ssd.start || test_only {
                     continue;
                 }

@@ -301,3 +301,34 @@ fn latin1_in_comments_does_not_stop_the_import() {
     assert!(has_note(&d, "description = caf"), "{:?}", notes(&d));
     valid(&d).unwrap();
 }
+
+#[test]
+fn suse_startproc_and_red_hat_daemon_start_the_daemon_too() {
+    let dir = std::env::temp_dir().join(format!("svc-lsb-sp-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/sp");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: sp\n### END INIT INFO\ncase \"$1\" in\n start) /sbin/startproc -u spuser -p /run/sp.pid /usr/sbin/spd -x ;;\nesac\n",
+    )
+    .unwrap();
+    let q = dir.join("init.d/rh");
+    std::fs::write(
+        &q,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: rh\n### END INIT INFO\n. /etc/rc.d/init.d/functions\nstart() {\n  daemon --user=rhuser --pidfile /run/rh.pid +5 /usr/sbin/rhd -q\n}\ncase \"$1\" in\n start) start ;;\nesac\n",
+    )
+    .unwrap();
+    let sp = import(&p);
+    let rh = import(&q);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let sp = sp.unwrap().remove(0);
+    assert_eq!(svc(&sp, "exec").as_deref(), Some("/usr/sbin/spd -x"));
+    assert_eq!(svc(&sp, "user").as_deref(), Some("spuser"));
+    assert_eq!(svc(&sp, "pidfile").as_deref(), Some("/run/sp.pid"));
+    let rh = rh.unwrap().remove(0);
+    assert_eq!(svc(&rh, "exec").as_deref(), Some("/usr/sbin/rhd -q"));
+    assert_eq!(svc(&rh, "user").as_deref(), Some("rhuser"));
+    assert_eq!(svc(&rh, "nice").as_deref(), Some("5"));
+    assert_eq!(svc(&rh, "type").as_deref(), Some("forking"));
+    assert!(rh.notes.is_empty(), "{:?}", notes(&rh));
+}
