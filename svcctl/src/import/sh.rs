@@ -490,6 +490,8 @@ impl Script {
                 Block::Func { name, .. } => Some(name.clone()),
                 _ => None,
             });
+            // Only blocks inside the function count: a function defined
+            // inside an `if` still runs its body unconditionally when called.
             let in_func_depth = stack
                 .iter()
                 .rposition(|b| matches!(b, Block::Func { .. }))
@@ -687,10 +689,10 @@ fn expand(raw: &str, env: &mut Env) -> Result<Vec<(String, bool)>, String> {
                     cur_live = true;
                 } else {
                     // Field splitting at blanks.
-                    let mut parts = value.split([' ', '\t', '\n']).peekable();
+                    let parts = value.split([' ', '\t', '\n']);
                     let starts_blank = value.starts_with([' ', '\t', '\n']);
                     let mut first = true;
-                    while let Some(p) = parts.next() {
+                    for p in parts {
                         if !first || (starts_blank && p.is_empty()) {
                             if cur_live || !cur.is_empty() {
                                 fields.push((std::mem::take(&mut cur), cur_live));
@@ -702,7 +704,6 @@ fn expand(raw: &str, env: &mut Env) -> Result<Vec<(String, bool)>, String> {
                             cur.push_str(p);
                             cur_live = true;
                         }
-                        let _ = parts.peek();
                     }
                 }
             }
