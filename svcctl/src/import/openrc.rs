@@ -475,7 +475,16 @@ fn ssd_credentials(cx: &mut Ctx, ssd: &Ssd, file: &Path, line: usize) {
 
 /// The `command*` variables.
 fn from_variables(cx: &mut Ctx) -> Result<(), Note> {
-    cx.unknown_note("command");
+    if let Some(Val::Unknown(why)) = cx.env.get("command").cloned() {
+        let (f, l) = cx.set_line("command");
+        return Err(Note::new(
+            &f,
+            l,
+            format!(
+                "command: its value depends on {why}, known only when the script runs; nothing written"
+            ),
+        ));
+    }
     let Some(command) = cx.var("command").map(str::to_string) else {
         return Err(Note::new(
             cx.path,
@@ -678,11 +687,7 @@ fn common_variables(cx: &mut Ctx) {
         "in_background_fake",
         "healthcheck_delay",
         "healthcheck_timer",
-        "command_args_background",
     ] {
-        if var == "command_args_background" {
-            continue;
-        }
         if let Some(v) = cx.var(var).map(str::to_string) {
             cx.note_var(var, format!("{var}={v}: no svc equivalent"));
         }

@@ -466,3 +466,20 @@ fn a_sourced_file_is_read_under_the_tree_or_makes_values_unknown() {
         notes(&t)
     );
 }
+
+#[test]
+fn a_command_only_a_run_would_know_is_refused_naming_it() {
+    let dir = std::env::temp_dir().join(format!("svc-openrc-uc-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("init.d")).unwrap();
+    let p = dir.join("init.d/uc");
+    std::fs::write(&p, "#!/sbin/openrc-run\ncommand=$(command -v foo)\n").unwrap();
+    let n = import(&p);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let n = n.unwrap_err();
+    assert_eq!(n.line, 2, "{n}");
+    assert!(
+        n.why
+            .starts_with("command: its value depends on command substitution"),
+        "{n}"
+    );
+}
