@@ -119,20 +119,21 @@ if [ ! -e "$kernel_link" ]; then
   rm -rf "$dl"
 fi
 
-# The Debian packages whose systemd units `svcctl import` is tested on
-# (svcctl/tests/import_systemd.rs): downloaded once, never installed.
+# The Debian packages whose init scripts, units and runit directories the
+# import tests read (svcctl/tests/import_*.rs, tests/system/import*.sh):
+# downloaded once, never installed.
 import_debs=$SVC_TEST_CACHE/import-debs
-import_pkgs=(nginx-common openssh-server rsyslog cron)
-need_debs=()
-for p in "${import_pkgs[@]}"; do
-  compgen -G "$import_debs/${p}_*.deb" >/dev/null || need_debs+=("$p")
+mkdir -p "$import_debs"
+for pkg in nginx-common openssh-server rsyslog cron runit-services openrc; do
+  if ! compgen -G "$import_debs/${pkg}_*.deb" >/dev/null; then
+    dl=$import_debs/.dl-$pkg
+    rm -rf "$dl" && mkdir -p "$dl"
+    id _apt >/dev/null 2>&1 && chown _apt "$dl"
+    (cd "$dl" && apt-get "${APT_BPO[@]}" download -qq "$pkg")
+    mv "$dl"/"${pkg}"_*.deb "$import_debs"/
+    rm -rf "$dl"
+  fi
 done
-if [ "${#need_debs[@]}" -gt 0 ]; then
-  echo "downloading for the import tests: ${need_debs[*]}"
-  mkdir -p "$import_debs"
-  id _apt >/dev/null 2>&1 && chown _apt "$import_debs"
-  (cd "$import_debs" && apt-get download "${need_debs[@]}")
-fi
 
 echo "kernel: $(readlink -f "$kernel_link")"
 echo "qemu: $(qemu-system-x86_64 --version | head -n1)"

@@ -18,7 +18,8 @@ set -uo pipefail
 # disk-boot's bound covers a first run's debootstrap (later runs use the
 # cached tree and take well under a minute per variant); so does import's
 # (it uses bench-boot's tree when there is one).
-SUITES=(static-init:60 qemu-boot:240 nspawn:120 podman:180 containerfile:120 disk-boot:1500 import:900)
+SUITES=(static-init:60 qemu-boot:240 nspawn:120 podman:180 containerfile:120 disk-boot:1500 import:900
+  import-sysv-runit:240)
 if [ "$#" -gt 0 ]; then
   wanted=("$@")
   SUITES=()
@@ -31,6 +32,7 @@ if [ "$#" -gt 0 ]; then
     containerfile) SUITES+=(containerfile:120) ;;
     disk-boot) SUITES+=(disk-boot:1500) ;;
     import) SUITES+=(import:900) ;;
+    import-sysv-runit) SUITES+=(import-sysv-runit:240) ;;
     *) echo "run-all.sh: unknown suite $w" >&2; exit 2 ;;
     esac
   done

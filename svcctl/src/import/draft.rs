@@ -148,6 +148,13 @@ impl Draft {
             .retain(|(s, k, _)| !(*s == section && k == key));
     }
 
+    /// Every `(section, key, value)` set so far, in order.
+    pub fn entries(&self) -> impl Iterator<Item = (Section, &str, &str)> {
+        self.entries
+            .iter()
+            .map(|(s, k, v)| (*s, k.as_str(), v.as_str()))
+    }
+
     /// Records a source line that was not carried over.
     pub fn not_imported(&mut self, file: &Path, line: usize, why: impl Into<String>) {
         self.notes.push(Note::new(file, line, why));

@@ -9,6 +9,11 @@
 // Some helpers are for the other importers.
 #[allow(dead_code)]
 pub mod draft;
+pub mod lsb;
+pub mod openrc;
+pub mod runit;
+mod sh;
+mod shared;
 pub mod systemd;
 
 use crate::cli::Global;
@@ -29,21 +34,30 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Systemd,
+    Openrc,
+    Lsb,
+    Runit,
 }
 
 impl Format {
     /// The order formats are tried in when guessing.
-    const ALL: &'static [Format] = &[Format::Systemd];
+    const ALL: &'static [Format] = &[Format::Systemd, Format::Openrc, Format::Lsb, Format::Runit];
 
     fn looks_like(self, path: &Path, head: &[u8]) -> bool {
         match self {
             Format::Systemd => systemd::looks_like(path, head),
+            Format::Openrc => openrc::looks_like(path, head),
+            Format::Lsb => lsb::looks_like(path, head),
+            Format::Runit => runit::looks_like(path, head),
         }
     }
 
     fn import(self, path: &Path) -> Result<Vec<Draft>, Note> {
         match self {
             Format::Systemd => systemd::import(path),
+            Format::Openrc => openrc::import(path),
+            Format::Lsb => lsb::import(path),
+            Format::Runit => runit::import(path),
         }
     }
 }
