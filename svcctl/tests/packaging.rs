@@ -265,7 +265,7 @@ fn make_install_points_the_declarations_at_the_installed_script() {
         .arg(format!("GEN_DIR={}", tmp.0.join("gen").display())));
     let root = std::fs::read_to_string(dest.join("opt/svc/lib/svc/services.d/root.ini")).unwrap();
     assert!(
-        root.contains("exec = /opt/svc/lib/svc/libexec/early --hold root"),
+        root.contains("exec-stop = /opt/svc/lib/svc/libexec/early --stop root"),
         "{root}"
     );
     assert!(!root.contains("/usr/lib/svc/libexec"), "{root}");
