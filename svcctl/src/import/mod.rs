@@ -6,8 +6,6 @@
 //! read the file, writes it (never over an existing one without
 //! `--force`), enables it, and reports every line left out.
 
-// Some helpers are for the other importers.
-#[allow(dead_code)]
 pub mod draft;
 pub mod lsb;
 pub mod openrc;
