@@ -131,6 +131,9 @@ pub struct Supervisor {
     leaf_events: Option<OwnedFd>,
     /// Killed at exit, not yet empty: the supervisor exits once it is.
     leaf_draining: bool,
+    /// This supervisor killed the leaf since the last start: what a start
+    /// finds there is dying, not a stranger's leftover.
+    leaf_killed: bool,
     leaf_check_at: Option<u64>,
     exiting: bool,
     exit_code: i32,
@@ -258,6 +261,7 @@ impl Supervisor {
             leaf,
             leaf_events: None,
             leaf_draining: false,
+            leaf_killed: false,
             leaf_check_at: None,
             exiting: false,
             exit_code: 0,
@@ -492,7 +496,13 @@ impl Supervisor {
         let Some(leaf) = &self.leaf else {
             return;
         };
-        if leaf.populated().unwrap_or(false) {
+        let ours = std::mem::take(&mut self.leaf_killed);
+        if ours && leaf.populated().unwrap_or(false) {
+            // Killed already, not reaped yet: once more, quietly.
+            if let Err(e) = leaf.kill() {
+                self.log_cgroup_error(&e);
+            }
+        } else if leaf.populated().unwrap_or(false) {
             let mut n = 0usize;
             let _ = leaf.for_each_member(|_| n += 1);
             self.log.notice_fmt(format_args!(
@@ -822,6 +832,7 @@ impl Supervisor {
     fn kill_all(&mut self) {
         self.signal_service(libc::SIGKILL);
         if self.leaf.is_some() {
+            self.leaf_killed = true;
             self.signal_group(libc::SIGKILL);
         }
         if let Some((pid, _)) = self.aux {
@@ -835,10 +846,11 @@ impl Supervisor {
         if self.pgid > 0 {
             let _ = sys::kill(-self.pgid, libc::SIGKILL);
         }
-        if let Some(leaf) = &self.leaf
-            && let Err(e) = leaf.kill()
-        {
-            self.log_cgroup_error(&e);
+        if let Some(leaf) = &self.leaf {
+            self.leaf_killed = true;
+            if let Err(e) = leaf.kill() {
+                self.log_cgroup_error(&e);
+            }
         }
         if let Some((pid, _)) = self.aux.take() {
             let _ = sys::kill(-pid, libc::SIGKILL);
