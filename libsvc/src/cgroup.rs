@@ -221,7 +221,7 @@ pub struct Cgroups {
     own: PathBuf,
     /// C as /proc/PID/cgroup shows it to this manager and its children.
     own_rel: String,
-    /// Whether C is the root of the mounted hierarchy (no init leaf).
+    /// Whether C is the root of the whole hierarchy (no init leaf).
     root: bool,
     /// The controllers of [`CONTROLLERS`] available in C.
     controllers: Vec<String>,
@@ -269,7 +269,10 @@ impl Cgroups {
                 mount.root
             ))
         })?;
-        let root = own == mount.mount_point && (mount.root == "/" || rel == "/");
+        // The hierarchy's root is the one cgroup without `cgroup.type`
+        // (and exempt from the no-internal-processes rule); a container's
+        // cgroup namespace shows its own cgroup as "/", which is not.
+        let root = !own.join("cgroup.type").exists();
         for p in [own.clone(), own.join("cgroup.procs")] {
             if let Err(e) = nix::unistd::access(&p, nix::unistd::AccessFlags::W_OK) {
                 return Err(NotInUse(format!(

@@ -84,6 +84,20 @@ fn setup_moves_own_processes_to_init_and_makes_the_service_layout() {
     // Removing what is gone is no error.
     assert!(sc.remove().unwrap());
 
+    // A container's cgroup namespace shows C as "/", mounted with root
+    // "/": still not the hierarchy's root, so its processes move too.
+    let u = Sleeper::new();
+    std::fs::write(cg.path("cgroup.procs"), u.pid().to_string()).unwrap();
+    let ns_view = format!(
+        "30 25 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw\n",
+        cg.dir.display()
+    );
+    let mut c = Cgroups::detect_from(&ns_view, "0::/\n", &cg.dir).expect("detected");
+    assert_eq!(c.own(), cg.dir);
+    c.setup().unwrap();
+    assert!(TestCgroup::procs(&cg.path("init")).contains(&u.pid()));
+    assert!(TestCgroup::procs(&cg.dir).is_empty());
+
     // A manager started again by init lives in C/init: its C is still C.
     let again =
         Cgroups::detect_from(&mountinfo(&cg), &format!("0::{}/init\n", cg.rel), &cg.mount).unwrap();
