@@ -480,6 +480,24 @@ fn write_file(path: &CString, shown: &Path, data: &[u8]) -> Result<(), Error> {
     write_fd(&fd, shown, data)
 }
 
+/// [`write_file`] of `dir`'s file `name` (its path built only for an
+/// error: the steady state allocates nothing).
+fn write_in(path: &CString, dir: &Path, name: &str, data: &[u8]) -> Result<(), Error> {
+    let fd = open(
+        path.as_c_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::errno(&dir.join(name), e))?;
+    write_fd(&fd, dir, data).map_err(|e| match e {
+        Error::Io { source, .. } => Error::Io {
+            path: dir.join(name),
+            source,
+        },
+        e => e,
+    })
+}
+
 fn write_fd(fd: &OwnedFd, shown: &Path, data: &[u8]) -> Result<(), Error> {
     loop {
         match write(fd, data) {
@@ -684,7 +702,7 @@ impl Leaf {
     /// else freeze, SIGKILL each member, thaw (a frozen process cannot
     /// fork away from the kill; SIGKILL reaches it while frozen).
     pub fn kill(&self) -> Result<(), Error> {
-        match write_file(&self.kill, &self.dir, b"1") {
+        match write_in(&self.kill, &self.dir, "cgroup.kill", b"1") {
             Err(e) if e.errno_value() == Some(Errno::ENOENT as i32) => self.kill_each(),
             r => r,
         }
@@ -693,10 +711,10 @@ impl Leaf {
     /// [`Leaf::kill`] without `cgroup.kill`: freeze, SIGKILL each member,
     /// thaw.
     pub fn kill_each(&self) -> Result<(), Error> {
-        let frozen = write_file(&self.freeze, &self.dir, b"1").is_ok();
+        let frozen = write_in(&self.freeze, &self.dir, "cgroup.freeze", b"1").is_ok();
         let r = self.signal_all(Signal::SIGKILL).map(|_| ());
         if frozen {
-            write_file(&self.freeze, &self.dir, b"0")?;
+            write_in(&self.freeze, &self.dir, "cgroup.freeze", b"0")?;
         }
         r
     }
