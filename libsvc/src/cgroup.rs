@@ -388,6 +388,12 @@ fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
 fn mkdir(dir: &Path) -> Result<(), Error> {
     match fs::create_dir(dir) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(Error::io(dir, e)),
+        // A service named like an interface file (`cpu.max`) would meet
+        // that file here.
+        Err(_) if !dir.is_dir() => Err(Error::Parse {
+            path: dir.to_path_buf(),
+            what: "a cgroup interface file, not a cgroup".into(),
+        }),
         _ => Ok(()),
     }
 }
@@ -440,6 +446,9 @@ impl ServiceCgroup {
     /// Remove the leaves and the cgroup; Ok(false) when one still holds a
     /// process (nothing is killed here).
     pub fn remove(&self) -> Result<bool, Error> {
+        if !self.dir.is_dir() {
+            return Ok(true);
+        }
         let a = rmdir(&self.service)?;
         let b = rmdir(&self.supervisor)?;
         Ok(a && b && rmdir(&self.dir)?)

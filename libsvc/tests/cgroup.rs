@@ -189,6 +189,23 @@ fn kill_each_is_the_fallback_without_cgroup_kill() {
 }
 
 #[test]
+fn a_service_named_like_an_interface_file_gets_no_cgroup() {
+    let Some(cg) = TestCgroup::new("ifname") else {
+        return;
+    };
+    let mut c = Cgroups::detect_from(&mountinfo(&cg), &format!("0::{}\n", cg.rel), &cg.mount)
+        .expect("detected");
+    c.setup().unwrap();
+    let sc = c.service("cgroup.procs");
+    let e = sc.create(c.controllers()).unwrap_err().to_string();
+    assert!(
+        e.contains("svc/cgroup.procs: a cgroup interface file"),
+        "{e}"
+    );
+    assert!(sc.remove().unwrap());
+}
+
+#[test]
 fn errors_name_the_file() {
     let Some(cg) = TestCgroup::new("errors") else {
         return;
