@@ -269,6 +269,17 @@ impl Cgroups {
                 mount.root
             ))
         })?;
+        // Only a cgroup given to us: the one mounted on /sys/fs/cgroup (the
+        // host's root, a container's namespace or bind-mounted subtree),
+        // or one systemd delegated (`Delegate=yes`). A manager started
+        // inside some other service's cgroup must not take it over.
+        if own != mount.mount_point && !delegated(&own) {
+            return Err(NotInUse(format!(
+                "own cgroup {} is neither what is mounted on {} nor delegated (no trusted.delegate or user.delegate attribute)",
+                own.display(),
+                mount_point.display()
+            )));
+        }
         // The hierarchy's root is the one cgroup without `cgroup.type`
         // (and exempt from the no-internal-processes rule); a container's
         // cgroup namespace shows its own cgroup as "/", which is not.
@@ -377,6 +388,31 @@ impl Cgroups {
     pub fn own_rel(&self) -> &str {
         &self.own_rel
     }
+}
+
+/// Whether systemd delegated `dir` (the `trusted.delegate` attribute it
+/// sets for `Delegate=yes`, `user.delegate` from a user manager, "1").
+fn delegated(dir: &Path) -> bool {
+    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    ["trusted.delegate", "user.delegate"].iter().any(|name| {
+        let Ok(name) = CString::new(*name) else {
+            return false;
+        };
+        let mut value = [0u8; 8];
+        // SAFETY: both names are NUL-terminated; the buffer and its length
+        // match.
+        let n = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        n > 0 && value[..n as usize].starts_with(b"1")
+    })
 }
 
 /// Write `+controller` to DIR/cgroup.subtree_control.

@@ -1,7 +1,7 @@
 //! The manager with cgroups, on a cgroup of the test's own
-//! (tests/support/cgroup.rs): the manager runs in a private mount
-//! namespace whose /sys/fs/cgroup is cgroup2, in the test's cgroup, so
-//! that is its C; everything it makes is below it.
+//! (tests/support/cgroup.rs): the manager runs in the test's cgroup, in a
+//! cgroup and mount namespace whose /sys/fs/cgroup is cgroup2 (as in a
+//! container), so that cgroup is its C; everything it makes is below it.
 
 mod common;
 
@@ -24,21 +24,17 @@ struct CgManager {
 
 impl CgManager {
     fn start(tree: &Tree, cg: &TestCgroup) -> CgManager {
+        // Into the test's cgroup, then a cgroup and a mount namespace with
+        // cgroup2 on /sys/fs/cgroup: what a container engine gives its
+        // init (the manager sees "0::/", its cgroup mounted there).
         let script = format!(
-            "mount -t cgroup2 none /sys/fs/cgroup && echo $$ > /sys/fs/cgroup{}/cgroup.procs && exec \"$@\"",
-            cg.rel
+            "echo $$ > {}/cgroup.procs && exec unshare --cgroup --mount --propagation private \
+             sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"' \"$@\"",
+            cg.dir.display()
         );
         let stderr = std::fs::File::create(tree.path("manager.stderr")).unwrap();
-        let child = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &script,
-                "sh",
-            ])
+        let child = Command::new("sh")
+            .args(["-c", &script, "sh"])
             .arg(bin("svc-manager"))
             .args(tree.manager_args())
             .env_remove("NOTIFY_SOCKET")
