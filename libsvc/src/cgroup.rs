@@ -1,7 +1,8 @@
 //! The one place that knows cgroup v2 files (docs/manager.md, "Cgroups").
 //!
 //! The manager finds the cgroup2 mount on `/sys/fs/cgroup` and its own
-//! cgroup C, and, when C is writable, runs every service in
+//! cgroup C, and, when C was given to it (mounted there, or delegated)
+//! and is writable, runs every service in
 //! `C/svc/NAME/service` with its supervisor in `C/svc/NAME/supervisor`
 //! (the "no internal processes" rule forbids processes in `C/svc/NAME`
 //! once controllers are enabled there). [`Cgroups`] is that layout;
