@@ -45,6 +45,10 @@ pub struct Config {
     pub notify_socket: Option<OsString>,
     /// How long a client connection may sit idle (control.rs).
     pub client_idle_timeout: Duration,
+    /// The cgroups of the services (cgroups.rs); None: not in use, and
+    /// `cgroups_not_in_use` says why.
+    pub cgroups: Option<libsvc::cgroup::Cgroups>,
+    pub cgroups_not_in_use: Option<String>,
 }
 
 /// A partial message must complete within this long of its first byte.
@@ -137,6 +141,8 @@ pub struct Manager {
     pub(crate) notified: bool,
     /// Units whose dead supervisor left something running (`Unit::orphan`).
     pub(crate) orphaned: BTreeSet<String>,
+    /// Services whose cgroup was still busy when they stopped (cgroups.rs).
+    pub(crate) cgroups_busy: BTreeSet<String>,
 }
 
 enum Who {
@@ -202,6 +208,7 @@ impl Manager {
             started_at: proto::now_unix(),
             notified: false,
             orphaned: BTreeSet::new(),
+            cgroups_busy: BTreeSet::new(),
         };
         m.load();
         m
@@ -402,7 +409,10 @@ impl Manager {
         // past this point a supervisor that cannot bind its socket, or a
         // declaration it refuses unread, only says that it went away.
         libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
-        let decl = spec::service_nvlist(name, &service, &places)
+        let mut decl = spec::declaration(name, &service, &places);
+        decl.cgroup = self.prepare_cgroup(name);
+        let decl = decl
+            .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
         let mut args = NvList::new();
         let _ = args.add_nvlist(proto::key::SERVICE, decl);
@@ -424,6 +434,11 @@ impl Manager {
             )
         })?;
         tracing::debug!("{name}: supervisor pid {pid}");
+        if let Err(e) = self.place_supervisor(name, pid as i32) {
+            // Its service still goes into its own leaf (the supervisor
+            // moves it there); only the supervisor stays where it is.
+            tracing::warn!("{name}: {e}");
+        }
         let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
@@ -590,6 +605,9 @@ impl Manager {
         };
         let respawn = std::mem::take(&mut unit.respawn);
         self.broadcast_event(&name);
+        if !respawn {
+            self.remove_cgroup(&name);
+        }
         if respawn {
             if let Err(e) = self.start_unit(&name) {
                 tracing::warn!("{name}: {e}");
@@ -739,6 +757,7 @@ impl Manager {
             match sig {
                 libc::SIGCHLD => {
                     sys::reap_children();
+                    self.retry_busy_cgroups();
                 }
                 libc::SIGHUP => {
                     tracing::info!("SIGHUP: re-reading declarations");

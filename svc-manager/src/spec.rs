@@ -139,7 +139,9 @@ pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
     d
 }
 
-/// The `service` nvlist of a `declare` request for `name`.
+/// The `service` nvlist of a `declare` request for `name` (the manager
+/// adds the cgroup leaf to `declaration` first).
+#[cfg(test)]
 pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result<NvList> {
     declaration(name, s, places).to_nvlist()
 }
@@ -262,7 +264,7 @@ mod tests {
         for n in [0, 1, 100, 5000] {
             let s = everything(n);
             let name = "n".repeat(n.min(200) + 1);
-            let decl = service_nvlist(
+            let mut d = declaration(
                 &name,
                 &s,
                 &Places {
@@ -270,8 +272,10 @@ mod tests {
                     runtime_base: Path::new(&path_max),
                     log_group: Some(u32::MAX),
                 },
-            )
-            .unwrap();
+            );
+            // The cgroup leaf the manager adds (cgroups.rs).
+            d.cgroup = Some(PathBuf::from(&path_max));
+            let decl = d.to_nvlist().unwrap();
             let mut args = NvList::new();
             args.add_nvlist(crate::proto::key::SERVICE, decl).unwrap();
             args.add_bool(crate::proto::key::START, true).unwrap();
