@@ -3,6 +3,7 @@
 //! paths, duration/size/signal/name validators, and the wire protocol
 //! (`proto`) every svc program speaks.
 
+pub mod cgroup;
 pub mod cmdline;
 pub mod decl;
 pub mod diag;

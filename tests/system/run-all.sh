@@ -17,7 +17,7 @@ set -uo pipefail
 # suite name and its time bound in seconds
 # disk-boot's bound covers a first run's debootstrap (later runs use the
 # cached tree and take well under a minute per variant).
-SUITES=(static-init:60 qemu-boot:240 nspawn:120 podman:180 containerfile:120 disk-boot:1500)
+SUITES=(static-init:60 qemu-boot:240 cgroup-boot:480 nspawn:120 podman:180 containerfile:120 disk-boot:1500)
 if [ "$#" -gt 0 ]; then
   wanted=("$@")
   SUITES=()
@@ -25,6 +25,7 @@ if [ "$#" -gt 0 ]; then
     case $w in
     static-init) SUITES+=(static-init:60) ;;
     qemu-boot) SUITES+=(qemu-boot:240) ;;
+    cgroup-boot) SUITES+=(cgroup-boot:480) ;;
     nspawn) SUITES+=(nspawn:120) ;;
     podman) SUITES+=(podman:180) ;;
     containerfile) SUITES+=(containerfile:120) ;;

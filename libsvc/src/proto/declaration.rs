@@ -53,6 +53,7 @@ pub mod key {
     pub const LOG_DIR: &str = "log_dir";
     pub const LOG_GROUP: &str = "log_group";
     pub const SYSLOG_PATH: &str = "syslog_path";
+    pub const CGROUP: &str = "cgroup";
 }
 
 /// `limit_NAME` of a resource (declarations write `limit-NAME`).
@@ -124,6 +125,9 @@ pub struct Declaration {
     /// Not sent by the manager; the supervisor's defaults apply.
     pub ready_check_interval_ms: Option<u64>,
     pub syslog_path: Option<PathBuf>,
+    /// The service's leaf cgroup (a directory under the cgroup2 mount);
+    /// absent when cgroups are not in use.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl Declaration {
@@ -168,6 +172,7 @@ impl Declaration {
             log_group: None,
             ready_check_interval_ms: None,
             syslog_path: None,
+            cgroup: None,
         }
     }
 
@@ -297,6 +302,9 @@ impl Declaration {
         )?;
         if let Some(p) = &self.syslog_path {
             l.add_string(key::SYSLOG_PATH, path(p))?;
+        }
+        if let Some(p) = &self.cgroup {
+            l.add_string(key::CGROUP, path(p))?;
         }
         Ok(l)
     }
@@ -449,6 +457,10 @@ impl Declaration {
                 .map(Account::Name),
         };
         d.syslog_path = r.string(key::SYSLOG_PATH)?.map(PathBuf::from);
+        d.cgroup = r.string(key::CGROUP)?.map(PathBuf::from);
+        if d.cgroup.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(err(key::CGROUP, "an absolute path"));
+        }
         Ok(d)
     }
 }

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# svc under cgroup v2, booted in qemu (the Debian cloud kernel of
+# qemu-boot.sh has cgroup2, cgroup.kill and memory.peak): a RAM boot with
+# svc-init as PID 1 (it mounts cgroup2 on /sys/fs/cgroup), whose default
+# target also starts cgtest-run, which runs every guest scenario
+# tests/system/cgroup/*.sh in the guest, one after the other, and then
+# powers the machine off. Each scenario is a shell script (sourcing
+# tests/system/cgroup/guest-lib) that exits 0 on success and otherwise
+# prints why; it may declare services of its own (guest-lib's
+# declare_service writes /run/svc/services.d and rescans).
+#
+# Checks, read off the serial console:
+#   cgroup-boot-in-use   the manager's start line says cgroups are in use
+#                        at /sys/fs/cgroup (with the controllers it found)
+#   cgroup-NAME          one per scenario NAME.sh: "cgtest: PASS NAME"
+#   cgroup-boot-poweroff the machine powered off in order after the last
+#                        scenario
+# SVC_CGROUP_ONLY="a b" runs only those scenarios.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KERNEL=${SVC_TEST_KERNEL:-$SVC_TEST_CACHE/kernel/vmlinuz}
+BOOT_TIMEOUT=${SVC_QEMU_TIMEOUT:-420}
+APPEND="console=ttyS0 panic=-1 printk.time=1 loglevel=4 rdinit=/sbin/init"
+SCEN_DIR=$SYSTEST_DIR/cgroup
+
+SCENARIOS=()
+for f in "$SCEN_DIR"/*.sh; do
+  n=$(basename "$f" .sh)
+  if [ -n "${SVC_CGROUP_ONLY:-}" ] && ! [[ " $SVC_CGROUP_ONLY " == *" $n "* ]]; then
+    continue
+  fi
+  SCENARIOS+=("$n")
+done
+ALL_CHECKS=(cgroup-boot-in-use)
+for n in "${SCENARIOS[@]}"; do ALL_CHECKS+=("cgroup-$n"); done
+ALL_CHECKS+=(cgroup-boot-poweroff)
+
+missing=$(missing_cmds qemu-system-x86_64 busybox cpio gzip readelf timeout)
+[ -z "$missing" ] || fail_all "missing commands: $missing (run tests/system/install-deps.sh)"
+[ "$(id -u)" -eq 0 ] || fail_all "needs root (mknod /dev/console for the initramfs)"
+[ -r "$KERNEL" ] || fail_all "no kernel at $KERNEL (run tests/system/install-deps.sh)"
+is_static "$(command -v busybox)" || fail_all "busybox is not static (install busybox-static)"
+build_svc_programs || fail_all "the svc programs do not build (static, $RUST_TARGET): $BUILD_ERROR"
+not_static=$(not_static_programs)
+[ -z "$not_static" ] || fail_all "not statically linked: $not_static"
+
+make_tmp
+
+make_initramfs() {
+  local out=$1 root n
+  root=$(mktemp -d "$TMP/root.XXXXXX")
+  make_rootfs "$root" || return 1
+  mknod -m 600 "$root/dev/console" c 5 1
+  mknod -m 666 "$root/dev/null" c 1 3
+  mkdir -p "$root/usr/lib/cgtest"
+  install -m 0644 "$SCEN_DIR/guest-lib" "$root/usr/lib/cgtest/guest-lib"
+  for n in "${SCENARIOS[@]}"; do
+    install -m 0755 "$SCEN_DIR/$n.sh" "$root/usr/lib/cgtest/$n.sh"
+  done
+  # The hook has nothing to do here; cgtest-run powers off.
+  rm -f "$root/etc/svc/enabled/default/svctest-hook"
+  cat >"$root/usr/lib/svc/services.d/cgtest-run.ini" <<'EOF'
+# Runs the cgroup scenarios of tests/system/cgroup-boot.sh, then powers off.
+[service]
+description = cgroup scenario runner
+exec = /bin/cgtest-run
+restart = never
+
+[dependencies]
+after = boot
+
+[logging]
+output = inherit
+EOF
+  : >"$root/etc/svc/enabled/default/cgtest-run"
+  cat >"$root/bin/cgtest-run" <<'EOF'
+#!/bin/sh
+i=0
+until svcctl status default >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ "$i" -lt 600 ] || { echo "cgtest: target default not up after 60 s"; break; }
+  sleep 0.1
+done
+echo "cgtest: ready"
+for f in /usr/lib/cgtest/*.sh; do
+  [ -e "$f" ] || continue
+  n=${f##*/}
+  n=${n%.sh}
+  echo "cgtest: start $n"
+  timeout 90 sh "$f" >/tmp/cgtest-$n.out 2>&1
+  rc=$?
+  sed "s/^/cgtest: $n: /" /tmp/cgtest-$n.out
+  if [ "$rc" -eq 0 ]; then
+    echo "cgtest: PASS $n"
+  else
+    echo "cgtest: FAIL $n: exit $rc: $(tail -n 4 /tmp/cgtest-$n.out | tr '\n' '|')"
+  fi
+done
+echo "cgtest: done"
+exec svcctl poweroff
+EOF
+  chmod 0755 "$root/bin/cgtest-run"
+  (cd "$root" && find . -print0 | cpio -o -0 -H newc -R 0:0 --quiet) | gzip -1 >"$out"
+  rm -rf "$root"
+}
+
+INITRD=$TMP/initrd.gz
+make_initramfs "$INITRD" || fail_all "could not make the initramfs"
+
+LOG=$TMP/cgroup.log
+: >"$LOG"
+timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -nic none -display none \
+  -no-reboot -serial "file:$LOG" -monitor none -kernel "$KERNEL" -initrd "$INITRD" \
+  -append "$APPEND" </dev/null >"$LOG.qemu" 2>&1 &
+QEMU_PID=$!
+at_exit "kill_child_tree $QEMU_PID"
+rc=0
+wait "$QEMU_PID" || rc=$?
+
+clean() { tr -d '\r' <"$LOG"; }
+tail_of() { clean | grep -a -E "${1:-.}" | tail -n "${2:-8}" | tr '\n' '|' | cut -c1-600; }
+
+line=$(clean | grep -a -m1 -E 'cgroups? (are )?(not )?in use' || true)
+if clean | grep -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
+  pass cgroup-boot-in-use
+  echo "# cgroup-boot: $line"
+else
+  fail cgroup-boot-in-use "no 'cgroups in use at /sys/fs/cgroup' line from the manager: ${line:-$(tail_of 'svc-init|svc-manager|cgroup' 6)}"
+fi
+for n in "${SCENARIOS[@]}"; do
+  if clean | grep -a -q -x "cgtest: PASS $n"; then
+    pass "cgroup-$n"
+  elif r=$(clean | grep -a -m1 "^cgtest: FAIL $n: "); then
+    fail "cgroup-$n" "${r#cgtest: FAIL $n: } (guest: $(tail_of "^cgtest: $n: " 6))"
+  elif clean | grep -a -q -x "cgtest: start $n"; then
+    fail "cgroup-$n" "no result (qemu rc $rc): $(tail_of . 8)"
+  else
+    fail "cgroup-$n" "never ran (qemu rc $rc): $(tail_of 'cgtest|svc-init|Kernel panic' 6)"
+  fi
+done
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  fail cgroup-boot-poweroff "qemu still running after ${BOOT_TIMEOUT}s: $(tail_of . 6)"
+elif ! clean | grep -a -q 'cgtest: done'; then
+  fail cgroup-boot-poweroff "the scenarios did not finish (qemu rc $rc): $(tail_of . 6)"
+elif ! clean | grep -a -q 'reboot: Power down' || ! clean | grep -a -Eq "$MANAGER_ORDERLY_RE"; then
+  fail cgroup-boot-poweroff "no orderly power-off (qemu rc $rc): $(tail_of . 6)"
+else
+  pass cgroup-boot-poweroff
+fi
+[ -n "${SVC_KEEP_LOGS:-}" ] && cp "$LOG" "$SVC_KEEP_LOGS"/cgroup-boot.log 2>/dev/null
+summary
