@@ -19,7 +19,7 @@ pub const SOCKET_PATH_MAX: usize = 107;
 pub const WIRE_NAME_MAX: usize = 2047;
 
 /// Longest path the manager adds to a declaration (its log directory,
-/// the runtime base): PATH_MAX, so the bound holds for any manager.
+/// the runtime base, the cgroup leaf): PATH_MAX, so the bound holds for any manager.
 const PATH_MAX: usize = 4096;
 
 /// Everything in a packed `declare` request that does not grow with the
@@ -152,7 +152,8 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
         parts.push(("environment", k.clone(), PAIR + k.len() + 1 + v.len() + 1));
     }
     let variable: usize = parts.iter().map(|p| p.2).sum();
-    let bytes = FIXED + 2 * PATH_MAX + name.len() + 1 + variable;
+    // The log directory, the runtime base and the cgroup leaf.
+    let bytes = FIXED + 3 * PATH_MAX + name.len() + 1 + variable;
     let largest = parts
         .into_iter()
         .max_by_key(|p| p.2)

@@ -14,50 +14,84 @@ struct ApiMount {
     fstype: &'static str,
     flags: MsFlags,
     data: &'static str,
+    /// Mounted only by the PID 1 of a host: a container's engine decides
+    /// what it sees there (and whether it is delegated).
+    host_only: bool,
 }
 
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 const NOSUID_NODEV_NOEXEC: MsFlags = NOSUID_NODEV.union(MsFlags::MS_NOEXEC);
 
 /// In order: each later one may live inside an earlier one.
-const API_MOUNTS: [ApiMount; 6] = [
+const API_MOUNTS: [ApiMount; 7] = [
     ApiMount {
         target: "/proc",
         fstype: "proc",
         flags: NOSUID_NODEV_NOEXEC,
         data: "",
+        host_only: false,
     },
     ApiMount {
         target: "/sys",
         fstype: "sysfs",
         flags: NOSUID_NODEV_NOEXEC,
         data: "",
+        host_only: false,
     },
     ApiMount {
         target: "/dev",
         fstype: "devtmpfs",
         flags: MsFlags::MS_NOSUID,
         data: "mode=0755",
+        host_only: false,
     },
     ApiMount {
         target: "/dev/pts",
         fstype: "devpts",
         flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
         data: "mode=0620,gid=5,ptmxmode=0666",
+        host_only: false,
     },
     ApiMount {
         target: "/dev/shm",
         fstype: "tmpfs",
         flags: NOSUID_NODEV,
         data: "mode=1777",
+        host_only: false,
     },
     ApiMount {
         target: "/run",
         fstype: "tmpfs",
         flags: NOSUID_NODEV,
         data: "mode=0755",
+        host_only: false,
+    },
+    // The unified hierarchy, where svc-manager puts each service in a
+    // cgroup of its own (docs/manager.md, "Cgroups"). Whatever is there
+    // already (a v1 or hybrid layout an initramfs set up) is left alone.
+    ApiMount {
+        target: CGROUP,
+        fstype: "cgroup2",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: "nsdelegate",
+        host_only: true,
     },
 ];
+
+const CGROUP: &str = "/sys/fs/cgroup";
+
+fn wanted(m: &ApiMount, in_container: bool) -> bool {
+    !(m.host_only && in_container)
+}
+
+/// The API filesystems svc-init mounts where missing, as (target, fstype).
+pub fn api_mounts(in_container: bool) -> Vec<(&'static str, &'static str)> {
+    API_MOUNTS
+        .iter()
+        .filter(|m| wanted(m, in_container))
+        .map(|m| (m.target, m.fstype))
+        .collect()
+}
 
 /// Whether `path` is the root of a mount: statx's STATX_ATTR_MOUNT_ROOT
 /// (Linux 5.8+), else a device change from the parent directory.
@@ -159,8 +193,14 @@ pub fn mount_missing(only_proc: bool, in_container: bool) -> Vec<&'static str> {
     for m in API_MOUNTS
         .iter()
         .take(if only_proc { 1 } else { API_MOUNTS.len() })
+        .filter(|m| wanted(m, in_container))
     {
         let target = Path::new(m.target);
+        // sysfs has the directory when the kernel has cgroups; none is
+        // made (sysfs refuses) and a kernel without is no error.
+        if m.target == CGROUP && !target.is_dir() {
+            continue;
+        }
         let state = match &table {
             Some(Some(t)) => mounted_in(t, m.target),
             // No mount table (no /proc): only whether it is a mount point.
@@ -605,6 +645,24 @@ mod tests {
         );
         let ro_root = ops.log.iter().filter(|l| *l == "ro /").count();
         assert_eq!(ro_root, ROUNDS);
+    }
+
+    #[test]
+    fn cgroup2_is_mounted_by_a_hosts_init_only() {
+        let host = api_mounts(false);
+        assert_eq!(host.last(), Some(&("/sys/fs/cgroup", "cgroup2")));
+        assert!(!api_mounts(true).iter().any(|(t, _)| *t == "/sys/fs/cgroup"));
+        // Once /sys is there: each mount point comes after its parent.
+        let sys = host.iter().position(|(t, _)| *t == "/sys");
+        assert!(sys < host.iter().position(|(t, _)| *t == "/sys/fs/cgroup"));
+        // A hybrid host's tmpfs on /sys/fs/cgroup is left as it is.
+        let hybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n";
+        let m = mounted_in(hybrid, "/sys/fs/cgroup");
+        assert_eq!(plan("/sys/fs/cgroup", m, true, false), Plan::Leave);
+        assert_eq!(
+            plan("/sys/fs/cgroup", Mounted::No, true, false),
+            Plan::Mount
+        );
     }
 
     #[test]

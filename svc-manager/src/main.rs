@@ -3,6 +3,7 @@
 //! (docs/manager.md).
 
 mod args;
+mod cgroups;
 mod console;
 mod control;
 mod fds;
@@ -155,6 +156,8 @@ fn config(args: Args) -> Result<Config, String> {
         client_idle_timeout: args
             .client_idle_timeout
             .unwrap_or(control::CLIENT_IDLE_TIMEOUT),
+        cgroups: None,
+        cgroups_not_in_use: None,
     })
 }
 
@@ -230,8 +233,10 @@ fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         cfg.socket.display()
     );
+    (cfg.cgroups, cfg.cgroups_not_in_use) = cgroups::init();
     let mut m = Manager::new(cfg, listener, signals, events);
     m.adopt();
+    m.sweep_cgroups();
     m.boot(&target);
     ExitCode::from(m.run() as u8)
 }

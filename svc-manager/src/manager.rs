@@ -45,6 +45,10 @@ pub struct Config {
     pub notify_socket: Option<OsString>,
     /// How long a client connection may sit idle (control.rs).
     pub client_idle_timeout: Duration,
+    /// The cgroups of the services (cgroups.rs); None: not in use, and
+    /// `cgroups_not_in_use` says why.
+    pub cgroups: Option<libsvc::cgroup::Cgroups>,
+    pub cgroups_not_in_use: Option<String>,
 }
 
 /// A partial message must complete within this long of its first byte.
@@ -402,7 +406,10 @@ impl Manager {
         // past this point a supervisor that cannot bind its socket, or a
         // declaration it refuses unread, only says that it went away.
         libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
-        let decl = spec::service_nvlist(name, &service, &places)
+        let mut decl = spec::declaration(name, &service, &places);
+        decl.cgroup = self.prepare_cgroup(name);
+        let decl = decl
+            .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
         let mut args = NvList::new();
         let _ = args.add_nvlist(proto::key::SERVICE, decl);
@@ -424,6 +431,11 @@ impl Manager {
             )
         })?;
         tracing::debug!("{name}: supervisor pid {pid}");
+        if let Err(e) = self.place_supervisor(name, pid as i32) {
+            // Its service still goes into its own leaf (the supervisor
+            // moves it there); only the supervisor stays where it is.
+            tracing::warn!("{name}: {e}");
+        }
         let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
@@ -590,6 +602,9 @@ impl Manager {
         };
         let respawn = std::mem::take(&mut unit.respawn);
         self.broadcast_event(&name);
+        if !respawn {
+            self.remove_cgroup(&name);
+        }
         if respawn {
             if let Err(e) = self.start_unit(&name) {
                 tracing::warn!("{name}: {e}");

@@ -6,7 +6,11 @@
 //! SIGKILL after the stop-timeout, from timers in its loop; only once
 //! nothing is left does a start (asked for, or automatic) proceed.
 //!
-//! A pid is only ever signalled through a pidfd known to name the
+//! With cgroups (cgroups.rs) what was left is exactly what the service's
+//! leaf holds, escaped daemons included: each member gets the stop
+//! signal, the leaf is killed after the stop-timeout, and the stop is over
+//! when the leaf is empty (`cgroup.events`). Without them:
+//! a pid is only ever signalled through a pidfd known to name the
 //! service: its pid and start time are recorded when the supervisor
 //! reports it (and it is checked to be the supervisor's child); the pidfd
 //! opened when the supervisor dies must show the same start time. Group and
@@ -85,6 +89,8 @@ impl Handle {
 /// A stop in progress of what a dead supervisor left.
 pub struct Orphan {
     main: Option<Handle>,
+    /// The service's leaf, when cgroups are in use.
+    leaf: Option<libsvc::cgroup::Leaf>,
     /// The group and session id: the main pid at its start.
     id: i32,
     kill_at: Instant,
@@ -141,11 +147,42 @@ fn members(id: i32) -> Vec<(i32, i32)> {
 }
 
 impl Orphan {
-    /// Signals what is left: the main process through its pidfd, each
-    /// process group found in the group or session.
+    /// What is left: the members of the leaf, else the live processes in
+    /// the main pid's group or session (pid, its process group).
+    fn look(&self) -> Vec<(i32, i32)> {
+        match &self.leaf {
+            Some(leaf) => match leaf.populated() {
+                Ok(false) => Vec::new(),
+                _ => leaf
+                    .members()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p, 0))
+                    .collect(),
+            },
+            None => members(self.id),
+        }
+    }
+
+    /// Signals what is left: the main process through its pidfd, every
+    /// member of the leaf, else each process group found in the group or
+    /// session. SIGKILL to a leaf is `cgroup.kill`.
     fn signal_all(&self, sig: i32, found: &[(i32, i32)]) {
         if let Some(m) = &self.main {
             m.signal(sig);
+        }
+        if let Some(leaf) = &self.leaf {
+            let r = if sig == libc::SIGKILL {
+                leaf.kill()
+            } else {
+                nix::sys::signal::Signal::try_from(sig)
+                    .map_err(|_| ())
+                    .map_or(Ok(()), |s| leaf.signal_all(s).map(|_| ()))
+            };
+            if let Err(e) = r {
+                tracing::warn!("{e}");
+            }
+            return;
         }
         let mut groups: Vec<i32> = found.iter().map(|&(_, g)| g).collect();
         groups.sort_unstable();
@@ -158,6 +195,11 @@ impl Orphan {
     }
 
     fn is_gone(&self, found: &[(i32, i32)]) -> bool {
+        if let Some(leaf) = &self.leaf {
+            // The main process is in the leaf too (its pidfd may name a
+            // zombie, which only init reaps).
+            return found.is_empty() && !leaf.populated().unwrap_or(true);
+        }
         found.is_empty() && !self.main.as_ref().is_some_and(Handle::alive)
     }
 }
@@ -190,9 +232,39 @@ impl Manager {
             .get(name)
             .and_then(|d| d.service())
             .map_or(DEFAULT_STOP, |s| (s.stop_signal, s.stop_timeout));
+        let leaf = self.service_leaf(name);
         let Some(unit) = self.units.get_mut(name) else {
             return false;
         };
+        if let Some(leaf) = leaf {
+            // Whatever the supervisor knew or not: the leaf holds all of
+            // the service, and nothing else.
+            let main = unit.main.take().and_then(|m| m.handle());
+            let orphan = Orphan {
+                id: main.as_ref().map_or(0, |h| h.pid),
+                main,
+                leaf: Some(leaf),
+                kill_at: Instant::now() + timeout,
+                killed: false,
+                next_look: Instant::now() + POLL,
+            };
+            let found = orphan.look();
+            if orphan.is_gone(&found) {
+                return false;
+            }
+            tracing::warn!(
+                "{name}: its supervisor died and left {} processes in its cgroup; stopping them",
+                found.len().max(1)
+            );
+            orphan.signal_all(signal, &found);
+            orphan.signal_all(libc::SIGCONT, &found);
+            unit.status.state = "stopping".into();
+            unit.status.pid = u64::try_from(orphan.id).unwrap_or(0);
+            unit.status.reason = Some("its supervisor died; stopping what it left running".into());
+            unit.orphan = Some(orphan);
+            self.orphaned.insert(name.to_owned());
+            return true;
+        }
         let Some(main) = unit.main.take() else {
             return false;
         };
@@ -212,6 +284,7 @@ impl Manager {
         let found = members(id);
         let orphan = Orphan {
             main: handle,
+            leaf: None,
             id,
             kill_at: Instant::now() + timeout,
             killed: false,
@@ -262,7 +335,7 @@ impl Manager {
                 continue;
             }
             o.next_look = now + POLL;
-            let found = members(o.id);
+            let found = o.look();
             if o.is_gone(&found) {
                 self.orphan_gone(&name);
                 continue;
@@ -280,6 +353,7 @@ impl Manager {
     fn orphan_gone(&mut self, name: &str) {
         tracing::info!("{name}: what its dead supervisor left has stopped");
         self.orphaned.remove(name);
+        self.remove_cgroup(name);
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };

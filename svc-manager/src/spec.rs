@@ -139,7 +139,9 @@ pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
     d
 }
 
-/// The `service` nvlist of a `declare` request for `name`.
+/// The `service` nvlist of a `declare` request for `name` (the manager
+/// adds the cgroup leaf to `declaration` first).
+#[cfg(test)]
 pub fn service_nvlist(name: &str, s: &Service, places: &Places) -> libnv::Result<NvList> {
     declaration(name, s, places).to_nvlist()
 }
