@@ -1,0 +1,50 @@
+# Every cgroup key lands in its file of the service's leaf, and a rescan
+# with changed keys writes the new values into the running service
+# without restarting it (a key removed goes back to the kernel's default).
+. /usr/lib/cgtest/guest-lib
+
+declare_service limits <<'INI'
+[service]
+exec = /bin/sleep 100000
+memory-max = 64M
+memory-high = 48M
+cpu-weight = 50
+cpu-max = 50%
+pids-max = 20
+io-weight = 200
+INI
+svcctl start limits >/dev/null || die "svcctl start limits failed"
+l=$(leaf limits)
+pid=$(main_pid limits)
+echo "leaf $l, controllers: $(cat "$l/../cgroup.subtree_control")"
+check() {
+  v=$(cat "$l/$1" 2>/dev/null) || die "$l/$1 cannot be read"
+  [ "$v" = "$2" ] || die "$1 is '$v', not '$2'"
+}
+check memory.max 67108864
+check memory.high 50331648
+check cpu.weight 50
+check cpu.max "50000 100000"
+check pids.max 20
+if [ -e "$l/io.weight" ]; then
+  check io.weight "default 200"
+else
+  echo "no io.weight (no io controller): not checked"
+fi
+
+cat >/run/svc/services.d/limits.ini <<'INI'
+[service]
+exec = /bin/sleep 100000
+memory-max = 128M
+cpu-max = 20ms/100ms
+pids-max = 30
+INI
+svcctl rescan >/dev/null || die "svcctl rescan failed"
+check memory.max 134217728
+check memory.high max
+check cpu.weight 100
+check cpu.max "20000 100000"
+check pids.max 30
+[ "$(main_pid limits)" = "$pid" ] || die "the service was restarted (pid $pid -> $(main_pid limits))"
+svcctl stop limits >/dev/null || die "svcctl stop limits failed"
+echo "limits written, and rewritten by a rescan"
