@@ -39,6 +39,12 @@ fn oom_sentence(limits: Option<&CgroupLimits>) -> String {
     }
 }
 
+/// Whether an exit by `signal` was the OOM killer's, from the leaf's
+/// `oom_kill` count before (None: never read, a fresh leaf) and now.
+fn oom_killed(signal: Option<u64>, before: Option<u64>, now: u64) -> bool {
+    signal == Some(SIGKILL) && now > before.unwrap_or(0)
+}
+
 impl Manager {
     fn declared_limits(&self, name: &str) -> Option<CgroupLimits> {
         self.set
@@ -147,9 +153,8 @@ impl Manager {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
-        let before = unit.cgroup.oom_kills.replace(now).unwrap_or(0);
-        let killed = unit.status.last_exit_signal == Some(SIGKILL) && now > before;
-        unit.cgroup.oom = if killed {
+        let before = unit.cgroup.oom_kills.replace(now);
+        unit.cgroup.oom = if oom_killed(unit.status.last_exit_signal, before, now) {
             let applied = unit.cgroup.applied.or(limits);
             let sentence = oom_sentence(applied.as_ref());
             tracing::warn!("{name}: {sentence}");
@@ -200,6 +205,20 @@ impl Manager {
 mod tests {
     use super::*;
     use libsvc::LimitValue;
+
+    #[test]
+    fn only_a_sigkill_with_a_new_oom_kill_is_the_oom_killer() {
+        assert!(oom_killed(Some(9), Some(0), 1));
+        assert!(oom_killed(Some(9), None, 1));
+        assert!(oom_killed(Some(9), Some(2), 3));
+        // Killed by hand, the count unchanged.
+        assert!(!oom_killed(Some(9), Some(1), 1));
+        assert!(!oom_killed(Some(9), None, 0));
+        // Another process of the service was the victim; the main one
+        // exited by itself or by another signal.
+        assert!(!oom_killed(Some(15), Some(0), 1));
+        assert!(!oom_killed(None, Some(0), 1));
+    }
 
     #[test]
     fn oom_sentences_name_the_limit() {
