@@ -170,3 +170,47 @@ fn status_says_whether_cgroups_are_in_use_and_shows_usage() {
         }
     }
 }
+
+#[test]
+fn check_reports_bad_cgroup_keys_with_file_and_line() {
+    let t = TempDir::new("cgcheck");
+    t.write(
+        "s/good.ini",
+        "[service]\nexec = /bin/true\nmemory-max = 32M\ncpu-max = 150%\npids-max = infinity\n",
+    );
+    t.write(
+        "s/bad.ini",
+        "[service]\nexec = /bin/true\nmemory-max = lots\ncpu-weight = 0\ncpu-max = 5s/10s\n",
+    );
+    t.write(
+        "s/warn.ini",
+        "[service]\nexec = /bin/true\nmemory-max = 32M\nmemory-high = 32M\n",
+    );
+    let out = Command::new(bin("svcctl"))
+        .arg("--services")
+        .arg(t.path("s"))
+        .arg("check")
+        .env_remove("SVC_SERVICES")
+        .env_remove("SVC_ENABLED")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = text(&out.stderr);
+    let bad = t.path("s/bad.ini").display().to_string();
+    for expected in [
+        format!(
+            "{bad}:3: invalid value for 'memory-max': expected a size such as 512K, 32M, 1G, a number of bytes, or 'infinity', found 'lots'"
+        ),
+        format!(
+            "{bad}:4: invalid value for 'cpu-weight': expected a weight from 1 to 10000 (the default is 100), found '0'"
+        ),
+        format!("{bad}:5: invalid value for 'cpu-max': expected QUOTA/PERIOD"),
+        format!(
+            "{}:4: warning: 'memory-high' (32M) is not below 'memory-max' (32M)",
+            t.path("s/warn.ini").display()
+        ),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!err.contains("good.ini"), "{err}");
+}
