@@ -24,6 +24,7 @@ l=$(leaf bomb)
 max=$(cat "$l/pids.max")
 [ "$max" = 10 ] || { svcctl stop bomb; die "pids.max of $l is '$max', not 10: no bomb without it"; }
 main=$(main_pid bomb)
+in_leaf bomb "$main" || { svcctl stop bomb; die "main pid $main is not in $l: no bomb outside its cgroup"; }
 touch /run/cgtest/bomb-go
 refused() { awk '$1 == "max" { exit !($2 > 0) }' "$l/pids.events"; }
 wait_until 30 refused || die "no fork was refused (pids.events: $(cat "$l/pids.events"))"
