@@ -685,9 +685,14 @@ impl Leaf {
     /// fork away from the kill; SIGKILL reaches it while frozen).
     pub fn kill(&self) -> Result<(), Error> {
         match write_file(&self.kill, &self.dir, b"1") {
-            Err(e) if e.errno_value() == Some(Errno::ENOENT as i32) => {}
-            r => return r,
+            Err(e) if e.errno_value() == Some(Errno::ENOENT as i32) => self.kill_each(),
+            r => r,
         }
+    }
+
+    /// [`Leaf::kill`] without `cgroup.kill`: freeze, SIGKILL each member,
+    /// thaw.
+    pub fn kill_each(&self) -> Result<(), Error> {
         let frozen = write_file(&self.freeze, &self.dir, b"1").is_ok();
         let r = self.signal_all(Signal::SIGKILL).map(|_| ());
         if frozen {

@@ -86,6 +86,9 @@ pub struct Context {
     nice: Option<i32>,
     no_new_privileges: bool,
     devnull: OwnedFd,
+    /// The service leaf's `cgroup.procs`, which the child writes "0" to
+    /// before anything else: every command of the service runs there.
+    cgroup_procs: Option<OwnedFd>,
     /// The PATH commands are looked up in.
     pub search_path: String,
 }
@@ -172,6 +175,12 @@ impl Context {
         };
         let devnull =
             OwnedFd::from(std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?);
+        let cgroup_procs = spec
+            .cgroup
+            .as_deref()
+            .map(|dir| libsvc::cgroup::Leaf::new(dir).and_then(|l| l.open_procs()))
+            .transpose()
+            .map_err(|e| format!("cgroup: {e}"))?;
         Ok(Context {
             _env: env,
             envp,
@@ -185,6 +194,7 @@ impl Context {
             nice: spec.nice,
             no_new_privileges: spec.no_new_privileges,
             devnull,
+            cgroup_procs,
             search_path,
         })
     }
@@ -248,8 +258,9 @@ impl std::fmt::Display for SpawnError {
     }
 }
 
-const STEPS: [&str; 14] = [
+const STEPS: [&str; 15] = [
     "fork",
+    "cgroup",
     "setsid",
     "dup2",
     "setrlimit",
@@ -304,6 +315,7 @@ fn spawn_with(
         cmd,
         stdio,
         devnull: ctx.devnull.as_raw_fd(),
+        cgroup_procs: ctx.cgroup_procs.as_ref().map_or(-1, |f| f.as_raw_fd()),
         report: report_w.as_raw_fd(),
         steps: StepCodes::new(),
         last_signal: libc::SIGRTMAX(),
@@ -347,6 +359,7 @@ fn spawn_with(
 }
 
 struct StepCodes {
+    cgroup: u32,
     setsid: u32,
     dup2: u32,
     setrlimit: u32,
@@ -364,6 +377,7 @@ struct StepCodes {
 impl StepCodes {
     fn new() -> Self {
         StepCodes {
+            cgroup: step_index("cgroup"),
             setsid: step_index("setsid"),
             dup2: step_index("dup2"),
             setrlimit: step_index("setrlimit"),
@@ -385,6 +399,8 @@ struct ChildPlan<'a> {
     cmd: &'a Command,
     stdio: &'a Stdio,
     devnull: RawFd,
+    /// The leaf's `cgroup.procs`, or -1.
+    cgroup_procs: RawFd,
     report: RawFd,
     steps: StepCodes,
     /// SIGRTMAX, read before the fork.
@@ -441,6 +457,11 @@ fn child_after_fork(p: &ChildPlan) -> ! {
     // syscall wrapper; all pointers come from the prepared Context and
     // Command, which stay valid in the child's copy of memory.
     unsafe {
+        // Into the service's cgroup first: whatever it forks from here on
+        // stays there ("0" is the writer itself).
+        if p.cgroup_procs >= 0 && libc::write(p.cgroup_procs, b"0".as_ptr().cast(), 1) != 1 {
+            fail(s.cgroup);
+        }
         // Default dispositions for everything the supervisor (or whoever
         // started it) ignores or handles, then an empty mask. The raw
         // syscall, because glibc refuses to touch its internal signals

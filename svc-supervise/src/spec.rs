@@ -94,6 +94,9 @@ pub struct Spec {
     pub nice: Option<i32>,
     pub no_new_privileges: bool,
     pub logging: Logging,
+    /// The service's leaf cgroup (docs/supervise.md, "Cgroups"); None:
+    /// cgroups are not in use.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl Spec {
@@ -132,6 +135,7 @@ impl Spec {
             nice: None,
             no_new_privileges: false,
             logging: Logging::default(),
+            cgroup: None,
         }
     }
 
@@ -274,6 +278,7 @@ impl Spec {
         if let Some(p) = d.syslog_path {
             log.syslog_path = p;
         }
+        s.cgroup = d.cgroup;
         s.validate()?;
         Ok(s)
     }

@@ -45,9 +45,13 @@ enum Slot {
     Listener,
     Manager,
     MainPidfd,
+    CgroupEvents,
 }
 /// Index of the first control client in the poll set.
-const FIRST_CLIENT: usize = Slot::MainPidfd as usize + 1;
+const FIRST_CLIENT: usize = Slot::CgroupEvents as usize + 1;
+/// While the supervisor waits for its cgroup to empty, it looks again
+/// (and kills again) this often, should a change notification be missed.
+const CGROUP_RECHECK_MS: u64 = 250;
 /// How often a forking service's pidfile is looked for.
 const PIDFILE_RETRY_MS: u64 = 20;
 
@@ -121,6 +125,13 @@ pub struct Supervisor {
     pidfile_dir_c: Option<std::ffi::CString>,
     /// The pid file of this run named a pid we refused (said once a run).
     pidfile_refused: bool,
+    /// The service's leaf cgroup, when the manager gave one.
+    leaf: Option<libsvc::cgroup::Leaf>,
+    /// Its `cgroup.events`, polled (POLLPRI) while waiting for it to empty.
+    leaf_events: Option<OwnedFd>,
+    /// Killed at exit, not yet empty: the supervisor exits once it is.
+    leaf_draining: bool,
+    leaf_check_at: Option<u64>,
     exiting: bool,
     exit_code: i32,
 }
@@ -205,6 +216,12 @@ impl Supervisor {
             })
             .transpose()
             .map_err(|_| "'pidfile' contains a NUL byte".to_string())?;
+        let leaf = spec
+            .cgroup
+            .as_deref()
+            .map(libsvc::cgroup::Leaf::new)
+            .transpose()
+            .map_err(|e| format!("cgroup: {e}"))?;
         let policy = spec.policy();
         // Slots are made on first use and then kept with their buffers.
         let clients = Vec::new();
@@ -238,6 +255,10 @@ impl Supervisor {
             pidfile_c,
             pidfile_dir_c,
             pidfile_refused: false,
+            leaf,
+            leaf_events: None,
+            leaf_draining: false,
+            leaf_check_at: None,
             exiting: false,
             exit_code: 0,
         })
@@ -264,16 +285,25 @@ impl Supervisor {
             revents: 0,
         }; FIRST_CLIENT + MAX_CLIENTS];
         loop {
-            if self.exiting && !self.life.state.has_process() && self.life.state != State::Backoff {
+            if self.exiting
+                && !self.life.state.has_process()
+                && self.life.state != State::Backoff
+                && self.cgroup_empty()
+            {
                 break;
             }
             let now = sys::monotonic_ms();
-            let timeout = [self.timer_at, self.check_at, self.pidfile_at]
-                .into_iter()
-                .flatten()
-                .chain(self.client_deadlines())
-                .min()
-                .map_or(-1, |at| at.saturating_sub(now).min(i32::MAX as u64) as i32);
+            let timeout = [
+                self.timer_at,
+                self.check_at,
+                self.pidfile_at,
+                self.leaf_check_at,
+            ]
+            .into_iter()
+            .flatten()
+            .chain(self.client_deadlines())
+            .min()
+            .map_or(-1, |at| at.saturating_sub(now).min(i32::MAX as u64) as i32);
             let n = self.fill_pollfds(&mut fds);
             if let Err(e) = sys::poll(&mut fds[..n], timeout) {
                 self.log.notice_fmt(format_args!("poll: {e}"));
@@ -326,6 +356,11 @@ impl Supervisor {
                 conn_events(&self.manager),
             ),
             (Slot::MainPidfd, sys::raw(&self.main_pidfd), libc::POLLIN),
+            (
+                Slot::CgroupEvents,
+                sys::raw(&self.leaf_events),
+                libc::POLLPRI,
+            ),
         ];
         let clients = self.clients.iter().map(|c| (c.raw(), conn_events(c)));
         let all = slots.into_iter().map(|(_, fd, ev)| (fd, ev)).chain(clients);
@@ -363,6 +398,9 @@ impl Supervisor {
         }
         if ready(Slot::MainPidfd) {
             self.on_main_pidfd();
+        }
+        if ready(Slot::CgroupEvents) {
+            self.recheck_cgroup();
         }
         for i in 0..fds.len().saturating_sub(FIRST_CLIENT) {
             if revents(FIRST_CLIENT + i) != 0 {
@@ -427,6 +465,9 @@ impl Supervisor {
                 return Some(e);
             }
         }
+        if a.prepare {
+            self.kill_leftovers();
+        }
         if a.prepare
             && let Err(e) = self.prepare()
         {
@@ -443,6 +484,27 @@ impl Supervisor {
             self.watch_ready(now);
         }
         None
+    }
+
+    /// Never two copies: what an earlier run (or an earlier supervisor)
+    /// left in the leaf is killed before a start.
+    fn kill_leftovers(&mut self) {
+        let Some(leaf) = &self.leaf else {
+            return;
+        };
+        if leaf.populated().unwrap_or(false) {
+            let mut n = 0usize;
+            let _ = leaf.for_each_member(|_| n += 1);
+            self.log.notice_fmt(format_args!(
+                "killing {n} processes left in {} before starting",
+                leaf.dir().display()
+            ));
+            if let Some(leaf) = &self.leaf
+                && let Err(e) = leaf.kill()
+            {
+                self.log_cgroup_error(&e);
+            }
+        }
     }
 
     /// Builds the prepared commands (once) and the runtime directories.
@@ -648,6 +710,17 @@ impl Supervisor {
     /// once to each process: a main process still in the group is not
     /// signalled again (a shell's trap would run twice).
     fn signal_service(&self, signal: i32) {
+        if let Some(leaf) = &self.leaf {
+            // Every process of the service, escaped ones included, and
+            // each once (systemd's control-group kill mode).
+            self.signal_leaf(leaf, signal);
+            return;
+        }
+        self.signal_group(signal);
+    }
+
+    /// Without a cgroup: the process group and the main process.
+    fn signal_group(&self, signal: i32) {
         // SAFETY: getpgid has no memory arguments.
         let main_in_group = self.pgid != 0
             && self.main_pid > 0
@@ -670,10 +743,87 @@ impl Supervisor {
         }
     }
 
+    /// `signal` to every member of the leaf, then SIGCONT (a stopped
+    /// process would not act on it); SIGKILL is `cgroup.kill`.
+    fn signal_leaf(&self, leaf: &libsvc::cgroup::Leaf, signal: i32) {
+        let r = if signal == libc::SIGKILL {
+            leaf.kill()
+        } else {
+            match nix::sys::signal::Signal::try_from(signal) {
+                Ok(sig) => leaf.signal_all(sig).map(|_| ()),
+                // A real-time signal: nix has no name for it.
+                Err(_) => leaf.for_each_member(|p| {
+                    let _ = sys::kill(p, signal);
+                }),
+            }
+        };
+        if signal != libc::SIGKILL && signal != libc::SIGCONT {
+            let _ = leaf.signal_all(nix::sys::signal::Signal::SIGCONT);
+        }
+        if let Err(e) = r {
+            self.log_cgroup_error(&e);
+        }
+    }
+
+    fn log_cgroup_error(&self, e: &libsvc::cgroup::Error) {
+        sys::stderr_fmt(format_args!("svc-supervise: {}: {e}\n", self.spec.name));
+    }
+
+    /// Whether the leaf is empty, killing what is in it the first time it
+    /// is not (the supervisor is about to exit: nothing of the service may
+    /// outlive it). Without a leaf: always.
+    fn cgroup_empty(&mut self) -> bool {
+        let Some(leaf) = &self.leaf else {
+            return true;
+        };
+        if self.leaf_draining {
+            return false;
+        }
+        match leaf.populated() {
+            Ok(false) => return true,
+            // Gone or unreadable: nothing more can be done from here.
+            Err(_) => return true,
+            Ok(true) => {}
+        }
+        if let Err(e) = leaf.kill() {
+            self.log_cgroup_error(&e);
+        }
+        self.leaf_events = leaf.open_events().ok();
+        self.leaf_draining = true;
+        self.recheck_cgroup();
+        !self.leaf_draining
+    }
+
+    /// Looks whether the leaf being drained is empty now; kills again if
+    /// not (a fork can race a kill), and looks again later.
+    fn recheck_cgroup(&mut self) {
+        let Some(leaf) = &self.leaf else {
+            return;
+        };
+        let populated = match &self.leaf_events {
+            Some(fd) => leaf.populated_fd(fd),
+            None => leaf.populated(),
+        };
+        if matches!(populated, Ok(false) | Err(_)) {
+            self.leaf_draining = false;
+            self.leaf_events = None;
+            self.leaf_check_at = None;
+            return;
+        }
+        if self.leaf_check_at.is_some_and(|t| t <= sys::monotonic_ms()) {
+            let _ = leaf.kill();
+        }
+        self.leaf_check_at = Some(sys::monotonic_ms() + CGROUP_RECHECK_MS);
+    }
+
     /// SIGKILL to the group and to every descendant (those that escaped
-    /// the group are our children or grandchildren, as we are a subreaper).
+    /// the group are our children or grandchildren, as we are a subreaper),
+    /// and to the whole leaf.
     fn kill_all(&mut self) {
         self.signal_service(libc::SIGKILL);
+        if self.leaf.is_some() {
+            self.signal_group(libc::SIGKILL);
+        }
         if let Some((pid, _)) = self.aux {
             let _ = sys::kill(-pid, libc::SIGKILL);
         }
@@ -684,6 +834,11 @@ impl Supervisor {
     fn reap_group(&mut self) {
         if self.pgid > 0 {
             let _ = sys::kill(-self.pgid, libc::SIGKILL);
+        }
+        if let Some(leaf) = &self.leaf
+            && let Err(e) = leaf.kill()
+        {
+            self.log_cgroup_error(&e);
         }
         if let Some((pid, _)) = self.aux.take() {
             let _ = sys::kill(-pid, libc::SIGKILL);
@@ -801,15 +956,28 @@ impl Supervisor {
                 .as_deref()
                 .and_then(stat_path)
                 .is_none_or(|dir| writable_by_others(&dir));
-        if untrusted && !sys::is_descendant(pid) {
+        let refused = match &self.leaf {
+            // With a cgroup the pid file may only name one of its members,
+            // whoever wrote it.
+            Some(leaf) => !leaf.contains(pid).unwrap_or(false),
+            None => untrusted && !sys::is_descendant(pid),
+        };
+        if refused {
             if !self.pidfile_refused {
                 self.pidfile_refused = true;
                 let shown = self.spec.pidfile.as_deref().unwrap_or(Path::new(""));
-                self.log.notice_fmt(format_args!(
-                    "{}: pid {pid} is not a descendant of the supervisor, and a non-root user \
-                     can write the file: ignored",
-                    shown.display()
-                ));
+                match &self.leaf {
+                    Some(leaf) => self.log.notice_fmt(format_args!(
+                        "{}: pid {pid} is not a process of the service's cgroup {}: ignored",
+                        shown.display(),
+                        leaf.dir().display()
+                    )),
+                    None => self.log.notice_fmt(format_args!(
+                        "{}: pid {pid} is not a descendant of the supervisor, and a non-root user \
+                         can write the file: ignored",
+                        shown.display()
+                    )),
+                }
             }
             self.pidfile_at = Some(sys::monotonic_ms() + PIDFILE_RETRY_MS);
             return;
@@ -891,16 +1059,23 @@ impl Supervisor {
                 // Stop signals go to the main pid and its group: a service
                 // may only name one of its own processes (a descendant of
                 // ours), unless it is root (systemd's rule).
-                if (uid == 0 && pid > 1 && sys::alive(pid)) || sys::is_descendant(pid) {
+                if self.may_be_main(pid, uid == 0) {
                     self.main_pid = pid;
                     self.log.pid = pid;
                     // Not necessarily our child: a pidfd tells when it exits.
                     self.main_pidfd = sys::pidfd_open(pid);
                 } else {
-                    self.log.notice_fmt(format_args!(
-                        "MAINPID={pid} ignored: not a live descendant of the supervisor \
-                         (sender uid {uid})"
-                    ));
+                    if let Some(leaf) = &self.leaf {
+                        self.log.notice_fmt(format_args!(
+                            "MAINPID={pid} ignored: not a process of the service's cgroup {}",
+                            leaf.dir().display()
+                        ));
+                    } else {
+                        self.log.notice_fmt(format_args!(
+                            "MAINPID={pid} ignored: not a live descendant of the supervisor \
+                             (sender uid {uid})"
+                        ));
+                    }
                 }
             }
             if notice.ready {
@@ -911,6 +1086,18 @@ impl Supervisor {
             }
         }
         self.notify_buf = buf;
+    }
+
+    /// Whether a MAINPID= may name `pid`: a member of the leaf, else
+    /// (no cgroup) a descendant, or any live process when root says so.
+    fn may_be_main(&self, pid: i32, root: bool) -> bool {
+        if pid <= 1 {
+            return false;
+        }
+        match &self.leaf {
+            Some(leaf) => leaf.contains(pid).unwrap_or(false),
+            None => (root && sys::alive(pid)) || sys::is_descendant(pid),
+        }
     }
 
     fn run_timers(&mut self) {
@@ -927,6 +1114,9 @@ impl Supervisor {
         if self.timer_at.is_some_and(|t| t <= now) {
             self.timer_at = None;
             self.feed(Event::Timeout);
+        }
+        if self.leaf_check_at.is_some_and(|t| t <= now) {
+            self.recheck_cgroup();
         }
         self.expire_clients(now);
     }
