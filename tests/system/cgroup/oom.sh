@@ -15,7 +15,8 @@ restart = never
 INI
 
 svcctl start --no-wait oom >/dev/null || die "svcctl start oom failed"
-wait_until 30 test "$(state oom)" = failed ||
+failed() { [ "$(state oom)" = failed ]; }
+wait_until 60 failed ||
   die "oom is $(state oom), not failed: $(svcctl status oom)"
 max=$(cat "$(leaf oom)/memory.max")
 [ "$max" = 33554432 ] || die "memory.max of $(leaf oom) is '$max', not 33554432"
