@@ -119,7 +119,8 @@ impl Manager {
             }
         }
         for (name, old, new) in changed {
-            let Some(leaf) = self.leaf_path(&name) else {
+            // A supervisor on its way out may have had its cgroup removed.
+            let Some(leaf) = self.leaf_path(&name).filter(|l| l.is_dir()) else {
                 continue;
             };
             let done = resources::apply(&leaf, &resources::defaults_for(&old, &new));
