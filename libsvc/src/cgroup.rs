@@ -1,7 +1,8 @@
 //! The one place that knows cgroup v2 files (docs/manager.md, "Cgroups").
 //!
 //! The manager finds the cgroup2 mount on `/sys/fs/cgroup` and its own
-//! cgroup C, and, when C is writable, runs every service in
+//! cgroup C, and, when C was given to it (mounted there, or delegated)
+//! and is writable, runs every service in
 //! `C/svc/NAME/service` with its supervisor in `C/svc/NAME/supervisor`
 //! (the "no internal processes" rule forbids processes in `C/svc/NAME`
 //! once controllers are enabled there). [`Cgroups`] is that layout;
@@ -224,7 +225,7 @@ pub struct Cgroups {
     own: PathBuf,
     /// C as /proc/PID/cgroup shows it to this manager and its children.
     own_rel: String,
-    /// Whether C is the root of the mounted hierarchy (no init leaf).
+    /// Whether C is the root of the whole hierarchy (no init leaf).
     root: bool,
     /// The controllers of [`CONTROLLERS`] available in C.
     controllers: Vec<String>,
@@ -272,7 +273,21 @@ impl Cgroups {
                 mount.root
             ))
         })?;
-        let root = own == mount.mount_point && (mount.root == "/" || rel == "/");
+        // Only a cgroup given to us: the one mounted on /sys/fs/cgroup (the
+        // host's root, a container's namespace or bind-mounted subtree),
+        // or one systemd delegated (`Delegate=yes`). A manager started
+        // inside some other service's cgroup must not take it over.
+        if own != mount.mount_point && !delegated(&own) {
+            return Err(NotInUse(format!(
+                "own cgroup {} is neither what is mounted on {} nor delegated (no trusted.delegate or user.delegate attribute)",
+                own.display(),
+                mount_point.display()
+            )));
+        }
+        // The hierarchy's root is the one cgroup without `cgroup.type`
+        // (and exempt from the no-internal-processes rule); a container's
+        // cgroup namespace shows its own cgroup as "/", which is not.
+        let root = !own.join("cgroup.type").exists();
         for p in [own.clone(), own.join("cgroup.procs")] {
             if let Err(e) = nix::unistd::access(&p, nix::unistd::AccessFlags::W_OK) {
                 return Err(NotInUse(format!(
@@ -379,6 +394,31 @@ impl Cgroups {
     }
 }
 
+/// Whether systemd delegated `dir` (the `trusted.delegate` attribute it
+/// sets for `Delegate=yes`, `user.delegate` from a user manager, "1").
+fn delegated(dir: &Path) -> bool {
+    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    ["trusted.delegate", "user.delegate"].iter().any(|name| {
+        let Ok(name) = CString::new(*name) else {
+            return false;
+        };
+        let mut value = [0u8; 8];
+        // SAFETY: both names are NUL-terminated; the buffer and its length
+        // match.
+        let n = unsafe {
+            libc::getxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        n > 0 && value[..n as usize].starts_with(b"1")
+    })
+}
+
 /// Write `+controller` to DIR/cgroup.subtree_control.
 fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
     let path = dir.join("cgroup.subtree_control");
@@ -388,6 +428,12 @@ fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
 fn mkdir(dir: &Path) -> Result<(), Error> {
     match fs::create_dir(dir) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(Error::io(dir, e)),
+        // A service named like an interface file (`cpu.max`) would meet
+        // that file here.
+        Err(_) if !dir.is_dir() => Err(Error::Parse {
+            path: dir.to_path_buf(),
+            what: "a cgroup interface file, not a cgroup".into(),
+        }),
         _ => Ok(()),
     }
 }
@@ -440,6 +486,9 @@ impl ServiceCgroup {
     /// Remove the leaves and the cgroup; Ok(false) when one still holds a
     /// process (nothing is killed here).
     pub fn remove(&self) -> Result<bool, Error> {
+        if !self.dir.is_dir() {
+            return Ok(true);
+        }
         let a = rmdir(&self.service)?;
         let b = rmdir(&self.supervisor)?;
         Ok(a && b && rmdir(&self.dir)?)
@@ -478,6 +527,24 @@ fn write_file(path: &CString, shown: &Path, data: &[u8]) -> Result<(), Error> {
     )
     .map_err(|e| Error::errno(shown, e))?;
     write_fd(&fd, shown, data)
+}
+
+/// [`write_file`] of `dir`'s file `name` (its path built only for an
+/// error: the steady state allocates nothing).
+fn write_in(path: &CString, dir: &Path, name: &str, data: &[u8]) -> Result<(), Error> {
+    let fd = open(
+        path.as_c_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::errno(&dir.join(name), e))?;
+    write_fd(&fd, dir, data).map_err(|e| match e {
+        Error::Io { source, .. } => Error::Io {
+            path: dir.join(name),
+            source,
+        },
+        e => e,
+    })
 }
 
 fn write_fd(fd: &OwnedFd, shown: &Path, data: &[u8]) -> Result<(), Error> {
@@ -684,7 +751,7 @@ impl Leaf {
     /// else freeze, SIGKILL each member, thaw (a frozen process cannot
     /// fork away from the kill; SIGKILL reaches it while frozen).
     pub fn kill(&self) -> Result<(), Error> {
-        match write_file(&self.kill, &self.dir, b"1") {
+        match write_in(&self.kill, &self.dir, "cgroup.kill", b"1") {
             Err(e) if e.errno_value() == Some(Errno::ENOENT as i32) => self.kill_each(),
             r => r,
         }
@@ -693,10 +760,10 @@ impl Leaf {
     /// [`Leaf::kill`] without `cgroup.kill`: freeze, SIGKILL each member,
     /// thaw.
     pub fn kill_each(&self) -> Result<(), Error> {
-        let frozen = write_file(&self.freeze, &self.dir, b"1").is_ok();
+        let frozen = write_in(&self.freeze, &self.dir, "cgroup.freeze", b"1").is_ok();
         let r = self.signal_all(Signal::SIGKILL).map(|_| ());
         if frozen {
-            write_file(&self.freeze, &self.dir, b"0")?;
+            write_in(&self.freeze, &self.dir, "cgroup.freeze", b"0")?;
         }
         r
     }

@@ -39,6 +39,23 @@ impl Drop for Sleeper {
     }
 }
 
+/// Marks `dir` delegated as systemd does for `Delegate=yes`.
+fn delegate(dir: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: NUL-terminated name and path; the value and its length match.
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"trusted.delegate".as_ptr(),
+            b"1".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    assert_eq!(rc, 0, "setxattr: {}", std::io::Error::last_os_error());
+}
+
 /// The mountinfo line a cgroup2 on `mount` would have, for detect_from.
 fn mountinfo(cg: &TestCgroup) -> String {
     format!(
@@ -56,6 +73,12 @@ fn setup_moves_own_processes_to_init_and_makes_the_service_layout() {
     // move to C/init before C can have children with controllers.
     let s = Sleeper::new();
     std::fs::write(cg.path("cgroup.procs"), s.pid().to_string()).unwrap();
+    // Some cgroup below the mount: not ours to take.
+    let e =
+        Cgroups::detect_from(&mountinfo(&cg), &format!("0::{}\n", cg.rel), &cg.mount).unwrap_err();
+    assert!(e.0.contains("nor delegated"), "{e}");
+    // Delegated the way systemd does it (`Delegate=yes`): ours.
+    delegate(&cg.dir);
     let mut c = Cgroups::detect_from(&mountinfo(&cg), &format!("0::{}\n", cg.rel), &cg.mount)
         .expect("detected");
     assert_eq!(c.own(), cg.dir);
@@ -83,6 +106,20 @@ fn setup_moves_own_processes_to_init_and_makes_the_service_layout() {
     assert!(!sc.dir().exists());
     // Removing what is gone is no error.
     assert!(sc.remove().unwrap());
+
+    // A container's cgroup namespace shows C as "/", mounted with root
+    // "/": still not the hierarchy's root, so its processes move too.
+    let u = Sleeper::new();
+    std::fs::write(cg.path("cgroup.procs"), u.pid().to_string()).unwrap();
+    let ns_view = format!(
+        "30 25 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw\n",
+        cg.dir.display()
+    );
+    let mut c = Cgroups::detect_from(&ns_view, "0::/\n", &cg.dir).expect("detected");
+    assert_eq!(c.own(), cg.dir);
+    c.setup().unwrap();
+    assert!(TestCgroup::procs(&cg.path("init")).contains(&u.pid()));
+    assert!(TestCgroup::procs(&cg.dir).is_empty());
 
     // A manager started again by init lives in C/init: its C is still C.
     let again =
@@ -172,6 +209,26 @@ fn kill_each_is_the_fallback_without_cgroup_kill() {
     wait_until("the leaf to empty", || !leaf.populated().unwrap());
     let frozen = std::fs::read_to_string(leaf_dir.join("cgroup.freeze")).unwrap();
     assert_eq!(frozen.trim(), "0", "left frozen");
+}
+
+#[test]
+fn a_service_named_like_an_interface_file_gets_no_cgroup() {
+    let Some(cg) = TestCgroup::new("ifname") else {
+        return;
+    };
+    let ns_view = format!(
+        "30 25 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw\n",
+        cg.dir.display()
+    );
+    let mut c = Cgroups::detect_from(&ns_view, "0::/\n", &cg.dir).expect("detected");
+    c.setup().unwrap();
+    let sc = c.service("cgroup.procs");
+    let e = sc.create(c.controllers()).unwrap_err().to_string();
+    assert!(
+        e.contains("svc/cgroup.procs: a cgroup interface file"),
+        "{e}"
+    );
+    assert!(sc.remove().unwrap());
 }
 
 #[test]

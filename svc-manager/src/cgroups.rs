@@ -71,20 +71,48 @@ impl Manager {
 
     /// Removes `name`'s cgroup once nothing of it runs (a busy one stays:
     /// its processes are stopped first, and it is tried again then).
-    pub fn remove_cgroup(&self, name: &str) {
+    pub fn remove_cgroup(&mut self, name: &str) {
         let Some(cg) = self.cfg.cgroups.as_ref() else {
             return;
         };
         match cg.service(name).remove() {
-            Ok(true) => tracing::debug!("{name}: cgroup removed"),
-            Ok(false) => tracing::debug!("{name}: cgroup still busy, kept"),
+            Ok(true) => {
+                tracing::debug!("{name}: cgroup removed");
+                self.cgroups_busy.remove(name);
+            }
+            Ok(false) => {
+                // Its supervisor closed its socket but has not quite
+                // exited: tried again when a child is reaped.
+                tracing::debug!("{name}: cgroup still busy, kept");
+                self.cgroups_busy.insert(name.to_owned());
+            }
             Err(e) => tracing::warn!("{name}: {e}"),
+        }
+    }
+
+    /// After children were reaped: the cgroups that were busy when their
+    /// service stopped, removed if nothing of them runs now.
+    pub fn retry_busy_cgroups(&mut self) {
+        if self.cgroups_busy.is_empty() {
+            return;
+        }
+        let names: Vec<String> = self.cgroups_busy.iter().cloned().collect();
+        for name in names {
+            let running = self
+                .units
+                .get(&name)
+                .is_some_and(|u| u.link.is_some() || u.orphan.is_some());
+            if running {
+                self.cgroups_busy.remove(&name);
+            } else {
+                self.remove_cgroup(&name);
+            }
         }
     }
 
     /// The cgroups left by services no longer running (an earlier
     /// manager's, or removed while busy): removed when empty.
-    pub fn sweep_cgroups(&self) {
+    pub fn sweep_cgroups(&mut self) {
         let Some(cg) = self.cfg.cgroups.as_ref() else {
             return;
         };

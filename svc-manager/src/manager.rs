@@ -143,6 +143,8 @@ pub struct Manager {
     pub(crate) notified: bool,
     /// Units whose dead supervisor left something running (`Unit::orphan`).
     pub(crate) orphaned: BTreeSet<String>,
+    /// Services whose cgroup was still busy when they stopped (cgroups.rs).
+    pub(crate) cgroups_busy: BTreeSet<String>,
 }
 
 enum Who {
@@ -208,6 +210,7 @@ impl Manager {
             started_at: proto::now_unix(),
             notified: false,
             orphaned: BTreeSet::new(),
+            cgroups_busy: BTreeSet::new(),
         };
         m.load();
         m
@@ -768,6 +771,7 @@ impl Manager {
             match sig {
                 libc::SIGCHLD => {
                     sys::reap_children();
+                    self.retry_busy_cgroups();
                 }
                 libc::SIGHUP => {
                     tracing::info!("SIGHUP: re-reading declarations");

@@ -264,7 +264,7 @@ mod tests {
         for n in [0, 1, 100, 5000] {
             let s = everything(n);
             let name = "n".repeat(n.min(200) + 1);
-            let decl = service_nvlist(
+            let mut d = declaration(
                 &name,
                 &s,
                 &Places {
@@ -272,8 +272,10 @@ mod tests {
                     runtime_base: Path::new(&path_max),
                     log_group: Some(u32::MAX),
                 },
-            )
-            .unwrap();
+            );
+            // The cgroup leaf the manager adds (cgroups.rs).
+            d.cgroup = Some(PathBuf::from(&path_max));
+            let decl = d.to_nvlist().unwrap();
             let mut args = NvList::new();
             args.add_nvlist(crate::proto::key::SERVICE, decl).unwrap();
             args.add_bool(crate::proto::key::START, true).unwrap();

@@ -129,8 +129,13 @@ pub struct Supervisor {
     leaf: Option<libsvc::cgroup::Leaf>,
     /// Its `cgroup.events`, polled (POLLPRI) while waiting for it to empty.
     leaf_events: Option<OwnedFd>,
-    /// Killed at exit, not yet empty: the supervisor exits once it is.
+    /// Killed at exit, not yet empty: the supervisor exits once it is, or
+    /// at this deadline (a leaf it cannot kill must not keep it forever).
     leaf_draining: bool,
+    leaf_drain_until: u64,
+    /// This supervisor killed the leaf since the last start: what a start
+    /// finds there is dying, not a stranger's leftover.
+    leaf_killed: bool,
     leaf_check_at: Option<u64>,
     exiting: bool,
     exit_code: i32,
@@ -258,6 +263,8 @@ impl Supervisor {
             leaf,
             leaf_events: None,
             leaf_draining: false,
+            leaf_drain_until: 0,
+            leaf_killed: false,
             leaf_check_at: None,
             exiting: false,
             exit_code: 0,
@@ -492,18 +499,22 @@ impl Supervisor {
         let Some(leaf) = &self.leaf else {
             return;
         };
-        if leaf.populated().unwrap_or(false) {
+        // What this supervisor killed itself is dying, not reaped yet: it
+        // is killed once more, quietly.
+        let ours = std::mem::take(&mut self.leaf_killed);
+        if !leaf.populated().unwrap_or(false) {
+            return;
+        }
+        if !ours {
             let mut n = 0usize;
             let _ = leaf.for_each_member(|_| n += 1);
             self.log.notice_fmt(format_args!(
                 "killing {n} processes left in {} before starting",
                 leaf.dir().display()
             ));
-            if let Some(leaf) = &self.leaf
-                && let Err(e) = leaf.kill()
-            {
-                self.log_cgroup_error(&e);
-            }
+        }
+        if let Err(e) = leaf.kill() {
+            self.log_cgroup_error(&e);
         }
     }
 
@@ -790,6 +801,9 @@ impl Supervisor {
         }
         self.leaf_events = leaf.open_events().ok();
         self.leaf_draining = true;
+        self.leaf_drain_until = sys::monotonic_ms()
+            .saturating_add(self.spec.stop_timeout_ms)
+            .saturating_add(1000);
         self.recheck_cgroup();
         !self.leaf_draining
     }
@@ -804,16 +818,27 @@ impl Supervisor {
             Some(fd) => leaf.populated_fd(fd),
             None => leaf.populated(),
         };
-        if matches!(populated, Ok(false) | Err(_)) {
+        let now = sys::monotonic_ms();
+        let give_up = now >= self.leaf_drain_until;
+        if matches!(populated, Ok(false) | Err(_)) || give_up {
+            if give_up && matches!(populated, Ok(true)) {
+                sys::stderr_fmt(format_args!(
+                    "svc-supervise: {}: {} still holds processes after SIGKILL; exiting anyway\n",
+                    self.spec.name,
+                    leaf.dir().display()
+                ));
+            }
             self.leaf_draining = false;
             self.leaf_events = None;
             self.leaf_check_at = None;
+            // Said and done once: the exit goes on.
+            self.leaf = None;
             return;
         }
-        if self.leaf_check_at.is_some_and(|t| t <= sys::monotonic_ms()) {
+        if self.leaf_check_at.is_some_and(|t| t <= now) {
             let _ = leaf.kill();
         }
-        self.leaf_check_at = Some(sys::monotonic_ms() + CGROUP_RECHECK_MS);
+        self.leaf_check_at = Some(now + CGROUP_RECHECK_MS);
     }
 
     /// SIGKILL to the group and to every descendant (those that escaped
@@ -822,6 +847,7 @@ impl Supervisor {
     fn kill_all(&mut self) {
         self.signal_service(libc::SIGKILL);
         if self.leaf.is_some() {
+            self.leaf_killed = true;
             self.signal_group(libc::SIGKILL);
         }
         if let Some((pid, _)) = self.aux {
@@ -835,10 +861,11 @@ impl Supervisor {
         if self.pgid > 0 {
             let _ = sys::kill(-self.pgid, libc::SIGKILL);
         }
-        if let Some(leaf) = &self.leaf
-            && let Err(e) = leaf.kill()
-        {
-            self.log_cgroup_error(&e);
+        if let Some(leaf) = &self.leaf {
+            self.leaf_killed = true;
+            if let Err(e) = leaf.kill() {
+                self.log_cgroup_error(&e);
+            }
         }
         if let Some((pid, _)) = self.aux.take() {
             let _ = sys::kill(-pid, libc::SIGKILL);
@@ -1057,8 +1084,9 @@ impl Supervisor {
                 && pid != self.main_pid
             {
                 // Stop signals go to the main pid and its group: a service
-                // may only name one of its own processes (a descendant of
-                // ours), unless it is root (systemd's rule).
+                // may only name one of its own processes: a member of its
+                // cgroup; without one, a descendant of ours, or anything
+                // when it is root (systemd's rule).
                 if self.may_be_main(pid, uid == 0) {
                     self.main_pid = pid;
                     self.log.pid = pid;

@@ -16,6 +16,7 @@
 //! | `rotation` | `max-size` 400, `max-files` 3: several rotations per start |
 //! | `manager` | events sent to an attached manager on every state change |
 //! | `runtime-dir` | stop, then start: a runtime directory with a tree in it removed and made again |
+//! | `cgroup` | the service in a cgroup leaf (root and cgroup2 only), with a process that escaped by setsid: every restart signals the leaf's members, every exit kills the leaf |
 //!
 //! The supervisor runs in-process on the main thread; a client thread
 //! drives it over the control socket and reads the allocation counter.
@@ -31,6 +32,12 @@ use std::time::{Duration, Instant};
 
 #[path = "../../tests/support/harness.rs"]
 mod harness;
+
+#[path = "../../tests/support/cgroup.rs"]
+mod cgroup_support;
+
+/// The `cgroup` phase's cgroup, removed when the phase is over.
+static CGROUP: std::sync::Mutex<Option<cgroup_support::TestCgroup>> = std::sync::Mutex::new(None);
 
 use libnv::{FlagsCheck, NvList, UnpackOptions};
 use svc_supervise::spec::{Kind, Output, Ready, Spec};
@@ -294,6 +301,7 @@ fn run(phase: &'static Phase) {
     });
     let code = sup.run(&opts);
     let (before, after, events) = client.join().unwrap();
+    drop(CGROUP.lock().unwrap().take());
     if let Some(drain) = drain {
         drain.join().unwrap();
     }
@@ -344,7 +352,7 @@ fn root() -> bool {
 
 fn no_setup(_: &mut Spec, _: &Path) {}
 
-static PHASES: [Phase; 9] = [
+static PHASES: [Phase; 10] = [
     Phase {
         name: "started",
         script: "echo started $$; exec sleep 1000",
@@ -463,6 +471,23 @@ static PHASES: [Phase; 9] = [
         },
         manager: false,
         stop_start: true,
+        flood: false,
+    },
+    Phase {
+        name: "cgroup",
+        script: "setsid sh -c 'sleep 1000 &' </dev/null >/dev/null 2>&1; \
+                 echo started $$; exec sleep 1000",
+        setup: |spec, _| {
+            let Some(cg) = cgroup_support::TestCgroup::new("alloc") else {
+                return;
+            };
+            let leaf = cg.path("service");
+            std::fs::create_dir(&leaf).unwrap();
+            spec.cgroup = Some(leaf);
+            *CGROUP.lock().unwrap() = Some(cg);
+        },
+        manager: false,
+        stop_start: false,
         flood: false,
     },
 ];

@@ -88,6 +88,28 @@ fn an_escaped_process_is_in_the_leaf_and_the_stop_empties_it() {
         "escaped {escaped} not in {members:?}"
     );
 
+    // A restart: the old run's escaped child is killed with it, and the
+    // new run starts without taking it for a stranger's leftover.
+    sup.call("restart", |_| {});
+    let st = sup.wait_status("a new main pid", |st| {
+        state(st) == "ready" && num(st, "pid") as i32 != main
+    });
+    let main = num(&st, "pid") as i32;
+    wait_for("the old escaped child gone", || !running(escaped));
+    wait_for("the new escaped pid", || {
+        t.read("escaped.pid")
+            .trim()
+            .parse::<i32>()
+            .is_ok_and(|p| p != escaped)
+    });
+    let escaped: i32 = t.read("escaped.pid").trim().parse().unwrap();
+    assert!(TestCgroup::procs(&dir).contains(&main));
+    let err = std::fs::read_to_string(&sup.err).unwrap();
+    assert!(
+        !err.contains("left in"),
+        "a restart's own run taken for leftovers: {err}"
+    );
+
     sup.call("stop", |_| {});
     sup.wait_state("down");
     wait_for("the leaf to empty", || !TestCgroup::populated(&dir));

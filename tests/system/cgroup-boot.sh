@@ -121,7 +121,7 @@ wait "$QEMU_PID" || rc=$?
 clean() { tr -d '\r' <"$LOG"; }
 tail_of() { clean | grep -a -E "${1:-.}" | tail -n "${2:-8}" | tr '\n' '|' | cut -c1-600; }
 
-line=$(clean | grep -a -m1 -E 'cgroups? (are )?(not )?in use' || true)
+line=$(clean | grep -a -m1 -E 'INFO cgroups (not )?in use' || true)
 if clean | grep -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
   pass cgroup-boot-in-use
   echo "# cgroup-boot: $line"

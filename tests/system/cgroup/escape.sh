@@ -1,7 +1,7 @@
 # A service whose child escapes with setsid and a double fork, and ignores
 # SIGTERM: it is still in the service's cgroup, and `svcctl stop` leaves
 # the cgroup empty and the escaped process gone (killed by cgroup after
-# stop-timeout).
+# stop-timeout), and the service's cgroup is removed.
 . /usr/lib/cgtest/guest-lib
 
 cat >/run/cgtest/escape-svc <<'SCRIPT'
@@ -32,4 +32,6 @@ in_leaf escape "$esc" || die "escaped pid $esc is not in $(leaf escape) ($(membe
 svcctl stop escape || die "svcctl stop escape failed"
 leaf_empty escape || die "after the stop the leaf still holds: $(members escape)"
 wait_until 5 gone "$esc" || die "escaped pid $esc still alive after the stop"
+no_cgroup() { [ ! -d "$CG/svc/escape" ]; }
+wait_until 5 no_cgroup || die "$CG/svc/escape was not removed after the stop"
 echo "stopped: leaf empty, escaped process gone"
