@@ -98,8 +98,8 @@ impl Manager {
     }
 
     /// After the declarations were read again: every running service
-    /// whose cgroup keys changed gets the new values (a key removed goes
-    /// back to the kernel's default). Nothing is restarted.
+    /// whose cgroup keys changed gets the keys that changed (a key removed
+    /// goes back to the kernel's default). Nothing is restarted.
     pub fn reapply_limits(&mut self) {
         if self.cfg.cgroups.is_none() {
             return;
@@ -123,11 +123,11 @@ impl Manager {
             let Some(leaf) = self.leaf_path(&name).filter(|l| l.is_dir()) else {
                 continue;
             };
-            let done = resources::apply(&leaf, &resources::defaults_for(&old, &new));
+            let done = resources::apply(&leaf, &resources::changes(&old, &new));
             for w in done.skipped.iter().chain(&done.errors) {
                 tracing::warn!("{name}: {w}");
             }
-            if done.errors.is_empty() {
+            if done.written > 0 {
                 tracing::info!("{name}: new cgroup limits written");
             }
             if let Some(u) = self.units.get_mut(&name) {

@@ -143,4 +143,25 @@ fn keys_without_their_controller_warn_once_each_and_status_reads_the_leaf() {
     let detail = String::from_utf8_lossy(&detail.stdout);
     assert!(detail.contains("\n  cpu:        "), "{detail}");
     assert!(!detail.contains("cgroups:"), "{detail}");
+
+    // A rescan with one key changed writes that key alone (here: tries,
+    // and warns again for it only), and restarts nothing.
+    let pid = c.pid_of("lim");
+    t.write_service("lim", &lim.replace("pids-max = 10", "pids-max = 20"));
+    c.simple("rescan", &[]);
+    if !controllers.contains("pids") {
+        wait_for(BOUND, "the second pids-max warning", || {
+            let log = std::fs::read_to_string(t.path("manager.stderr")).unwrap();
+            log.matches("lim: 'pids-max' not applied: ").count() == 2
+        });
+        let log = std::fs::read_to_string(t.path("manager.stderr")).unwrap();
+        for (key, controller, _) in KEYS {
+            if key != "pids-max" && !controllers.contains(controller) {
+                let n = log.matches(&format!("lim: '{key}' not applied: ")).count();
+                assert_eq!(n, 1, "{key} written again though unchanged:\n{log}");
+            }
+        }
+        assert!(!log.contains("lim: new cgroup limits written"), "{log}");
+    }
+    assert_eq!(c.pid_of("lim"), pid, "restarted by the rescan");
 }

@@ -69,40 +69,36 @@ pub fn settings(limits: &CgroupLimits) -> Vec<Setting> {
     out
 }
 
-/// `new` with each key that `old` set and `new` does not put back to the
-/// kernel's default, so that removing a key from a declaration takes the
-/// limit back from a running service.
-pub fn defaults_for(old: &CgroupLimits, new: &CgroupLimits) -> CgroupLimits {
-    let inf = Some(LimitValue::Infinity);
-    let back = |was: bool, now: bool| was && !now;
-    let mut c = *new;
-    if back(old.memory_max.is_some(), new.memory_max.is_some()) {
-        c.memory_max = inf;
+/// What to write when a service's keys go from `old` to `new`: each key
+/// whose value changed, and each key `old` set that `new` does not, put
+/// back to the kernel's default (so that removing a key from a
+/// declaration takes the limit back from a running service). Keys that
+/// did not change are left out: they are written already.
+pub fn changes(old: &CgroupLimits, new: &CgroupLimits) -> CgroupLimits {
+    fn pick<T: Copy + PartialEq>(old: Option<T>, new: Option<T>, default: T) -> Option<T> {
+        if old == new {
+            None
+        } else {
+            Some(new.unwrap_or(default))
+        }
     }
-    if back(old.memory_high.is_some(), new.memory_high.is_some()) {
-        c.memory_high = inf;
+    let inf = LimitValue::Infinity;
+    CgroupLimits {
+        memory_max: pick(old.memory_max, new.memory_max, inf),
+        memory_high: pick(old.memory_high, new.memory_high, inf),
+        memory_swap_max: pick(old.memory_swap_max, new.memory_swap_max, inf),
+        cpu_weight: pick(old.cpu_weight, new.cpu_weight, 100),
+        cpu_max: pick(old.cpu_max, new.cpu_max, CpuMax::Infinity),
+        pids_max: pick(old.pids_max, new.pids_max, inf),
+        io_weight: pick(old.io_weight, new.io_weight, 100),
     }
-    if back(old.memory_swap_max.is_some(), new.memory_swap_max.is_some()) {
-        c.memory_swap_max = inf;
-    }
-    if back(old.cpu_weight.is_some(), new.cpu_weight.is_some()) {
-        c.cpu_weight = Some(100);
-    }
-    if back(old.cpu_max.is_some(), new.cpu_max.is_some()) {
-        c.cpu_max = Some(CpuMax::Infinity);
-    }
-    if back(old.pids_max.is_some(), new.pids_max.is_some()) {
-        c.pids_max = inf;
-    }
-    if back(old.io_weight.is_some(), new.io_weight.is_some()) {
-        c.io_weight = Some(100);
-    }
-    c
 }
 
 /// What applying the limits did besides writing them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// How many keys were written.
+    pub written: usize,
     /// One sentence per key not applied because its file is missing.
     pub skipped: Vec<String>,
     /// One sentence per file that could not be written.
@@ -122,7 +118,7 @@ pub fn apply(leaf: &Path, limits: &CgroupLimits) -> Applied {
     for s in settings(limits) {
         let path = leaf.join(s.file);
         match write(&path, &s.value) {
-            Ok(()) => {}
+            Ok(()) => done.written += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => done.skipped.push(format!(
                 "'{}' not applied: {} is missing (the {} controller is not enabled for {})",
                 s.key,
@@ -211,6 +207,7 @@ mod tests {
         let d = Dir::new(&ALL);
         let done = apply(&d.0, &every_key());
         assert!(done.is_clean(), "{done:?}");
+        assert_eq!(done.written, 7);
         assert_eq!(d.read("memory.max"), "33554432");
         assert_eq!(d.read("memory.high"), "max");
         assert_eq!(d.read("memory.swap.max"), "0");
@@ -241,6 +238,7 @@ mod tests {
         // each naming the key; the others are written.
         let d = Dir::new(&["cpu.weight", "cpu.max", "pids.max", "io.weight"]);
         let done = apply(&d.0, &every_key());
+        assert_eq!(done.written, 4);
         assert!(done.errors.is_empty(), "{done:?}");
         assert_eq!(done.skipped.len(), 3, "{done:?}");
         assert!(
@@ -278,13 +276,14 @@ mod tests {
     }
 
     #[test]
-    fn removed_keys_go_back_to_the_kernel_defaults() {
+    fn a_change_writes_what_changed_and_puts_removed_keys_back() {
         let old = every_key();
         let new = CgroupLimits {
             pids_max: Some(LimitValue::Value(20)),
+            cpu_weight: Some(50),
             ..CgroupLimits::default()
         };
-        let c = defaults_for(&old, &new);
+        let c = changes(&old, &new);
         let values: Vec<(&str, String)> = settings(&c)
             .into_iter()
             .map(|s| (s.file, s.value))
@@ -295,12 +294,13 @@ mod tests {
                 ("memory.max", "max".to_string()),
                 ("memory.high", "max".into()),
                 ("memory.swap.max", "max".into()),
-                ("cpu.weight", "100".into()),
                 ("cpu.max", "max".into()),
                 ("pids.max", "20".into()),
                 ("io.weight", "default 100".into()),
-            ]
+            ],
+            "cpu.weight did not change"
         );
-        assert_eq!(defaults_for(&CgroupLimits::default(), &new), new);
+        assert_eq!(changes(&CgroupLimits::default(), &new), new);
+        assert!(changes(&new, &new).is_empty());
     }
 }
