@@ -10,6 +10,9 @@
 //! its steady state: membership, the populated flag, signalling and killing
 //! every member. Those read into stack buffers and allocate nothing.
 
+pub mod resources;
+pub mod usage;
+
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::signal::{Signal, kill};

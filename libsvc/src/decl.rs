@@ -64,6 +64,13 @@ pub const SERVICE_KEYS: &[&str] = &[
     "limit-nice",
     "limit-rtprio",
     "limit-rttime",
+    "memory-max",
+    "memory-high",
+    "memory-swap-max",
+    "cpu-weight",
+    "cpu-max",
+    "pids-max",
+    "io-weight",
 ];
 const SERVICE_LIST_KEYS: &[&str] = &[
     "exec-pre",
@@ -547,6 +554,13 @@ impl Builder<'_> {
             "no-new-privileges" => {
                 s.no_new_privileges = parse_bool(value).map_err(|e| bad(key, e))?
             }
+            "memory-max" => s.cgroup.memory_max = Some(cgroup_size(key, value, 4096)?),
+            "memory-high" => s.cgroup.memory_high = Some(cgroup_size(key, value, 4096)?),
+            "memory-swap-max" => s.cgroup.memory_swap_max = Some(cgroup_size(key, value, 0)?),
+            "cpu-weight" => s.cgroup.cpu_weight = Some(weight(key, value)?),
+            "io-weight" => s.cgroup.io_weight = Some(weight(key, value)?),
+            "cpu-max" => s.cgroup.cpu_max = Some(cpu_max(value)?),
+            "pids-max" => s.cgroup.pids_max = Some(pids_max(value)?),
             _ => {
                 // Only limit-* keys remain: SERVICE_KEYS was checked by the caller.
                 let resource = Resource::from_key(key)
@@ -668,6 +682,21 @@ impl Builder<'_> {
             );
             ok = false;
         }
+        if let (Some(LimitValue::Value(high)), Some(LimitValue::Value(max))) =
+            (s.cgroup.memory_high, s.cgroup.memory_max)
+            && high >= max
+        {
+            let line = line_of(self, "memory-high");
+            self.diags.push(Diagnostic::warning(
+                self.file,
+                Some(line),
+                format!(
+                    "'memory-high' ({}) is not below 'memory-max' ({}): the service is killed before it is ever throttled",
+                    units::format_size(high),
+                    units::format_size(max)
+                ),
+            ));
+        }
         ok.then_some(s)
     }
 }
@@ -700,6 +729,10 @@ fn expected_for(key: &str) -> &'static str {
         "clear-environment" | "no-new-privileges" => units::BOOL_EXPECTED,
         "user" | "group" => "a name or a number",
         "pidfile" | "working-directory" | "root-directory" => "an absolute path",
+        "memory-max" | "memory-high" | "memory-swap-max" => units::CGROUP_SIZE_EXPECTED,
+        "cpu-weight" | "io-weight" => units::WEIGHT_EXPECTED,
+        "cpu-max" => units::CPU_MAX_EXPECTED,
+        "pids-max" => units::PIDS_MAX_EXPECTED,
         _ => "a value",
     }
 }
@@ -860,6 +893,28 @@ fn rlimit(resource: Resource, value: &str) -> Result<Rlimit, String> {
         ));
     }
     Ok(Rlimit { soft, hard })
+}
+
+fn cgroup_size(key: &str, value: &str, min: u64) -> Result<LimitValue, String> {
+    let v = units::parse_cgroup_size(value).map_err(|e| bad(key, e))?;
+    match v {
+        LimitValue::Value(n) if n < min => Err(format!(
+            "invalid value for '{key}': '{value}' is below one page and would leave the service no memory at all; write at least 4K, or 'infinity'"
+        )),
+        v => Ok(v),
+    }
+}
+
+fn weight(key: &str, value: &str) -> Result<u32, String> {
+    units::parse_weight(value).map_err(|e| bad(key, e))
+}
+
+fn cpu_max(value: &str) -> Result<CpuMax, String> {
+    units::parse_cpu_max(value).map_err(|e| bad("cpu-max", e))
+}
+
+fn pids_max(value: &str) -> Result<LimitValue, String> {
+    units::parse_pids_max(value).map_err(|e| bad("pids-max", e))
 }
 
 fn valid_env_name(key: &str) -> bool {

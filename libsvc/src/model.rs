@@ -236,6 +236,38 @@ impl Rlimits {
     }
 }
 
+/// `cpu-max`: how much CPU time the service gets per period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CpuMax {
+    Infinity,
+    /// At most `quota_us` of CPU time in every `period_us` (both in
+    /// microseconds, as `cpu.max` takes them).
+    Quota {
+        quota_us: u64,
+        period_us: u64,
+    },
+}
+
+/// The cgroup v2 limits of `[service]` (`memory-max` … `io-weight`),
+/// written into the service's cgroup where cgroups are in use; `None`
+/// leaves the kernel's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CgroupLimits {
+    pub memory_max: Option<LimitValue>,
+    pub memory_high: Option<LimitValue>,
+    pub memory_swap_max: Option<LimitValue>,
+    pub cpu_weight: Option<u32>,
+    pub cpu_max: Option<CpuMax>,
+    pub pids_max: Option<LimitValue>,
+    pub io_weight: Option<u32>,
+}
+
+impl CgroupLimits {
+    pub fn is_empty(&self) -> bool {
+        *self == CgroupLimits::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Logging {
     pub output: Output,
@@ -287,6 +319,9 @@ pub struct Service {
     /// Names relative to the runtime base (`/run` or `$XDG_RUNTIME_DIR`).
     pub runtime_directories: Vec<PathBuf>,
     pub limits: Rlimits,
+    /// Applied by the manager to the service's cgroup, never sent to the
+    /// supervisor.
+    pub cgroup: CgroupLimits,
     pub nice: Option<i32>,
     pub no_new_privileges: bool,
     /// `[environment]` in file order; applied after `environment_files`.
@@ -323,6 +358,7 @@ impl Service {
             clear_environment: true,
             runtime_directories: Vec::new(),
             limits: Rlimits::default(),
+            cgroup: CgroupLimits::default(),
             nice: None,
             no_new_privileges: false,
             environment: Vec::new(),

@@ -72,6 +72,15 @@ pub mod key {
     pub const ADDED: &str = "added";
     pub const CHANGED: &str = "changed";
     pub const ERRORS: &str = "errors";
+    // Cgroups: in the `status` reply, and each service's usage in it.
+    pub const CGROUPS: &str = "cgroups";
+    pub const CGROUPS_NOTE: &str = "cgroups_note";
+    pub const USAGE: &str = "usage";
+    pub const MEMORY_CURRENT: &str = "memory_current";
+    pub const MEMORY_PEAK: &str = "memory_peak";
+    pub const CPU_USEC: &str = "cpu_usec";
+    pub const TASKS: &str = "tasks";
+    pub const OOM_KILLS: &str = "oom_kills";
 }
 
 /// Method names that more than one program sends or answers.
@@ -605,9 +614,60 @@ impl Report<'_> {
     }
 }
 
+// ----- usage -----
+
+/// A service's `usage` as the manager's `status` carries it: each number
+/// only when its cgroup file could be read.
+pub fn usage_to_nvlist(u: &crate::cgroup::usage::Usage) -> NvList {
+    let mut l = NvList::new();
+    for (k, v) in [
+        (key::MEMORY_CURRENT, u.memory_current),
+        (key::MEMORY_PEAK, u.memory_peak),
+        (key::CPU_USEC, u.cpu_usec),
+        (key::TASKS, u.tasks),
+        (key::OOM_KILLS, u.oom_kills),
+    ] {
+        if let Some(v) = v {
+            // Fixed, distinct names on a fresh list cannot fail.
+            let _ = l.add_number(k, v);
+        }
+    }
+    l
+}
+
+/// The `usage` of a status item, if it has one.
+pub fn usage_from_nvlist(item: &NvList) -> Option<crate::cgroup::usage::Usage> {
+    let u = item.get_nvlist(key::USAGE)?;
+    Some(crate::cgroup::usage::Usage {
+        memory_current: u.get_number(key::MEMORY_CURRENT),
+        memory_peak: u.get_number(key::MEMORY_PEAK),
+        cpu_usec: u.get_number(key::CPU_USEC),
+        tasks: u.get_number(key::TASKS),
+        oom_kills: u.get_number(key::OOM_KILLS),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_round_trip() {
+        use crate::cgroup::usage::Usage;
+        let u = Usage {
+            memory_current: Some(5 << 20),
+            memory_peak: None,
+            cpu_usec: Some(1523),
+            tasks: Some(3),
+            oom_kills: Some(0),
+        };
+        let mut item = NvList::new();
+        item.add_nvlist(key::USAGE, usage_to_nvlist(&u)).unwrap();
+        let bytes = item.pack().unwrap();
+        let back = NvList::unpack(&bytes, libnv::Flags::NONE).unwrap();
+        assert_eq!(usage_from_nvlist(&back), Some(u));
+        assert_eq!(usage_from_nvlist(&NvList::new()), None);
+    }
 
     #[test]
     fn envelope_round_trip() {

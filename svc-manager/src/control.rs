@@ -499,7 +499,15 @@ impl Manager {
             "status" => {
                 let names = self.resolve(&proto::names(args)?, true)?;
                 let mut r = reply();
-                let items: Vec<NvList> = names.iter().map(|n| self.status_item(n)).collect();
+                let items: Vec<NvList> = names
+                    .iter()
+                    .map(|n| {
+                        let mut item = self.status_item(n);
+                        self.add_usage(n, &mut item);
+                        item
+                    })
+                    .collect();
+                self.add_cgroups_keys(&mut r);
                 if !items.is_empty() {
                     let _ = r.add_nvlist_array(proto::key::SERVICES, items);
                 }
@@ -682,6 +690,7 @@ impl Manager {
         match self.units.get(name) {
             Some(u) => {
                 let mut status = u.status.clone();
+                status.reason = self.unit_reason(name);
                 if u.link.is_none()
                     && let Some(b) = &u.blocked
                 {

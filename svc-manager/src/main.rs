@@ -14,6 +14,7 @@ mod manager;
 mod orphans;
 mod output;
 mod proto;
+mod resources;
 mod spec;
 mod stopped;
 mod sys;

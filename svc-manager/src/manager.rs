@@ -88,6 +88,8 @@ pub struct Unit {
     pub orphan: Option<crate::orphans::Orphan>,
     /// When the manager last replaced a supervisor that died.
     pub supervisor_respawned_at: Option<Instant>,
+    /// Its cgroup limits and OOM kills (resources.rs).
+    pub cgroup: crate::resources::CgroupState,
 }
 
 pub struct Client {
@@ -239,6 +241,7 @@ impl Manager {
         self.set = set;
         self.graph = graph;
         self.check_log_dir();
+        self.reapply_limits();
         out
     }
 
@@ -411,6 +414,12 @@ impl Manager {
         libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
         let mut decl = spec::declaration(name, &service, &places);
         decl.cgroup = self.prepare_cgroup(name);
+        if let Some(leaf) = &decl.cgroup
+            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup)
+        {
+            self.remove_cgroup(name);
+            return Err(e);
+        }
         let decl = decl
             .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
@@ -545,9 +554,13 @@ impl Manager {
                     tracing::debug!("{name}: {}", status.state);
                 }
                 let new_pid = unit.status.pid != status.pid;
+                let exited = new_pid && unit.status.pid != 0;
                 unit.status = status;
+                let supervisor = unit.supervisor_pid;
+                if exited {
+                    self.note_exit(name);
+                }
                 if new_pid {
-                    let supervisor = unit.supervisor_pid;
                     self.note_main_pid(name, supervisor);
                 }
                 if changed && reply_to.is_none() {
@@ -653,6 +666,7 @@ impl Manager {
                     unit.restarts_base = unit.status.restarts;
                     unit.supervisor_pid = supervisor.filter(|&p| p > 0);
                     self.note_main_pid(&name, supervisor);
+                    self.adopt_limits(&name);
                 }
                 Err(e) => {
                     tracing::info!("{}: not adopted ({e}); removing it", path.display());

@@ -2,4 +2,5 @@
 
 pub use libsvc::proto::{
     Failure, Status, code, error_reply, flag, key, message, names, now_unix, parse_request, string,
+    usage_to_nvlist,
 };

@@ -136,7 +136,8 @@ fn status_exit_codes_table_and_json() {
     assert_eq!(item["wanted"], "up");
     assert!(item["reason"].is_null());
     let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 9, "{keys:?}");
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert!(item.get("usage").is_some(), "{keys:?}");
 
     // Detail of one service shows its log lines.
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -21,6 +21,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = libsvc::cmdline::split(text);
         let _ = libsvc::units::parse_duration(text);
         let _ = libsvc::units::parse_size(text);
+        let _ = libsvc::units::parse_cgroup_size(text);
+        let _ = libsvc::units::parse_cpu_max(text);
+        let _ = libsvc::units::parse_pids_max(text);
+        let _ = libsvc::units::parse_weight(text);
         let _ = libsvc::signal::parse_signal(text);
     }
     if plain.is_some() {

@@ -135,7 +135,7 @@ impl Host for Manager {
     }
 
     fn failure_reason(&self, name: &str) -> Option<String> {
-        self.units.get(name).and_then(|u| u.status.reason.clone())
+        self.unit_reason(name)
     }
 
     fn stop_timeout(&self, name: &str) -> Option<Duration> {

@@ -127,13 +127,14 @@ pub fn status(opts: &Options, names: &[String]) -> u8 {
         Err(e) => return fail(&e),
     };
     let items = services(&reply);
+    let cgroups = render::Cgroups::of_reply(&reply);
     if opts.json {
         let list: Vec<Value> = items.iter().map(render::status_json).collect();
-        println!("{}", json!({ "services": list }));
+        println!("{}", json!({ "services": list, "cgroups": cgroups.json() }));
     } else if names.len() == 1 && items.len() == 1 {
-        render::detail(&items[0]);
+        render::detail(&items[0], &cgroups);
     } else {
-        render::table(items);
+        render::table(items, &cgroups);
     }
     if !names.is_empty() && items.iter().any(|s| !is_up(s)) {
         DOWN

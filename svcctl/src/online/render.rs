@@ -71,13 +71,86 @@ fn name_width(items: &[NvList]) -> usize {
         .max(4)
 }
 
-/// NAME STATE PID UPTIME RESTARTS LAST-EXIT, one line per service.
-pub fn table(items: &[NvList]) {
+/// What the manager's `status` reply says of cgroups: in use, not in use
+/// (and why), or nothing (a manager older than cgroups).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cgroups {
+    InUse,
+    NotInUse(Option<String>),
+    Unknown,
+}
+
+impl Cgroups {
+    pub fn of_reply(reply: &NvList) -> Cgroups {
+        match reply.get_bool(key::CGROUPS) {
+            Some(true) => Cgroups::InUse,
+            Some(false) => Cgroups::NotInUse(reply.get_str(key::CGROUPS_NOTE).map(str::to_owned)),
+            None => Cgroups::Unknown,
+        }
+    }
+
+    /// `cgroups` of `status --json`: true, false, or null.
+    pub fn json(&self) -> Value {
+        match self {
+            Cgroups::InUse => Value::Bool(true),
+            Cgroups::NotInUse(_) => Value::Bool(false),
+            Cgroups::Unknown => Value::Null,
+        }
+    }
+}
+
+/// Bytes as `512B`, `12.3M`, `1.5G` (powers of 1024, like sizes in
+/// declarations).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if v < 10.0 {
+        format!("{v:.1}{}", UNITS[unit])
+    } else {
+        format!("{v:.0}{}", UNITS[unit])
+    }
+}
+
+/// CPU time: `0.153s`, `12.41s`, then as `age` (`5m 2s`).
+pub fn cpu_time(usec: u64) -> String {
+    if usec < 10_000_000 {
+        format!("{:.3}s", usec as f64 / 1e6)
+    } else if usec < 60_000_000 {
+        format!("{:.2}s", usec as f64 / 1e6)
+    } else {
+        age(usec / 1_000_000)
+    }
+}
+
+/// The MEM column: the memory the service's cgroup uses now.
+fn mem_column(s: &NvList) -> String {
+    libsvc::proto::usage_from_nvlist(s)
+        .and_then(|u| u.memory_current)
+        .map_or_else(|| "-".into(), bytes)
+}
+
+/// NAME STATE PID UPTIME RESTARTS LAST-EXIT, one line per service, with
+/// MEM after PID where cgroups are in use.
+pub fn table(items: &[NvList], cgroups: &Cgroups) {
     let tty = std::io::stdout().is_terminal();
     let w = name_width(items);
+    let mem = *cgroups == Cgroups::InUse;
     let mut out = String::new();
+    let mem_head = if mem {
+        format!(" {:>7}", "MEM")
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{:w$}  {:9} {:>7} {:>8} {:>8}  {}\n",
+        "{:w$}  {:9} {:>7}{mem_head} {:>8} {:>8}  {}\n",
         "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT"
     ));
     let now = now();
@@ -92,8 +165,13 @@ pub fn table(items: &[NvList]) {
         } else {
             "-".into()
         };
+        let mem_cell = if mem {
+            format!(" {:>7}", mem_column(s))
+        } else {
+            String::new()
+        };
         let mut line = format!(
-            "{:w$}  {} {:>7} {:>8} {:>8}  {}",
+            "{:w$}  {} {:>7}{mem_cell} {:>8} {:>8}  {}",
             str_or(s, key::NAME, "?"),
             pad_coloured(colour(state, tty), state.len(), 9),
             pid,
@@ -110,8 +188,34 @@ pub fn table(items: &[NvList]) {
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
+/// The usage lines of the detail view (none without a `usage`).
+fn usage_lines(s: &NvList, out: &mut String) {
+    let Some(u) = libsvc::proto::usage_from_nvlist(s) else {
+        return;
+    };
+    if let Some(cur) = u.memory_current {
+        match u.memory_peak {
+            Some(peak) => out.push_str(&format!(
+                "  memory:     {} (peak {})\n",
+                bytes(cur),
+                bytes(peak)
+            )),
+            None => out.push_str(&format!("  memory:     {}\n", bytes(cur))),
+        }
+    }
+    if let Some(us) = u.cpu_usec {
+        out.push_str(&format!("  cpu:        {}\n", cpu_time(us)));
+    }
+    if let Some(t) = u.tasks {
+        out.push_str(&format!("  tasks:      {t}\n"));
+    }
+    if let Some(k) = u.oom_kills {
+        out.push_str(&format!("  oom kills:  {k}\n"));
+    }
+}
+
 /// One service in detail, with the last lines of its log.
-pub fn detail(s: &NvList) {
+pub fn detail(s: &NvList, cgroups: &Cgroups) {
     let tty = std::io::stdout().is_terminal();
     let name = str_or(s, key::NAME, "?");
     let state = str_or(s, key::STATE, "?");
@@ -148,6 +252,13 @@ pub fn detail(s: &NvList) {
     if let Some(t) = s.get_str(key::STATUS_TEXT) {
         out.push_str(&format!("  status:     {t}\n"));
     }
+    usage_lines(s, &mut out);
+    if let Cgroups::NotInUse(note) = cgroups {
+        match note {
+            Some(n) => out.push_str(&format!("  cgroups:    not in use ({n})\n")),
+            None => out.push_str("  cgroups:    not in use\n"),
+        }
+    }
     if let Some(log) = s.get_str(key::LOG) {
         out.push_str(&format!("  log:        {log}\n"));
         if let Ok(lines) = last_lines(Path::new(log), 10)
@@ -181,6 +292,13 @@ pub fn status_json(s: &NvList) -> Value {
         "last_exit": last_exit,
         "wanted": str_or(s, key::WANTED, "down"),
         "reason": s.get_str(key::REASON),
+        "usage": libsvc::proto::usage_from_nvlist(s).map(|u| json!({
+            "memory_current": u.memory_current,
+            "memory_peak": u.memory_peak,
+            "cpu_usec": u.cpu_usec,
+            "tasks": u.tasks,
+            "oom_kills": u.oom_kills,
+        })),
     })
 }
 
@@ -334,5 +452,65 @@ pub fn tail(path: &Path, n: usize, follow: bool) -> std::io::Result<()> {
             ino = m.ino();
             pos = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_sizes() {
+        assert_eq!(bytes(0), "0B");
+        assert_eq!(bytes(1023), "1023B");
+        assert_eq!(bytes(1024), "1.0K");
+        assert_eq!(bytes(2_420_736), "2.3M");
+        assert_eq!(bytes(32 << 20), "32M");
+        assert_eq!(bytes(100 << 20), "100M");
+        assert_eq!(bytes(3 << 29), "1.5G");
+    }
+
+    #[test]
+    fn cpu_times() {
+        assert_eq!(cpu_time(1523), "0.002s");
+        assert_eq!(cpu_time(153_000), "0.153s");
+        assert_eq!(cpu_time(12_410_000), "12.41s");
+        assert_eq!(cpu_time(302_000_000), "5m 2s");
+    }
+
+    #[test]
+    fn cgroups_of_a_reply() {
+        let mut r = NvList::new();
+        assert_eq!(Cgroups::of_reply(&r), Cgroups::Unknown);
+        assert_eq!(Cgroups::of_reply(&r).json(), Value::Null);
+        r.add_bool(key::CGROUPS, false).unwrap();
+        r.add_string(
+            key::CGROUPS_NOTE,
+            "no cgroup2 file system on /sys/fs/cgroup",
+        )
+        .unwrap();
+        assert_eq!(
+            Cgroups::of_reply(&r),
+            Cgroups::NotInUse(Some("no cgroup2 file system on /sys/fs/cgroup".into()))
+        );
+        assert_eq!(Cgroups::of_reply(&r).json(), Value::Bool(false));
+    }
+
+    #[test]
+    fn usage_in_json_is_an_object_or_null() {
+        let mut item = NvList::new();
+        item.add_string(key::NAME, "x").unwrap();
+        assert_eq!(status_json(&item)["usage"], Value::Null);
+        let u = libsvc::cgroup::usage::Usage {
+            memory_current: Some(4096),
+            cpu_usec: Some(7),
+            ..Default::default()
+        };
+        item.add_nvlist(key::USAGE, libsvc::proto::usage_to_nvlist(&u))
+            .unwrap();
+        assert_eq!(
+            status_json(&item)["usage"],
+            json!({"memory_current": 4096, "memory_peak": null, "cpu_usec": 7, "tasks": null, "oom_kills": null})
+        );
     }
 }
