@@ -124,24 +124,29 @@ at_exit "kill_child_tree $QEMU_PID"
 rc=0
 wait "$QEMU_PID" || rc=$?
 
-clean() { tr -d '\r' <"$LOG"; }
-tail_of() { clean | grep -a -E "${1:-.}" | tail -n "${2:-8}" | tr '\n' '|' | cut -c1-600; }
+# The log without its carriage returns, once: grep reads the file itself
+# (`tr | grep -q` under pipefail failed when grep quit early and tr died of
+# SIGPIPE, and a scenario that passed read as "no result").
+CLEAN=$LOG.clean
+tr -d '\r' <"$LOG" >"$CLEAN"
+grep_log() { grep "$@" "$CLEAN"; }
+tail_of() { grep_log -a -E "${1:-.}" | tail -n "${2:-8}" | tr '\n' '|' | cut -c1-600; }
 
-line=$(clean | grep -a -m1 -E 'INFO cgroups (not )?in use' || true)
-if clean | grep -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
+line=$(grep_log -a -m1 -E 'INFO cgroups (not )?in use' || true)
+if grep_log -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
   pass cgroup-boot-in-use
   echo "# cgroup-boot: $line"
 else
   fail cgroup-boot-in-use "no 'cgroups in use at /sys/fs/cgroup' line from the manager: ${line:-$(tail_of 'svc-init|svc-manager|cgroup' 6)}"
 fi
 for n in "${SCENARIOS[@]}"; do
-  if clean | grep -a -q -E "cgtest: PASS $n\$|^cgtest: results:.* $n=PASS( |\$)"; then
+  if grep_log -a -q -E "cgtest: PASS $n\$|^cgtest: results:.* $n=PASS( |\$)"; then
     pass "cgroup-$n"
-  elif r=$(clean | grep -a -m1 -o "cgtest: FAIL $n: .*"); then
+  elif r=$(grep_log -a -m1 -o "cgtest: FAIL $n: .*"); then
     fail "cgroup-$n" "${r#cgtest: FAIL $n: } (guest: $(tail_of "^cgtest: $n: " 6))"
-  elif clean | grep -a -q -E "^cgtest: results:.* $n=FAIL( |\$)"; then
+  elif grep_log -a -q -E "^cgtest: results:.* $n=FAIL( |\$)"; then
     fail "cgroup-$n" "failed (its line garbled on the console): $(tail_of "cgtest: $n: " 6)"
-  elif clean | grep -a -q -x "cgtest: start $n"; then
+  elif grep_log -a -q -x "cgtest: start $n"; then
     fail "cgroup-$n" "no result (qemu rc $rc): $(tail_of . 8)"
   else
     fail "cgroup-$n" "never ran (qemu rc $rc): $(tail_of 'cgtest|svc-init|Kernel panic' 6)"
@@ -149,9 +154,9 @@ for n in "${SCENARIOS[@]}"; do
 done
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
   fail cgroup-boot-poweroff "qemu still running after ${BOOT_TIMEOUT}s: $(tail_of . 6)"
-elif ! clean | grep -a -q 'cgtest: done'; then
+elif ! grep_log -a -q 'cgtest: done'; then
   fail cgroup-boot-poweroff "the scenarios did not finish (qemu rc $rc): $(tail_of . 6)"
-elif ! clean | grep -a -q 'reboot: Power down' || ! clean | grep -a -Eq "$MANAGER_ORDERLY_RE"; then
+elif ! grep_log -a -q 'reboot: Power down' || ! grep_log -a -Eq "$MANAGER_ORDERLY_RE"; then
   fail cgroup-boot-poweroff "no orderly power-off (qemu rc $rc): $(tail_of . 6)"
 else
   pass cgroup-boot-poweroff
