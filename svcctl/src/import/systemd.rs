@@ -436,7 +436,8 @@ fn leftover_reason(section: &str, key: &str) -> String {
         return "sandboxing: svc has no equivalent".to_string();
     }
     if CGROUP.contains(&key) {
-        return "resource control: svc does not use cgroups".to_string();
+        return "resource control: svc has no such key (docs/declarations.md has the ones it has)"
+            .to_string();
     }
     if key.starts_with("Condition") || key.starts_with("Assert") {
         return "svc checks no start conditions; the service is started regardless".to_string();
@@ -1383,6 +1384,7 @@ impl Ctx {
         self.environment(r);
         self.restart_and_stop(r, oneshot);
         self.limits(r);
+        self.resources(r);
         self.output(r);
         if let Some(v) = r.last("Service", "IgnoreSIGPIPE")
             && parse_bool(&v.value) != Some(false)
@@ -1737,6 +1739,70 @@ impl Ctx {
                     }
                 }
                 _ => self.note(key, &v, "not a limit svc can read"),
+            }
+        }
+    }
+
+    /// Resource control: the cgroup keys svc has (docs/declarations.md),
+    /// applied where cgroup v2 is in use. systemd's sizes (K, M, G, T,
+    /// powers of 1024) and `infinity` read the same in svc; a share of the
+    /// machine's memory (`50%`) does not translate.
+    fn resources(&mut self, r: &mut Resolved) {
+        for (key, svc) in [
+            ("MemoryLimit", "memory-max"),
+            ("MemoryMax", "memory-max"),
+            ("MemoryHigh", "memory-high"),
+            ("MemorySwapMax", "memory-swap-max"),
+            ("TasksMax", "pids-max"),
+            ("CPUWeight", "cpu-weight"),
+            ("IOWeight", "io-weight"),
+        ] {
+            let Some(v) = r.last("Service", key) else {
+                continue;
+            };
+            let value = v.value.trim();
+            if value.ends_with('%') {
+                self.note(
+                    key,
+                    &v,
+                    "a share of the machine's total: svc takes an amount",
+                );
+            } else if value.is_empty() {
+                // An empty assignment resets to the default: nothing to write.
+            } else {
+                self.set(Section::Service, svc, value, (key, &v));
+            }
+        }
+        if let Some(v) = r.last("Service", "CPUQuota") {
+            let value = v.value.trim().to_string();
+            match r.last("Service", "CPUQuotaPeriodSec") {
+                // svc's percentage is of one CPU per 100 ms, as systemd's.
+                None if value.ends_with('%') => {
+                    self.set(Section::Service, "cpu-max", &value, ("CPUQuota", &v))
+                }
+                None if value.is_empty() => {}
+                None => self.note("CPUQuota", &v, "not a percentage"),
+                Some(p) => self.note(
+                    "CPUQuota",
+                    &v,
+                    format!(
+                        "with CPUQuotaPeriodSec={}: write cpu-max = QUOTA/PERIOD by hand",
+                        p.value
+                    ),
+                ),
+            }
+        }
+        for key in [
+            "CPUAccounting",
+            "MemoryAccounting",
+            "TasksAccounting",
+            "IOAccounting",
+        ] {
+            for v in r.take("Service", key) {
+                // svc accounts every service where it uses cgroups.
+                if parse_bool(&v.value) == Some(false) {
+                    self.note(key, &v, "svc accounts every service it puts in a cgroup");
+                }
             }
         }
     }

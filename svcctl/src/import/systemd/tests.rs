@@ -370,6 +370,53 @@ fn limits() {
 }
 
 #[test]
+fn resource_control_keys_become_cgroup_limits() {
+    let d = svc(
+        "ExecStart=/bin/a\nMemoryMax=512M\nMemoryHigh=400M\nMemorySwapMax=infinity\nTasksMax=64\nCPUWeight=50\nIOWeight=200\nCPUQuota=150%\nCPUAccounting=yes\n",
+    );
+    assert_eq!(d.get(S, "memory-max"), Some("512M"));
+    assert_eq!(d.get(S, "memory-high"), Some("400M"));
+    assert_eq!(d.get(S, "memory-swap-max"), Some("infinity"));
+    assert_eq!(d.get(S, "pids-max"), Some("64"));
+    assert_eq!(d.get(S, "cpu-weight"), Some("50"));
+    assert_eq!(d.get(S, "io-weight"), Some("200"));
+    assert_eq!(d.get(S, "cpu-max"), Some("150%"));
+    assert!(d.notes.is_empty(), "{:?}", whys(&d));
+    valid(&d);
+    // The deprecated MemoryLimit too; shares of the machine, a quota with
+    // its own period, accounting turned off and keys svc lacks are notes.
+    let d = svc(
+        "ExecStart=/bin/a\nMemoryLimit=1G\nTasksMax=15%\nCPUQuota=20%\nCPUQuotaPeriodSec=10ms\nMemoryAccounting=no\nMemoryLow=10M\nCPUWeight=0\n",
+    );
+    assert_eq!(d.get(S, "memory-max"), Some("1G"));
+    assert_eq!(d.get(S, "pids-max"), None);
+    assert_eq!(d.get(S, "cpu-max"), None);
+    assert_eq!(d.get(S, "cpu-weight"), None);
+    let w = whys(&d);
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(
+        w.iter().any(|n| n.contains("TasksMax=15%: a share")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|n| n.contains("CPUQuotaPeriodSec=10ms")),
+        "{w:?}"
+    );
+    assert!(w.iter().any(|n| n.contains("MemoryAccounting=no")), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|n| n.contains("MemoryLow=10M: resource control")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|n| n.contains("CPUWeight=0: svc does not accept it")),
+        "{w:?}"
+    );
+    valid(&d);
+}
+
+#[test]
 fn output_and_input() {
     let d = svc("ExecStart=/bin/a\nStandardOutput=null\n");
     assert_eq!(d.get(L, "output"), Some("null"));
@@ -528,13 +575,16 @@ fn dropins_apply_in_order_and_are_named_in_notes() {
 fn unknown_keys_and_sections_each_get_a_note() {
     let d = tr(
         "x.service",
-        "[Unit]\nConditionPathExists=/x\nStartLimitBurst=3\n[Service]\nExecStart=/bin/a\nMemoryMax=1G\nFrobnicate=1\nX-Foo=1\n[X-Ext]\nA=1\n[Socket]\nListenStream=1\n",
+        "[Unit]\nConditionPathExists=/x\nStartLimitBurst=3\n[Service]\nExecStart=/bin/a\nMemoryMin=1G\nFrobnicate=1\nX-Foo=1\n[X-Ext]\nA=1\n[Socket]\nListenStream=1\n",
     );
     let w = whys(&d);
     assert_eq!(w.len(), 7, "{w:?}");
     assert!(w.iter().any(|w| w.contains("start conditions")));
     assert!(w.iter().any(|w| w.contains("restart-limit")));
-    assert!(w.iter().any(|w| w.contains("cgroups")));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("MemoryMin=1G: resource control"))
+    );
     assert!(w.iter().any(|w| w.contains("Frobnicate=1: no equivalent")));
     assert!(w.iter().any(|w| w.contains("extension key")));
     assert!(w.iter().any(|w| w.contains("[X-Ext]")));
