@@ -406,7 +406,7 @@ fn debian_units_import_with_exactly_these_notes() {
                 u("nginx.service")
             ),
             format!(
-                "{}:27: not imported: KillMode=mixed: svc sends the stop signal to the main process and its process group; what is left is killed once the main process has exited",
+                "{}:27: not imported: KillMode=mixed: svc sends the stop signal to every process of the service (its cgroup where cgroups are in use, else the main process and its process group), not to the main process alone",
                 u("nginx.service")
             ),
             format!(

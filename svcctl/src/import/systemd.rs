@@ -1648,7 +1648,7 @@ impl Ctx {
                 "mixed" => self.note(
                     "KillMode",
                     &v,
-                    "svc sends the stop signal to the main process and its process group; what is left is killed once the main process has exited",
+                    "svc sends the stop signal to every process of the service (its cgroup where cgroups are in use, else the main process and its process group), not to the main process alone",
                 ),
                 "process" => self.note(
                     "KillMode",
