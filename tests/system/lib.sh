@@ -492,7 +492,8 @@ cgtest_verdicts() {
     elif [ -n "$nocg" ]; then
       fail "$prefix-$n" "not run: ${nocg#cgtest: }"
     else
-      fail "$prefix-$n" "never ran ($what): $(log_tail "$log" 'cgtest|svc-init|svc-manager|Kernel panic' 6)"
+      r=$(log_tail "$log" 'cgtest|svc-init|svc-manager|Kernel panic' 6)
+      fail "$prefix-$n" "never ran ($what): ${r:-$(log_tail "$log" . 4)}"
     fi
   done
 }
