@@ -2,11 +2,11 @@
 # svc under cgroup v2, booted in qemu (the Debian cloud kernel of
 # qemu-boot.sh has cgroup2, cgroup.kill and memory.peak): a RAM boot with
 # svc-init as PID 1 (it mounts cgroup2 on /sys/fs/cgroup), whose default
-# target also starts cgtest-run, which runs every guest scenario
-# tests/system/cgroup/*.sh in the guest, one after the other, and then
-# powers the machine off. Each scenario is a shell script (sourcing
-# tests/system/cgroup/guest-lib) that exits 0 on success and otherwise
-# prints why; it may declare services of its own (guest-lib's
+# target also starts cgtest-run (lib.sh's install_cgtest), which runs every
+# guest scenario tests/system/cgroup/*.sh in the guest, one after the
+# other, and then powers the machine off. Each scenario is a shell script
+# (sourcing tests/system/cgroup/guest-lib) that exits 0 on success and
+# otherwise prints why; it may declare services of its own (guest-lib's
 # declare_service writes /run/svc/services.d and rescans).
 #
 # Checks, read off the serial console:
@@ -53,60 +53,9 @@ make_initramfs() {
   make_rootfs "$root" || return 1
   mknod -m 600 "$root/dev/console" c 5 1
   mknod -m 666 "$root/dev/null" c 1 3
-  mkdir -p "$root/usr/lib/cgtest"
-  install -m 0644 "$SCEN_DIR/guest-lib" "$root/usr/lib/cgtest/guest-lib"
-  for n in "${SCENARIOS[@]}"; do
-    install -m 0755 "$SCEN_DIR/$n.sh" "$root/usr/lib/cgtest/$n.sh"
-  done
+  install_cgtest "$root" "${SCENARIOS[@]}" || return 1
   # The hook has nothing to do here; cgtest-run powers off.
   rm -f "$root/etc/svc/enabled/default/svctest-hook"
-  cat >"$root/usr/lib/svc/services.d/cgtest-run.ini" <<'EOF'
-# Runs the cgroup scenarios of tests/system/cgroup-boot.sh, then powers off.
-[service]
-description = cgroup scenario runner
-exec = /bin/cgtest-run
-restart = never
-
-[dependencies]
-after = boot
-
-[logging]
-output = inherit
-EOF
-  : >"$root/etc/svc/enabled/default/cgtest-run"
-  cat >"$root/bin/cgtest-run" <<'EOF'
-#!/bin/sh
-i=0
-until svcctl status default >/dev/null 2>&1; do
-  i=$((i + 1))
-  [ "$i" -lt 600 ] || { echo "cgtest: target default not up after 60 s"; break; }
-  sleep 0.1
-done
-echo "cgtest: ready"
-results=
-for f in /usr/lib/cgtest/*.sh; do
-  [ -e "$f" ] || continue
-  n=${f##*/}
-  n=${n%.sh}
-  echo "cgtest: start $n"
-  timeout 90 sh "$f" >/tmp/cgtest-$n.out 2>&1
-  rc=$?
-  sed "s/^/cgtest: $n: /" /tmp/cgtest-$n.out
-  if [ "$rc" -eq 0 ]; then
-    echo "cgtest: PASS $n"
-    results="$results $n=PASS"
-  else
-    echo "cgtest: FAIL $n: exit $rc: $(tail -n 4 /tmp/cgtest-$n.out | tr '\n' '|')"
-    results="$results $n=FAIL"
-  fi
-done
-# Again in one line: the console is shared with the manager and the
-# kernel, and a line can come out garbled.
-echo "cgtest: results:$results"
-echo "cgtest: done"
-exec svcctl poweroff
-EOF
-  chmod 0755 "$root/bin/cgtest-run"
   (cd "$root" && find . -print0 | cpio -o -0 -H newc -R 0:0 --quiet) | gzip -1 >"$out"
   rm -rf "$root"
 }
@@ -139,19 +88,7 @@ if grep_log -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
 else
   fail cgroup-boot-in-use "no 'cgroups in use at /sys/fs/cgroup' line from the manager: ${line:-$(tail_of 'svc-init|svc-manager|cgroup' 6)}"
 fi
-for n in "${SCENARIOS[@]}"; do
-  if grep_log -a -q -E "cgtest: PASS $n\$|^cgtest: results:.* $n=PASS( |\$)"; then
-    pass "cgroup-$n"
-  elif r=$(grep_log -a -m1 -o "cgtest: FAIL $n: .*"); then
-    fail "cgroup-$n" "${r#cgtest: FAIL $n: } (guest: $(tail_of "^cgtest: $n: " 6))"
-  elif grep_log -a -q -E "^cgtest: results:.* $n=FAIL( |\$)"; then
-    fail "cgroup-$n" "failed (its line garbled on the console): $(tail_of "cgtest: $n: " 6)"
-  elif grep_log -a -q -x "cgtest: start $n"; then
-    fail "cgroup-$n" "no result (qemu rc $rc): $(tail_of . 8)"
-  else
-    fail "cgroup-$n" "never ran (qemu rc $rc): $(tail_of 'cgtest|svc-init|Kernel panic' 6)"
-  fi
-done
+cgtest_verdicts cgroup "$CLEAN" "qemu rc $rc" "${SCENARIOS[@]}"
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
   fail cgroup-boot-poweroff "qemu still running after ${BOOT_TIMEOUT}s: $(tail_of . 6)"
 elif ! grep_log -a -q 'cgtest: done'; then

@@ -357,3 +357,143 @@ build_virtio_initramfs() {
   (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$dest.new" &&
     mv "$dest.new" "$dest"
 }
+
+# --- systemd-nspawn machines (nspawn.sh, nspawn-cgroup.sh) ---------------
+
+# nspawn_start ROOT LOG NSPAWN-ARGS...: boots the tree ROOT in the
+# background, its console into LOG; sets NSPAWN_PID (killed at exit).
+# setsid: nspawn must not share our process group (it would get our
+# terminal's signals); no systemd here, so nspawn's runtime directory is a
+# tmpfs of a private mount namespace.
+nspawn_start() {
+  local root=$1 log=$2
+  shift 2
+  : >"$log"
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  ROOTFS=$root setsid unshare --mount --propagation private sh -c '
+    mkdir -p /run/systemd/nspawn && mount -t tmpfs tmpfs /run/systemd/nspawn &&
+    exec systemd-nspawn -q -D "$ROOTFS" --register=no --keep-unit --private-network "$@"' \
+    nspawn "$@" </dev/null >"$log" 2>&1 &
+  NSPAWN_PID=$!
+  at_exit "kill_child_tree $NSPAWN_PID"
+}
+
+# nspawn_finish SECONDS: wait (bounded) for nspawn to exit; sets RC (124:
+# it did not, and it was killed).
+nspawn_finish() {
+  if wait_pid_gone "$NSPAWN_PID" "$1"; then
+    RC=0
+    wait "$NSPAWN_PID" || RC=$?
+  else
+    kill_tree "$NSPAWN_PID"
+    wait "$NSPAWN_PID" 2>/dev/null
+    RC=124
+  fi
+}
+
+# --- the cgroup scenarios (cgroup-boot.sh, nspawn-cgroup.sh) -------------
+
+# install_cgtest ROOT NAME...: the scenarios tests/system/cgroup/NAME.sh
+# and their guest-lib in ROOT's /usr/lib/cgtest, and the service cgtest-run
+# (enabled in the default target), which runs them one after the other
+# once the default target is up, each bounded by 90 s, prints
+#   cgtest: start NAME, cgtest: NAME: OUTPUT..., cgtest: PASS NAME |
+#   cgtest: FAIL NAME: WHY, and at the end cgtest: results: NAME=PASS...,
+#   cgtest: done
+# and powers off. Run outside a svc cgroup of its own (the manager did
+# not use cgroups) it runs none and says "cgtest: no cgroup: ...".
+install_cgtest() {
+  local root=$1 n
+  shift
+  mkdir -p "$root/usr/lib/cgtest"
+  install -m 0644 "$SYSTEST_DIR/cgroup/guest-lib" "$root/usr/lib/cgtest/guest-lib" || return 1
+  for n in "$@"; do
+    install -m 0755 "$SYSTEST_DIR/cgroup/$n.sh" "$root/usr/lib/cgtest/$n.sh" || return 1
+  done
+  cat >"$root/usr/lib/svc/services.d/cgtest-run.ini" <<'EOF'
+# Runs the cgroup scenarios of tests/system/cgroup-boot.sh and
+# nspawn-cgroup.sh, then powers off.
+[service]
+description = cgroup scenario runner
+exec = /bin/cgtest-run
+restart = never
+
+[dependencies]
+after = boot
+
+[logging]
+output = inherit
+EOF
+  : >"$root/etc/svc/enabled/default/cgtest-run"
+  cat >"$root/bin/cgtest-run" <<'EOF'
+#!/bin/sh
+i=0
+until svcctl status default >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ "$i" -lt 600 ] || { echo "cgtest: target default not up after 60 s"; break; }
+  sleep 0.1
+done
+echo "cgtest: ready"
+results=
+# Without a cgroup of its own every scenario would fail on the same
+# missing directory, one after the other: say why once instead.
+if grep -q '^0::.*/svc/cgtest-run/service$' /proc/self/cgroup; then
+  scenarios=/usr/lib/cgtest/*.sh
+else
+  echo "cgtest: no cgroup: cgtest-run's cgroup is $(grep '^0::' /proc/self/cgroup), not svc's cgtest-run/service"
+  scenarios=
+fi
+for f in $scenarios; do
+  [ -e "$f" ] || continue
+  n=${f##*/}
+  n=${n%.sh}
+  echo "cgtest: start $n"
+  timeout 90 sh "$f" >/tmp/cgtest-$n.out 2>&1
+  rc=$?
+  sed "s/^/cgtest: $n: /" /tmp/cgtest-$n.out
+  if [ "$rc" -eq 0 ]; then
+    echo "cgtest: PASS $n"
+    results="$results $n=PASS"
+  else
+    echo "cgtest: FAIL $n: exit $rc: $(tail -n 4 /tmp/cgtest-$n.out | tr '\n' '|')"
+    results="$results $n=FAIL"
+  fi
+done
+# Again in one line: the console is shared with the manager and the
+# kernel, and a line can come out garbled.
+echo "cgtest: results:$results"
+echo "cgtest: done"
+exec svcctl poweroff
+EOF
+  chmod 0755 "$root/bin/cgtest-run"
+}
+
+# log_tail LOG REGEX N: the last N lines of LOG matching REGEX, on one line.
+log_tail() {
+  grep -a -E -- "$2" "$1" | tail -n "$3" | tr '\n' '|' | cut -c1-600
+}
+
+# cgtest_verdicts PREFIX LOG WHAT NAME...: one check PREFIX-NAME per
+# scenario, read off LOG (the console without carriage returns); WHAT
+# names the machine's end in a FAIL reason ("qemu rc 0").
+cgtest_verdicts() {
+  local prefix=$1 log=$2 what=$3 n r nocg
+  shift 3
+  nocg=$(grep -a -m1 -o 'cgtest: no cgroup: .*' "$log")
+  for n in "$@"; do
+    if grep -a -q -E "cgtest: PASS $n\$|^cgtest: results:.* $n=PASS( |\$)" "$log"; then
+      pass "$prefix-$n"
+    elif r=$(grep -a -m1 -o "cgtest: FAIL $n: .*" "$log"); then
+      fail "$prefix-$n" "${r#cgtest: FAIL $n: } (guest: $(log_tail "$log" "^cgtest: $n: " 6))"
+    elif grep -a -q -E "^cgtest: results:.* $n=FAIL( |\$)" "$log"; then
+      fail "$prefix-$n" "failed (its line garbled on the console): $(log_tail "$log" "cgtest: $n: " 6)"
+    elif grep -a -q -x "cgtest: start $n" "$log"; then
+      fail "$prefix-$n" "no result ($what): $(log_tail "$log" . 8)"
+    elif [ -n "$nocg" ]; then
+      fail "$prefix-$n" "not run: ${nocg#cgtest: }"
+    else
+      r=$(log_tail "$log" 'cgtest|svc-init|svc-manager|Kernel panic' 6)
+      fail "$prefix-$n" "never ran ($what): ${r:-$(log_tail "$log" . 4)}"
+    fi
+  done
+}

@@ -59,30 +59,10 @@ start_nspawn() {
   shift 2
   rm -f "$ROOT/var/log/service-stopped" "$ROOT/etc/svctest/action"
   [ -n "$action" ] && echo "$action" >"$ROOT/etc/svctest/action"
-  : >"$log"
-  # setsid: nspawn must not share our process group (it would get our
-  # terminal's signals); no systemd here, so nspawn's runtime directory is a
-  # tmpfs of a private mount namespace.
-  # shellcheck disable=SC2016 # expanded by the inner sh
-  ROOTFS=$ROOT setsid unshare --mount --propagation private sh -c '
-    mkdir -p /run/systemd/nspawn && mount -t tmpfs tmpfs /run/systemd/nspawn &&
-    exec systemd-nspawn -q -D "$ROOTFS" --register=no --keep-unit --private-network "$@"' \
-    nspawn "$@" </dev/null >"$log" 2>&1 &
-  NSPAWN_PID=$!
-  at_exit "kill_child_tree $NSPAWN_PID"
+  nspawn_start "$ROOT" "$log" "$@"
 }
 
-# finish_nspawn: wait (bounded) for nspawn to exit; sets RC (124: it did not).
-finish_nspawn() {
-  if wait_pid_gone "$NSPAWN_PID" "$RUN_TIMEOUT"; then
-    RC=0
-    wait "$NSPAWN_PID" || RC=$?
-  else
-    kill_tree "$NSPAWN_PID"
-    wait "$NSPAWN_PID" 2>/dev/null
-    RC=124
-  fi
-}
+finish_nspawn() { nspawn_finish "$RUN_TIMEOUT"; }
 
 explain() {
   grep -a -v -E '^svctest status:' "$1" | tail -n 8 | tr -d '\r' | tr '\n' '|' | cut -c1-700

@@ -18,7 +18,7 @@ set -uo pipefail
 # disk-boot's bound covers a first run's debootstrap (later runs use the
 # cached tree and take well under a minute per variant); so does import's
 # (it uses bench-boot's tree when there is one).
-SUITES=(static-init:60 qemu-boot:240 cgroup-boot:480 nspawn:120 podman:180 containerfile:120 disk-boot:1500
+SUITES=(static-init:60 qemu-boot:240 cgroup-boot:480 nspawn:120 nspawn-cgroup:180 podman:180 containerfile:120 disk-boot:1500
   import:900 import-sysv-runit:240)
 if [ "$#" -gt 0 ]; then
   wanted=("$@")
@@ -29,6 +29,7 @@ if [ "$#" -gt 0 ]; then
     qemu-boot) SUITES+=(qemu-boot:240) ;;
     cgroup-boot) SUITES+=(cgroup-boot:480) ;;
     nspawn) SUITES+=(nspawn:120) ;;
+    nspawn-cgroup) SUITES+=(nspawn-cgroup:180) ;;
     podman) SUITES+=(podman:180) ;;
     containerfile) SUITES+=(containerfile:120) ;;
     disk-boot) SUITES+=(disk-boot:1500) ;;
