@@ -49,7 +49,11 @@ fn keys_of_missing_controllers_are_skipped_with_their_names() {
         return;
     };
     let have = controllers(&cg);
-    let done = resources::apply(&cg.dir, &every_key());
+    // As the manager lays it out: the test's cgroup is the service's, with
+    // a leaf below (the weights go to the service's cgroup, never above).
+    let leaf = cg.dir.join("service");
+    std::fs::create_dir(&leaf).unwrap();
+    let done = resources::apply(&leaf, &every_key());
     assert!(done.errors.is_empty(), "{done:?}");
     let skipped = |key: &str| {
         done.skipped

@@ -1,6 +1,9 @@
 //! The `[service]` cgroup keys, written into a service's leaf cgroup
 //! (`…/svc/NAME/service`): `memory.max`, `memory.high`, `memory.swap.max`,
-//! `cpu.weight`, `cpu.max`, `pids.max`, `io.weight`.
+//! `cpu.max`, `pids.max`; and the weights, `cpu.weight` and `io.weight`,
+//! into the service's own cgroup (`…/svc/NAME`, the leaf's parent): a
+//! weight divides among siblings, and a service's siblings are the other
+//! services, not its supervisor's leaf.
 //!
 //! A file that is not there means its controller is not enabled for the
 //! leaf (or the kernel lacks it, as `memory.swap.max` without swap
@@ -22,6 +25,8 @@ pub struct Setting {
     pub file: &'static str,
     /// What is written (`33554432`, `max`, `150000 100000`).
     pub value: String,
+    /// A weight: written in the leaf's parent, the service's cgroup.
+    pub between_services: bool,
 }
 
 /// The controller that provides each file, for the warning.
@@ -34,9 +39,15 @@ fn controller(file: &str) -> &str {
 /// `CgroupLimits::default()` through [`defaults_for`].
 pub fn settings(limits: &CgroupLimits) -> Vec<Setting> {
     let mut out = Vec::new();
-    let mut push = |key, file, value: Option<String>| {
+    let mut push = |key, file: &'static str, value: Option<String>| {
         if let Some(value) = value {
-            out.push(Setting { key, file, value });
+            let between_services = file.ends_with(".weight");
+            out.push(Setting {
+                key,
+                file,
+                value,
+                between_services,
+            });
         }
     };
     push(
@@ -111,12 +122,17 @@ impl Applied {
     }
 }
 
-/// Writes every key `limits` sets into the leaf cgroup `leaf`. Every key
-/// is tried, whatever happened to the ones before.
+/// Writes every key `limits` sets into the leaf cgroup `leaf` (the
+/// weights into its parent). Every key is tried, whatever happened to the
+/// ones before.
 pub fn apply(leaf: &Path, limits: &CgroupLimits) -> Applied {
     let mut done = Applied::default();
     for s in settings(limits) {
-        let path = leaf.join(s.file);
+        let dir = match leaf.parent() {
+            Some(service) if s.between_services => service,
+            _ => leaf,
+        };
+        let path = dir.join(s.file);
         match write(&path, &s.value) {
             Ok(()) => done.written += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => done.skipped.push(format!(
@@ -149,6 +165,8 @@ fn write(path: &PathBuf, value: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A service's cgroup with its leaf (`.0`), the weights' files in the
+    /// service's cgroup and the others in the leaf, as the kernel has them.
     struct Dir(PathBuf);
 
     impl Dir {
@@ -158,20 +176,29 @@ mod tests {
                 std::process::id(),
                 NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ));
-            std::fs::create_dir_all(&d).unwrap();
+            let leaf = d.join("service");
+            std::fs::create_dir_all(&leaf).unwrap();
+            let d = Dir(leaf);
             for f in files {
-                std::fs::write(d.join(f), "").unwrap();
+                std::fs::write(d.file(f), "").unwrap();
             }
-            Dir(d)
+            d
+        }
+        fn file(&self, f: &str) -> PathBuf {
+            if f.ends_with(".weight") {
+                self.0.parent().unwrap().join(f)
+            } else {
+                self.0.join(f)
+            }
         }
         fn read(&self, f: &str) -> String {
-            std::fs::read_to_string(self.0.join(f)).unwrap()
+            std::fs::read_to_string(self.file(f)).unwrap()
         }
     }
 
     impl Drop for Dir {
         fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
         }
     }
 

@@ -1,4 +1,6 @@
-# Every cgroup key lands in its file of the service's leaf, and a rescan
+# Every cgroup key lands in its file of the service's leaf (the weights in
+# the service's cgroup, the leaf's parent: a weight divides among the
+# services, its siblings), and a rescan
 # with changed keys writes the new values into the running service
 # without restarting it (a key removed goes back to the kernel's default).
 . /usr/lib/cgtest/guest-lib
@@ -19,8 +21,9 @@ l=$(leaf limits)
 pid=$(main_pid limits)
 echo "leaf $l, controllers: $(cat "$l/../cgroup.subtree_control")"
 check() {
-  v=$(cat "$l/$1" 2>/dev/null) || die "$l/$1 cannot be read"
-  [ "$v" = "$2" ] || die "$1 is '$v', not '$2'"
+  case $1 in *.weight) f=$l/../$1 ;; *) f=$l/$1 ;; esac
+  v=$(cat "$f" 2>/dev/null) || die "$f cannot be read"
+  [ "$v" = "$2" ] || die "$f is '$v', not '$2'"
 }
 check memory.max 67108864
 check memory.high 50331648
@@ -37,7 +40,7 @@ else
     die "no memory.swap.max, and no warning naming memory-swap-max"
   echo "no memory.swap.max: skipped with a warning"
 fi
-if [ -e "$l/io.weight" ]; then
+if [ -e "$l/../io.weight" ]; then
   check io.weight "default 200"
 else
   echo "no io.weight (no io controller): not checked"
