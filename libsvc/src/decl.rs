@@ -358,14 +358,22 @@ pub fn from_document(
         file: file.to_path_buf(),
         description: b.description,
         kind,
-        deps: b.deps,
+        deps: {
+            let mut deps = b.deps;
+            deps.shrink_to_fit();
+            deps
+        },
         template: match names::classify(name) {
             Ok(NameKind::Instance { template, .. }) if instance.is_some() => {
                 Some(template.to_string())
             }
             _ => None,
         },
-        lines: b.lines,
+        lines: {
+            let mut lines = b.lines;
+            lines.shrink_to_fit();
+            lines
+        },
     })
 }
 
@@ -394,7 +402,7 @@ impl Builder<'_> {
     }
 
     fn entry(&mut self, section: &'static str, e: &Entry) {
-        let keys: &[&str] = match section {
+        let keys: &[&'static str] = match section {
             "service" => SERVICE_KEYS,
             "target" => TARGET_KEYS,
             "dependencies" => DEPENDENCY_KEYS,
@@ -424,7 +432,7 @@ impl Builder<'_> {
                 return;
             }
             Some(_) => {}
-            None => self.lines.add_key(section, key, e.line),
+            None => self.lines.add_key(section, key, keys, e.line),
         }
         let value = match self.instance {
             Some(instance) => match expand(&e.value, instance) {

@@ -65,7 +65,9 @@ pub struct Enabled {
 /// Everything loaded, with every problem found on the way.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceSet {
-    pub declarations: BTreeMap<String, Declaration>,
+    /// Boxed: a B-tree node has room for eleven, and a declaration is a
+    /// few hundred bytes.
+    pub declarations: BTreeMap<String, Box<Declaration>>,
     pub templates: BTreeMap<String, Template>,
     pub enabled: Vec<Enabled>,
     /// Names whose file exists but has errors: references to them are not
@@ -272,7 +274,7 @@ impl ServiceSet {
                 self.diagnostics.extend(diags);
                 match decl {
                     Some(d) => {
-                        self.declarations.insert(name.to_string(), *d);
+                        self.declarations.insert(name.to_string(), d);
                     }
                     None => {
                         self.broken.insert(name.to_string(), path.to_path_buf());
@@ -406,7 +408,7 @@ impl ServiceSet {
         }
         match decl {
             Some(d) => {
-                self.declarations.insert(name.to_string(), d);
+                self.declarations.insert(name.to_string(), Box::new(d));
                 true
             }
             None => {
@@ -422,8 +424,8 @@ impl ServiceSet {
         let mut queue: Vec<String> = self.enabled.iter().map(|e| e.name.clone()).collect();
         queue.extend(self.enabled.iter().map(|e| e.target.clone()));
         for d in self.declarations.values() {
-            queue.extend(d.deps.requires.iter().cloned());
-            queue.extend(d.deps.wants.iter().cloned());
+            queue.extend(d.deps.requires().iter().cloned());
+            queue.extend(d.deps.wants().iter().cloned());
         }
         let mut tried = BTreeSet::new();
         while let Some(name) = queue.pop() {

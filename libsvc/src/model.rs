@@ -3,6 +3,7 @@
 //! one service, so the manager can send it whole.
 
 use crate::cmdline;
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -212,27 +213,30 @@ pub struct Rlimit {
     pub hard: LimitValue,
 }
 
-/// The limits a declaration sets; the others are inherited.
+/// The limits a declaration sets; the others are inherited. Kept as a
+/// short list in resource-number order rather than a slot per resource:
+/// most declarations set none, and a manager holds a thousand of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Rlimits {
-    set: [Option<Rlimit>; 16],
+    set: Vec<(Resource, Rlimit)>,
 }
 
 impl Rlimits {
     pub fn get(&self, r: Resource) -> Option<Rlimit> {
-        self.set[r as usize]
+        self.set.iter().find(|(s, _)| *s == r).map(|(_, l)| *l)
     }
     pub fn set(&mut self, r: Resource, limit: Rlimit) {
-        self.set[r as usize] = Some(limit);
+        match self.set.binary_search_by_key(&r, |(s, _)| *s) {
+            Ok(i) => self.set[i].1 = limit,
+            Err(i) => self.set.insert(i, (r, limit)),
+        }
     }
     /// The limits that are set, in resource-number order.
     pub fn iter(&self) -> impl Iterator<Item = (Resource, Rlimit)> + '_ {
-        Resource::ALL
-            .into_iter()
-            .filter_map(|r| self.get(r).map(|l| (r, l)))
+        self.set.iter().copied()
     }
     pub fn is_empty(&self) -> bool {
-        self.set.iter().all(Option::is_none)
+        self.set.is_empty()
     }
 }
 
@@ -402,40 +406,62 @@ impl DepKind {
     }
 }
 
-/// `[dependencies]`.
+/// `[dependencies]`: the lists a declaration has, in `DepKind` order.
+/// One vector of the kinds present rather than a field per kind: most
+/// declarations use two kinds or fewer, and a manager holds a thousand.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Dependencies {
-    pub requires: Vec<String>,
-    pub wants: Vec<String>,
-    pub after: Vec<String>,
-    pub before: Vec<String>,
-    pub provides: Vec<String>,
-    pub conflicts: Vec<String>,
-    pub wanted_by: Vec<String>,
+    lists: Vec<(DepKind, Vec<String>)>,
 }
 
 impl Dependencies {
+    /// The names of one kind, in file order (empty when none).
     pub fn get(&self, kind: DepKind) -> &[String] {
-        match kind {
-            DepKind::Requires => &self.requires,
-            DepKind::Wants => &self.wants,
-            DepKind::After => &self.after,
-            DepKind::Before => &self.before,
-            DepKind::Provides => &self.provides,
-            DepKind::Conflicts => &self.conflicts,
-            DepKind::WantedBy => &self.wanted_by,
-        }
+        self.lists
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[], |(_, names)| names.as_slice())
     }
+    /// The list of one kind, made (empty) if it was not there.
     pub fn get_mut(&mut self, kind: DepKind) -> &mut Vec<String> {
-        match kind {
-            DepKind::Requires => &mut self.requires,
-            DepKind::Wants => &mut self.wants,
-            DepKind::After => &mut self.after,
-            DepKind::Before => &mut self.before,
-            DepKind::Provides => &mut self.provides,
-            DepKind::Conflicts => &mut self.conflicts,
-            DepKind::WantedBy => &mut self.wanted_by,
+        let i = match self.lists.binary_search_by_key(&kind, |(k, _)| *k) {
+            Ok(i) => i,
+            Err(i) => {
+                self.lists.insert(i, (kind, Vec::new()));
+                i
+            }
+        };
+        &mut self.lists[i].1
+    }
+    pub fn requires(&self) -> &[String] {
+        self.get(DepKind::Requires)
+    }
+    pub fn wants(&self) -> &[String] {
+        self.get(DepKind::Wants)
+    }
+    pub fn after(&self) -> &[String] {
+        self.get(DepKind::After)
+    }
+    pub fn before(&self) -> &[String] {
+        self.get(DepKind::Before)
+    }
+    pub fn provides(&self) -> &[String] {
+        self.get(DepKind::Provides)
+    }
+    pub fn conflicts(&self) -> &[String] {
+        self.get(DepKind::Conflicts)
+    }
+    pub fn wanted_by(&self) -> &[String] {
+        self.get(DepKind::WantedBy)
+    }
+    /// Drops emptied lists and the room the vectors grew beyond what
+    /// they hold.
+    pub fn shrink_to_fit(&mut self) {
+        self.lists.retain(|(_, names)| !names.is_empty());
+        for (_, names) in &mut self.lists {
+            names.shrink_to_fit();
         }
+        self.lists.shrink_to_fit();
     }
 }
 
@@ -461,10 +487,11 @@ pub struct Declaration {
 }
 
 /// First line of each `(section, key)` and of each dependency item. Few per
-/// file, so a vector beats a hash map.
+/// file, so a vector beats a hash map. A key of a known name borrows it
+/// from the table of known keys: a manager holds a thousand of these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceLines {
-    keys: Vec<(&'static str, String, u32)>,
+    keys: Vec<(&'static str, Cow<'static, str>, u32)>,
     deps: Vec<(DepKind, String, u32)>,
 }
 
@@ -481,11 +508,21 @@ impl SourceLines {
             .find(|(k, n, _)| *k == kind && n == name)
             .map(|(_, _, l)| *l)
     }
-    /// Records `key` at `line` unless already there.
-    pub fn add_key(&mut self, section: &'static str, key: &str, line: u32) {
+    /// Records `key` at `line` unless already there; `known` is the
+    /// section's table of key names, which `key` is looked up in.
+    pub fn add_key(&mut self, section: &'static str, key: &str, known: &[&'static str], line: u32) {
         if self.key(section, key).is_none() {
-            self.keys.push((section, key.to_string(), line));
+            let key = match known.iter().find(|k| **k == key) {
+                Some(k) => Cow::Borrowed(*k),
+                None => Cow::Owned(key.to_string()),
+            };
+            self.keys.push((section, key, line));
         }
+    }
+    /// Gives back the room the vectors grew beyond what they hold.
+    pub fn shrink_to_fit(&mut self) {
+        self.keys.shrink_to_fit();
+        self.deps.shrink_to_fit();
     }
     /// Records a dependency item at `line` unless already there.
     pub fn add_dep(&mut self, kind: DepKind, name: &str, line: u32) {

@@ -36,7 +36,11 @@ pub struct Link {
     /// messages without descriptors, so a plain growing buffer (sized by
     /// what arrives, not by the limit) keeps a thousand links cheap.
     inbox: Vec<u8>,
-    tx: NvSender,
+    /// What is queued for the supervisor; None when nothing is. Both
+    /// buffers are given back whenever they are empty: a link talks a few
+    /// times in its life and idles in between, and a thousand idle links
+    /// would otherwise hold a few kilobytes each.
+    tx: Option<Box<NvSender>>,
     next_id: u64,
     /// The supervisor took its declaration (always true once adopted).
     pub declared: bool,
@@ -52,8 +56,11 @@ pub struct Link {
     pub exiting: bool,
     /// Our child (None when adopted).
     pub pid: Option<u32>,
-    /// The declaration it runs (None when adopted: unknown).
-    pub given: Option<Box<Service>>,
+    /// A fingerprint of the declaration it runs (None when adopted:
+    /// unknown), to tell whether the declaration changed since: a hash
+    /// instead of a copy of the whole declaration, for each of a thousand
+    /// links.
+    pub given: Option<u64>,
     /// The events registered for `sock` with the manager's epoll (None:
     /// not registered yet).
     pub interest: Option<u32>,
@@ -71,17 +78,12 @@ pub fn receiver(max: usize) -> NvReceiver {
 }
 
 impl Link {
-    pub fn new(
-        name: &str,
-        sock: UnixStream,
-        pid: Option<u32>,
-        given: Option<Box<Service>>,
-    ) -> Link {
+    pub fn new(name: &str, sock: UnixStream, pid: Option<u32>, given: Option<&Service>) -> Link {
         Link {
             name: name.to_owned(),
             sock,
             inbox: Vec::new(),
-            tx: NvSender::new(),
+            tx: None,
             next_id: 1,
             declared: given.is_none(),
             start_when_declared: false,
@@ -89,7 +91,7 @@ impl Link {
             awaiting_start: None,
             exiting: false,
             pid,
-            given,
+            given: given.map(fingerprint),
             interest: None,
         }
     }
@@ -105,7 +107,8 @@ impl Link {
                 let _ = msg.add(k, v);
             }
         }
-        if let Err(e) = self.tx.queue(&msg) {
+        let tx = self.tx.get_or_insert_with(Box::default);
+        if let Err(e) = tx.queue(&msg) {
             tracing::warn!("{}: cannot queue {method}: {e}", self.name);
         }
         let _ = self.flush();
@@ -114,11 +117,23 @@ impl Link {
 
     /// Sends what is queued; Err when the supervisor is gone.
     pub fn flush(&mut self) -> libnv::Result<bool> {
-        self.tx.flush(&self.sock)
+        if let Some(tx) = &mut self.tx {
+            if !tx.flush(&self.sock)? {
+                return Ok(false);
+            }
+            self.tx = None;
+        }
+        Ok(true)
+    }
+
+    /// Whether `service` differs from the declaration this supervisor was
+    /// given (false when that is unknown: an adopted supervisor).
+    pub fn runs_other_than(&self, service: &Service) -> bool {
+        self.given.is_some_and(|g| g != fingerprint(service))
     }
 
     pub fn wants_write(&self) -> bool {
-        !self.tx.is_empty()
+        self.tx.as_ref().is_some_and(|tx| !tx.is_empty())
     }
 
     /// Bytes already received (after adoption's first exchange).
@@ -149,11 +164,23 @@ impl Link {
             used += len;
         }
         self.inbox.drain(..used);
+        if self.inbox.is_empty() {
+            self.inbox = Vec::new();
+        }
         if !open && !self.inbox.is_empty() {
             return Err("closed in the middle of a message".into());
         }
         Ok(open)
     }
+}
+
+/// A hash of everything in a declaration. `DefaultHasher::new()` has
+/// fixed keys, so equal declarations give equal fingerprints in one run.
+fn fingerprint(service: &Service) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    service.hash(&mut h);
+    h.finish()
 }
 
 /// The length of the message at the start of `buf`, once it is all there.
@@ -185,5 +212,59 @@ fn decode(v: &NvView, out: &mut Vec<Incoming>) {
             .reply
             .then(|| (answer.id.unwrap_or(0), answer.method));
         out.push(Incoming::Status { status, reply_to });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn pair() -> (Link, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let service = Service::new(libsvc::model::Command::new(vec!["/bin/true".into()]).unwrap());
+        (Link::new("a", ours, Some(1), Some(&service)), theirs)
+    }
+
+    #[test]
+    fn an_idle_link_holds_no_buffers() {
+        let (mut link, mut peer) = pair();
+        link.request("status", None);
+        assert!(
+            link.tx.is_none(),
+            "the send buffer is kept after it was sent"
+        );
+        assert!(!link.wants_write());
+
+        let mut event = proto::message(0, "event", false);
+        Status::default().write(&mut event).unwrap();
+        let bytes = event.pack().unwrap();
+        // Half a message: kept until the rest comes.
+        peer.write_all(&bytes[..bytes.len() / 2]).unwrap();
+        let mut out = Vec::new();
+        assert!(link.read(&mut out).unwrap());
+        assert!(out.is_empty());
+        assert_eq!(link.inbox.len(), bytes.len() / 2);
+        peer.write_all(&bytes[bytes.len() / 2..]).unwrap();
+        assert!(link.read(&mut out).unwrap());
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            link.inbox.capacity(),
+            0,
+            "the receive buffer is kept when empty"
+        );
+    }
+
+    #[test]
+    fn a_changed_declaration_is_told_from_the_one_given() {
+        let (link, _peer) = pair();
+        let same = Service::new(libsvc::model::Command::new(vec!["/bin/true".into()]).unwrap());
+        assert!(!link.runs_other_than(&same));
+        let mut other = same.clone();
+        other.stop_timeout = std::time::Duration::from_secs(3);
+        assert!(link.runs_other_than(&other));
+        let (adopted, _) = UnixStream::pair().unwrap();
+        assert!(!Link::new("b", adopted, None, None).runs_other_than(&other));
     }
 }

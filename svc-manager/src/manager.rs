@@ -85,7 +85,8 @@ pub struct Unit {
     /// A handle on its main process while the supervisor reports one.
     pub main: Option<crate::orphans::MainProc>,
     /// What a dead supervisor left running, being stopped.
-    pub orphan: Option<crate::orphans::Orphan>,
+    /// Boxed: rare, and every unit would carry its size otherwise.
+    pub orphan: Option<Box<crate::orphans::Orphan>>,
     /// When the manager last replaced a supervisor that died.
     pub supervisor_respawned_at: Option<Instant>,
     /// Its cgroup limits and OOM kills (resources.rs).
@@ -118,7 +119,9 @@ pub struct Manager {
     pub(crate) cfg: Config,
     pub(crate) set: ServiceSet,
     pub(crate) graph: Graph,
-    pub(crate) units: HashMap<String, Unit>,
+    /// Boxed units: the table has room for up to twice as many entries as
+    /// it holds, and a unit is a few hundred bytes.
+    pub(crate) units: HashMap<String, Box<Unit>>,
     pub(crate) links: Vec<Option<Link>>,
     pub(crate) targets_up: BTreeSet<String>,
     pub(crate) clients: BTreeMap<u64, Client>,
@@ -378,7 +381,7 @@ impl Manager {
             if link.exiting {
                 return Err("it is being stopped".into());
             }
-            let stale = link.given.as_deref().is_some_and(|g| *g != service);
+            let stale = link.runs_other_than(&service);
             if stale && !has_process {
                 // The declaration changed: a fresh supervisor takes it.
                 link.exiting = true;
@@ -448,7 +451,7 @@ impl Manager {
             // moves it there); only the supervisor stays where it is.
             tracing::warn!("{name}: {e}");
         }
-        let mut link = Link::new(name, sock, Some(pid), Some(Box::new(service)));
+        let mut link = Link::new(name, sock, Some(pid), Some(&service));
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
         let unit = self.units.entry(name.to_owned()).or_default();

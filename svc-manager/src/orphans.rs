@@ -261,7 +261,7 @@ impl Manager {
             unit.status.state = "stopping".into();
             unit.status.pid = u64::try_from(orphan.id).unwrap_or(0);
             unit.status.reason = Some("its supervisor died; stopping what it left running".into());
-            unit.orphan = Some(orphan);
+            unit.orphan = Some(Box::new(orphan));
             self.orphaned.insert(name.to_owned());
             return true;
         }
@@ -302,7 +302,7 @@ impl Manager {
         unit.status.state = "stopping".into();
         unit.status.pid = u64::try_from(id).unwrap_or(0);
         unit.status.reason = Some("its supervisor died; stopping what it left running".into());
-        unit.orphan = Some(orphan);
+        unit.orphan = Some(Box::new(orphan));
         self.orphaned.insert(name.to_owned());
         true
     }

@@ -21,7 +21,9 @@ const SIGKILL: u64 = 9;
 #[derive(Debug, Default)]
 pub struct CgroupState {
     /// The limits last written into its leaf (None: none written yet).
-    pub applied: Option<CgroupLimits>,
+    /// Boxed: most services set no limit, and every unit would carry
+    /// the size of all of them otherwise.
+    pub applied: Option<Box<CgroupLimits>>,
     /// `memory.events` `oom_kill` at the last look.
     pub oom_kills: Option<u64>,
     /// The last exit was the OOM killer's: the reason to show.
@@ -75,7 +77,7 @@ impl Manager {
             unit.cgroup.applied = None;
             return Err(done.errors.join("; "));
         }
-        unit.cgroup.applied = Some(*limits);
+        unit.cgroup.applied = Some(Box::new(*limits));
         Ok(())
     }
 
@@ -94,7 +96,7 @@ impl Manager {
         }
         let unit = self.units.entry(name.to_owned()).or_default();
         unit.cgroup.oom_kills = usage::oom_kills(&leaf);
-        unit.cgroup.applied = done.errors.is_empty().then_some(limits);
+        unit.cgroup.applied = done.errors.is_empty().then(|| Box::new(limits));
     }
 
     /// After the declarations were read again: every running service
@@ -106,7 +108,7 @@ impl Manager {
         }
         let mut changed = Vec::new();
         for (name, unit) in &self.units {
-            let Some(old) = unit.cgroup.applied else {
+            let Some(old) = unit.cgroup.applied.as_deref().copied() else {
                 continue;
             };
             if unit.link.is_none() {
@@ -131,7 +133,7 @@ impl Manager {
                 tracing::info!("{name}: new cgroup limits written");
             }
             if let Some(u) = self.units.get_mut(&name) {
-                u.cgroup.applied = Some(new);
+                u.cgroup.applied = Some(Box::new(new));
             }
         }
     }
@@ -156,7 +158,7 @@ impl Manager {
         };
         let before = unit.cgroup.oom_kills.replace(now);
         unit.cgroup.oom = if oom_killed(unit.status.last_exit_signal, before, now) {
-            let applied = unit.cgroup.applied.or(limits);
+            let applied = unit.cgroup.applied.as_deref().copied().or(limits);
             let sentence = oom_sentence(applied.as_ref());
             tracing::warn!("{name}: {sentence}");
             Some(sentence)
