@@ -7,12 +7,20 @@
 //! in DIR (tools/bench.sh passes the shipped static build); otherwise the
 //! ones next to this bench's target directory.
 //!
-//! 1. bring-up of N = 100 and 1000 services, svc against s6-svscan (when
-//!    installed) and the floor, interleaved. Every service runs the same
+//! 1. bring-up of N = 100 and 1000 services, svc without and with a
+//!    cgroup per service, s6-svscan and runsvdir (when installed) and the
+//!    floor, interleaved. Every service runs the same
 //!    program — this bench binary in its `announce` role, which writes one
 //!    byte to a FIFO and then waits for a signal — so "all N running" is
 //!    read the same way for everybody: N bytes on the FIFO. For svc the
-//!    manager's own "target settled" (--notify-fd) is reported too;
+//!    manager's own "target settled" (--notify-fd) is reported too. With
+//!    all N running, the Private_Dirty of the manager (svc-manager,
+//!    s6-svscan, runsvdir: the one process that holds the whole set) is
+//!    read; the difference between N = 100 and 1000 gives the memory each
+//!    service costs it. "With cgroups" runs svc-manager as a container
+//!    engine would: in a cgroup of the bench's own under this host's
+//!    cgroup2 mount, in a cgroup and mount namespace with that mounted on
+//!    /sys/fs/cgroup (root and a cgroup2 mount needed, else not measured);
 //! 2. `svcctl status NAME` as a whole process, 1000 times, interleaved with
 //!    spawning /bin/true (the floor);
 //! 3. status requests per second over one open connection;
@@ -34,6 +42,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libnv::{NvList, UnpackOptions};
+
+#[path = "../../tests/support/cgroup.rs"]
+mod cgroup_support;
+use cgroup_support::TestCgroup;
 
 /// How long any one wait of the bench may take before it gives up.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -222,15 +234,33 @@ impl Drop for Manager {
 }
 
 /// Starts svc-manager on `dir`; `notify` is the read end of its
-/// --notify-fd pipe.
-fn start_manager(bins: &Bins, dir: &Path) -> (Manager, std::fs::File) {
+/// --notify-fd pipe. With `cgroup`, the manager runs in it, in a cgroup
+/// and mount namespace whose /sys/fs/cgroup is that cgroup (what a
+/// container engine gives its init): its services get cgroups below it.
+/// The shells exec, so the child's pid is the manager's.
+fn start_manager(bins: &Bins, dir: &Path, cgroup: Option<&TestCgroup>) -> (Manager, std::fs::File) {
     let mut fds = [0; 2];
     // SAFETY: pipe(2) into a two-int array.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     // SAFETY: both ends are ours alone from here on.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let socket = dir.join("sock");
-    let child = Command::new(&bins.manager)
+    let mut command = match cgroup {
+        None => Command::new(&bins.manager),
+        Some(cg) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!(
+                    "echo $$ > {}/cgroup.procs && exec unshare --cgroup --mount --propagation private \
+                     sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"' \"$@\"",
+                    cg.dir.display()
+                ))
+                .arg("sh")
+                .arg(&bins.manager);
+            c
+        }
+    };
+    let child = command
         .arg("--socket")
         .arg(&socket)
         .arg("--services")
@@ -251,24 +281,77 @@ fn start_manager(bins: &Bins, dir: &Path) -> (Manager, std::fs::File) {
     (Manager { child, socket }, std::fs::File::from(r))
 }
 
-/// One svc bring-up: (all announced, target settled).
-fn bring_up_svc(bins: &Bins, n: usize) -> Option<(Duration, Duration)> {
+/// What the runs of one variant at one N measured.
+#[derive(Default)]
+struct Figures {
+    all: Vec<Duration>,
+    settled: Vec<Duration>,
+    /// Private_Dirty of the manager process with all running, in kB.
+    memory: Vec<u64>,
+}
+
+impl Figures {
+    fn add(&mut self, all: Duration, settled: Option<Duration>, memory: Option<u64>) {
+        self.all.push(all);
+        self.settled.extend(settled);
+        self.memory.extend(memory);
+    }
+}
+
+/// The Private_Dirty of `pid`, in kB: the memory it has written and
+/// holds alone (its heap, stack and written data), which is what each
+/// further service adds to.
+fn private_dirty_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Private_Dirty:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Reads the manager's memory once it has had a moment to take in the
+/// last events of the bring-up.
+fn settled_memory(pid: u32) -> Option<u64> {
+    std::thread::sleep(Duration::from_millis(300));
+    private_dirty_kb(pid)
+}
+
+/// One svc bring-up, without or with cgroups. Err: with cgroups asked
+/// for, the manager made no cgroup for its first service.
+fn bring_up_svc(
+    bins: &Bins,
+    n: usize,
+    cgroup: Option<&TestCgroup>,
+    out: &mut Figures,
+) -> Result<(), String> {
     let dir = Scratch::new(&format!("svc-{n}"));
     let mut fifo = Fifo::new(&dir.0);
     write_declarations(&dir.0, n, &fifo.path);
     let began = Instant::now();
-    let (manager, mut notify) = start_manager(bins, &dir.0);
-    let all = fifo.wait_for(n, began)?;
+    let (manager, mut notify) = start_manager(bins, &dir.0, cgroup);
+    let Some(all) = fifo.wait_for(n, began) else {
+        return Ok(());
+    };
     let mut byte = [0u8; 1];
     let _ = notify.read(&mut byte);
     let settled = began.elapsed();
+    let memory = settled_memory(manager.child.id());
+    if let Some(cg) = cgroup
+        && !cg.path("svc/s0000/service").is_dir()
+    {
+        return Err(format!(
+            "svc-manager made no cgroup in {} (its log: {})",
+            cg.dir.display(),
+            dir.0.join("log").display()
+        ));
+    }
     drop(manager);
-    Some((all, settled))
+    out.add(all, Some(settled), memory);
+    Ok(())
 }
 
 /// One s6-svscan bring-up of the same services: run scripts that exec the
 /// announcer (execline when installed, as s6 users write them; else sh).
-fn bring_up_s6(svscan: &Path, n: usize) -> Option<Duration> {
+fn bring_up_s6(svscan: &Path, n: usize, out: &mut Figures) {
     let dir = Scratch::new(&format!("s6-{n}"));
     let mut fifo = Fifo::new(&dir.0);
     let scan = dir.0.join("scan");
@@ -302,15 +385,90 @@ fn bring_up_s6(svscan: &Path, n: usize) -> Option<Duration> {
         .spawn()
         .unwrap();
     let all = fifo.wait_for(n, began);
+    let memory = all.and_then(|_| settled_memory(child.id()));
     // s6-svscan's SIGTERM: tell every s6-supervise to stop its service and
     // exit, then exit itself.
     sigterm_and_wait(&mut child);
-    all
+    if let Some(all) = all {
+        out.add(all, None, memory);
+    }
+}
+
+/// One runsvdir bring-up of the same services: a run script (sh) per
+/// service, as runit users write them.
+fn bring_up_runit(runsvdir: &Path, n: usize, out: &mut Figures) {
+    let dir = Scratch::new(&format!("runit-{n}"));
+    let mut fifo = Fifo::new(&dir.0);
+    let scan = dir.0.join("scan");
+    std::fs::create_dir(&scan).unwrap();
+    for i in 0..n {
+        let d = scan.join(format!("s{i:04}"));
+        std::fs::create_dir(&d).unwrap();
+        let run = d.join("run");
+        std::fs::write(
+            &run,
+            format!(
+                "#!/bin/sh\nexec {} announce {}\n",
+                self_exe().display(),
+                fifo.path.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let began = Instant::now();
+    let mut child = Command::new(runsvdir)
+        .arg(&scan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let all = fifo.wait_for(n, began);
+    let memory = all.and_then(|_| settled_memory(child.id()));
+    // runsvdir's SIGHUP: TERM to every runsv (which stops its service and
+    // exits), then exit. (Its SIGTERM would leave them running.)
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let _ = child.wait();
+    wait_for_announcers_to_end(&fifo.path);
+    if let Some(all) = all {
+        out.add(all, None, memory);
+    }
+}
+
+/// Waits (bounded) until no process started for `fifo` is left, then
+/// ends any that is, by its pid: only processes whose command line names
+/// this run's own FIFO, which nothing but this bench started.
+fn wait_for_announcers_to_end(fifo: &Path) {
+    let mark = fifo.as_os_str().as_encoded_bytes().to_vec();
+    let ours = || -> Vec<i32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == mark.as_slice()))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ours().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in ours() {
+        // SAFETY: kill(2) on a process this bench started (it names our FIFO).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
 }
 
 /// Spawning the same `n` announcers one after the other, straight from
 /// here: the least any bring-up of them costs.
-fn bring_up_floor(n: usize) -> Option<Duration> {
+fn bring_up_floor(n: usize, out: &mut Figures) {
     let dir = Scratch::new(&format!("floor-{n}"));
     let mut fifo = Fifo::new(&dir.0);
     let began = Instant::now();
@@ -330,7 +488,9 @@ fn bring_up_floor(n: usize) -> Option<Duration> {
     for c in &mut children {
         sigterm_and_wait(c);
     }
-    all
+    if let Some(all) = all {
+        out.add(all, None, None);
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Option<Duration> {
@@ -349,66 +509,203 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
     }
 }
 
+fn median_kb(v: &[u64]) -> Option<u64> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied()
+}
+
+fn kb(v: Option<u64>) -> String {
+    v.map_or("—".into(), |v| format!("{v} kB"))
+}
+
+/// kB per service between the medians at the smallest and largest N.
+fn per_service(small: (usize, Option<u64>), large: (usize, Option<u64>)) -> Option<f64> {
+    let (a, b) = (small.1?, large.1?);
+    Some((b as f64 - a as f64) / (large.0 - small.0) as f64)
+}
+
+fn kb_per_service(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.2} kB"))
+}
+
+/// Every variant at one N.
+#[derive(Default)]
+struct Row {
+    svc: Figures,
+    cgroups: Figures,
+    s6: Figures,
+    runit: Figures,
+    floor: Figures,
+}
+
 fn bring_up(bins: &Bins, runs: usize, sizes: &[usize]) {
     let svscan = on_path("s6-svscan");
+    let runsvdir = on_path("runsvdir");
     let s6_run = if on_path("execlineb").is_some() {
         "execlineb"
     } else {
         "sh"
     };
+    // Whether cgroups can be measured here at all (root, a cgroup2 mount).
+    let mut cgroups_why_not = TestCgroup::new("bench-manager")
+        .is_none()
+        .then(|| "not measured: needs root and a cgroup2 mount".to_string());
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    for &n in sizes {
+        let mut row = Row::default();
+        for _ in 0..runs {
+            let _ = bring_up_svc(bins, n, None, &mut row.svc);
+            if cgroups_why_not.is_none()
+                && let Some(cg) = TestCgroup::new("bench-manager")
+                && let Err(e) = bring_up_svc(bins, n, Some(&cg), &mut row.cgroups)
+            {
+                eprintln!("with cgroups: {e}");
+                cgroups_why_not = Some(format!("not measured: {e}"));
+            }
+            if let Some(p) = &svscan {
+                bring_up_s6(p, n, &mut row.s6);
+            }
+            if let Some(p) = &runsvdir {
+                bring_up_runit(p, n, &mut row.runit);
+            }
+            bring_up_floor(n, &mut row.floor);
+        }
+        rows.push((n, row));
+    }
+
     println!(
-        "Bring-up: median of {runs} runs (svc, s6, floor interleaved); every service is the same announcer process; \"all running\" = N bytes on its FIFO."
+        "Bring-up: median of {runs} runs (svc, svc with cgroups, s6, runit, floor interleaved); every service is the same announcer process; \"all running\" = N bytes on its FIFO. \"With cgroups\": a cgroup per service (and its supervisor's leaf) under the manager's, on this host's cgroup2 mount ({}).",
+        if cgroups_why_not.is_some() {
+            "not available in this run"
+        } else {
+            "no controllers enabled in it: the cost is making the cgroups and moving each process into one"
+        }
     );
     println!();
     println!(
-        "| N | svc: all running | svc: target settled (--notify-fd) | s6-svscan ({s6_run} run scripts): all running | svc ÷ s6 | floor: N spawns, no supervision | svc ÷ floor |"
+        "| N | svc: all running | svc: target settled (--notify-fd) | svc with cgroups: target settled | cgroups' cost | s6-svscan ({s6_run} run scripts): all running | runsvdir (sh run scripts): all running | svc ÷ s6 | svc ÷ runit | floor: N spawns, no supervision | svc ÷ floor |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
-    for &n in sizes {
-        let (mut all, mut settled, mut s6, mut floor) = (vec![], vec![], vec![], vec![]);
-        for _ in 0..runs {
-            if let Some((a, s)) = bring_up_svc(bins, n) {
-                all.push(a);
-                settled.push(s);
-            }
-            if let Some(p) = &svscan
-                && let Some(t) = bring_up_s6(p, n)
-            {
-                s6.push(t);
-            }
-            if let Some(t) = bring_up_floor(n) {
-                floor.push(t);
-            }
-        }
-        let (all, settled, s6, floor) = (median(all), median(settled), median(s6), median(floor));
-        let s6_cell = if svscan.is_some() {
-            secs(s6)
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let not_installed = |p: &Option<PathBuf>, d: Option<Duration>| {
+        if p.is_some() {
+            secs(d)
         } else {
             "not installed".into()
-        };
+        }
+    };
+    let cost = |with: Option<Duration>, without: Option<Duration>| match (with, without) {
+        (Some(a), Some(b)) => Some((a.as_secs_f64() / b.as_secs_f64() - 1.0) * 100.0),
+        _ => None,
+    };
+    for (n, row) in &rows {
+        let all = median(row.svc.all.clone());
+        let settled = median(row.svc.settled.clone());
+        let with = median(row.cgroups.settled.clone());
+        let s6 = median(row.s6.all.clone());
+        let runit = median(row.runit.all.clone());
+        let floor = median(row.floor.all.clone());
         println!(
-            "| {n} | {} | {} | {s6_cell} | {} | {} | {} |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             secs(all),
             secs(settled),
+            cgroups_why_not
+                .as_ref()
+                .map_or_else(|| secs(with), |_| "—".into()),
+            cost(with, settled).map_or("—".into(), |c| format!("{c:+.1} %")),
+            not_installed(&svscan, s6),
+            not_installed(&runsvdir, runit),
             ratio(settled, s6),
+            ratio(settled, runit),
             secs(floor),
             ratio(settled, floor),
         );
-        if n == *sizes.last().unwrap() {
-            let verdict = match (settled, s6) {
-                (Some(a), Some(b)) if a.as_secs_f64() <= b.as_secs_f64() / 2.0 => "met",
-                (Some(_), Some(_)) => "not met",
-                _ => "not measured",
-            };
-            println!();
-            println!(
-                "- bring-up N={n}: svc (target settled) {} vs s6-svscan {}: {} × s6. Goal ≤ 0.5 × s6: **{verdict}**.",
+    }
+    if let Some((n, row)) = rows.last() {
+        let settled = median(row.svc.settled.clone());
+        let s6 = median(row.s6.all.clone());
+        let verdict = match (settled, s6) {
+            (Some(a), Some(b)) if a.as_secs_f64() <= b.as_secs_f64() / 2.0 => "met",
+            (Some(_), Some(_)) => "not met",
+            _ => "not measured",
+        };
+        println!();
+        println!(
+            "- bring-up N={n}: svc (target settled) {} vs s6-svscan {}: {} × s6. Goal ≤ 0.5 × s6: **{verdict}**.",
+            secs(settled),
+            secs(s6),
+            ratio(settled, s6)
+        );
+        let with = median(row.cgroups.settled.clone());
+        match (&cgroups_why_not, cost(with, settled)) {
+            (None, Some(c)) => println!(
+                "- cgroups at N={n}: svc with a cgroup per service {} vs {} without: {c:+.1} %. Goal < 10 %: **{}**.",
+                secs(with),
                 secs(settled),
-                secs(s6),
-                ratio(settled, s6)
-            );
+                if c < 10.0 { "met" } else { "not met" }
+            ),
+            (why, _) => println!(
+                "- cgroups at N={n}: {}.",
+                why.as_deref().unwrap_or("not measured")
+            ),
         }
     }
+    println!();
+
+    println!(
+        "Memory: Private_Dirty of the one process that holds the whole set (svc-manager; s6-svscan; runsvdir) with all N running, median of the runs; per service = the growth from the smallest to the largest N, divided by the services added. The supervisors (svc-supervise, s6-supervise, runsv; one per service) are measured under \"Supervisor memory\"."
+    );
+    println!();
+    println!("| N | svc-manager | svc-manager with cgroups | s6-svscan | runsvdir |");
+    println!("|---:|---:|---:|---:|---:|");
+    let medians = |f: fn(&Row) -> &Figures| -> Vec<(usize, Option<u64>)> {
+        rows.iter()
+            .map(|(n, r)| (*n, median_kb(&f(r).memory)))
+            .collect()
+    };
+    let svc = medians(|r| &r.svc);
+    let cg = medians(|r| &r.cgroups);
+    let s6 = medians(|r| &r.s6);
+    let runit = medians(|r| &r.runit);
+    for i in 0..rows.len() {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            rows[i].0,
+            kb(svc[i].1),
+            kb(cg[i].1),
+            kb(s6[i].1),
+            kb(runit[i].1)
+        );
+    }
+    let slope = |v: &[(usize, Option<u64>)]| match (v.first(), v.last()) {
+        (Some(a), Some(b)) if v.len() > 1 => per_service(*a, *b),
+        _ => None,
+    };
+    let (svc_per, cg_per, s6_per, runit_per) = (slope(&svc), slope(&cg), slope(&s6), slope(&runit));
+    println!(
+        "| per service | {} | {} | {} | {} |",
+        kb_per_service(svc_per),
+        kb_per_service(cg_per),
+        kb_per_service(s6_per),
+        kb_per_service(runit_per)
+    );
+    println!();
+    let worst = match (svc_per, cg_per) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    println!(
+        "- manager memory per service: svc-manager {} ({} with cgroups); s6-svscan {}, runsvdir {}. Goal < 2 kB per service: **{}**.",
+        kb_per_service(svc_per),
+        kb_per_service(cg_per),
+        kb_per_service(s6_per),
+        kb_per_service(runit_per),
+        match worst {
+            Some(w) if w < 2.0 => "met",
+            Some(_) => "not met",
+            None => "not measured",
+        }
+    );
     println!();
 }
 
@@ -427,7 +724,7 @@ fn control(bins: &Bins, quick: bool) {
     let dir = Scratch::new("control");
     let fifo = Fifo::new(&dir.0);
     write_declarations(&dir.0, 1000, &fifo.path);
-    let (manager, mut notify) = start_manager(bins, &dir.0);
+    let (manager, mut notify) = start_manager(bins, &dir.0, None);
     let mut byte = [0u8; 1];
     let _ = notify.read(&mut byte);
     let sock = manager.socket.clone();
