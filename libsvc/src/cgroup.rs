@@ -10,8 +10,10 @@
 //! its steady state: membership, the populated flag, signalling and killing
 //! every member. Those read into stack buffers and allocate nothing.
 
+mod fork;
 pub mod resources;
 pub mod usage;
+pub use fork::{fork_into, fork_into_is_sound, unsupported as fork_into_unsupported};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -330,7 +332,7 @@ impl Cgroups {
     pub fn setup(&mut self) -> Result<(), Error> {
         if !self.root {
             let init = Leaf::new(&self.own.join(INIT_LEAF))?;
-            mkdir(init.dir())?;
+            let _ = mkdir(init.dir())?;
             let own = Leaf::new(&self.own)?;
             // New processes may be forked while we move: a few rounds.
             for _ in 0..16 {
@@ -349,7 +351,7 @@ impl Cgroups {
                 enabled.push(c.clone());
             }
         }
-        mkdir(&self.base())?;
+        let _ = mkdir(&self.base())?;
         self.controllers = enabled
             .into_iter()
             .filter(|c| enable(&self.base(), c).is_ok())
@@ -425,7 +427,8 @@ fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
     fs::write(&path, format!("+{controller}")).map_err(|e| Error::io(&path, e))
 }
 
-fn mkdir(dir: &Path) -> Result<(), Error> {
+/// mkdir, an existing cgroup kept; Ok(true) when it was made now.
+fn mkdir(dir: &Path) -> Result<bool, Error> {
     match fs::create_dir(dir) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(Error::io(dir, e)),
         // A service named like an interface file (`cpu.max`) would meet
@@ -434,7 +437,8 @@ fn mkdir(dir: &Path) -> Result<(), Error> {
             path: dir.to_path_buf(),
             what: "a cgroup interface file, not a cgroup".into(),
         }),
-        _ => Ok(()),
+        Err(_) => Ok(false),
+        Ok(()) => Ok(true),
     }
 }
 
@@ -474,13 +478,16 @@ impl ServiceCgroup {
 
     /// Create the cgroup and its leaves (existing ones are kept), with
     /// `controllers` enabled in `C/svc/NAME` for the service leaf.
-    pub fn create(&self, controllers: &[String]) -> Result<(), Error> {
+    /// Ok(true) when both leaves were made now: new cgroups, which nothing
+    /// has killed yet (see [`fork_into_is_sound`]).
+    pub fn create(&self, controllers: &[String]) -> Result<bool, Error> {
         mkdir(&self.dir)?;
         for c in controllers {
             enable(&self.dir, c)?;
         }
-        mkdir(&self.supervisor)?;
-        mkdir(&self.service)
+        let supervisor = mkdir(&self.supervisor)?;
+        let service = mkdir(&self.service)?;
+        Ok(supervisor && service)
     }
 
     /// Remove the leaves and the cgroup; Ok(false) when one still holds a

@@ -11,7 +11,7 @@
 
 mod declaration;
 
-pub use declaration::{Declaration, Limit, ReadyWire};
+pub use declaration::{CgroupFork, Declaration, Limit, ReadyWire};
 
 use libnv::{Flags, NvList, NvView, NvWriter, ValueRef};
 

@@ -317,3 +317,27 @@ fn declaration_errors_name_the_key() {
     let e = Declaration::from_view(&NvView::new(&bytes).unwrap()).unwrap_err();
     assert!(e.contains("'exec'"), "{e}");
 }
+
+#[test]
+fn the_cgroup_and_how_to_enter_it_round_trip_and_a_bad_value_is_named() {
+    use libsvc::proto::CgroupFork;
+    for fork in [
+        None,
+        Some(CgroupFork::Always),
+        Some(CgroupFork::UntilKilled),
+    ] {
+        let mut d = Declaration::new("web", vec!["/bin/true".into()]);
+        d.cgroup = Some(PathBuf::from("/sys/fs/cgroup/svc/web/service"));
+        d.cgroup_fork = fork;
+        let bytes = d.to_nvlist().unwrap().pack().unwrap();
+        let view = NvView::new(&bytes).unwrap();
+        assert_eq!(Declaration::from_view(&view).unwrap(), d);
+    }
+    let mut l = Declaration::new("web", vec!["/bin/true".into()])
+        .to_nvlist()
+        .unwrap();
+    l.add_string("cgroup_fork", "sometimes").unwrap();
+    let bytes = l.pack().unwrap();
+    let err = Declaration::from_view(&NvView::new(&bytes).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("cgroup_fork"), "{err}");
+}

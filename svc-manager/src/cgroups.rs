@@ -4,6 +4,7 @@
 //! cgroup removed once the service is gone. libsvc::cgroup knows the files.
 
 use libsvc::cgroup::{Cgroups, Leaf};
+use libsvc::proto::CgroupFork;
 
 use crate::manager::Manager;
 
@@ -34,20 +35,51 @@ pub fn init() -> (Option<Cgroups>, Option<String>) {
     (Some(cg), None)
 }
 
+/// Whether supervisors can be forked straight into their leaves: a
+/// migration by `cgroup.procs` waits for the kernel's cgroup-wide lock,
+/// about 0.4 ms, in the manager's loop, for every service started.
+pub fn fork_into_is_sound(cg: &Cgroups) -> bool {
+    let sound = libsvc::cgroup::fork_into_is_sound(&cg.base().join(".fork-probe"));
+    if sound {
+        tracing::info!("supervisors and services are forked straight into their cgroups");
+    } else {
+        tracing::info!(
+            "supervisors and services are forked straight into their cgroups only while these are new: this kernel kills a child born in a cgroup that was killed before"
+        );
+    }
+    sound
+}
+
 impl Manager {
     /// The leaf of `name`'s processes, created with its supervisor's
     /// leaf; None without cgroups, or (said once) when it cannot be made:
-    /// the service then runs as it would without cgroups.
-    pub fn prepare_cgroup(&self, name: &str) -> Option<std::path::PathBuf> {
+    /// the service then runs as it would without cgroups. With it, when
+    /// its supervisor and service may be forked straight into their
+    /// leaves: always where the kernel does that soundly, else while the
+    /// leaves are new (libsvc::cgroup::fork_into_is_sound says why).
+    pub fn prepare_cgroup(&self, name: &str) -> Option<(std::path::PathBuf, Option<CgroupFork>)> {
         let cg = self.cfg.cgroups.as_ref()?;
         let sc = cg.service(name);
         match sc.create(cg.controllers()) {
-            Ok(()) => Some(sc.service().to_path_buf()),
+            Ok(new) => {
+                let fork = if self.cfg.fork_into_cgroup {
+                    Some(CgroupFork::Always)
+                } else {
+                    new.then_some(CgroupFork::UntilKilled)
+                };
+                Some((sc.service().to_path_buf(), fork))
+            }
             Err(e) => {
                 tracing::warn!("{name}: no cgroup of its own: {e}");
                 None
             }
         }
+    }
+
+    /// The directory of `name`'s supervisor leaf, to fork it into.
+    pub fn supervisor_leaf(&self, name: &str) -> Option<std::path::PathBuf> {
+        let cg = self.cfg.cgroups.as_ref()?;
+        Some(cg.service(name).supervisor().to_path_buf())
     }
 
     /// Moves the freshly spawned supervisor `pid` of `name` into its leaf.

@@ -159,6 +159,7 @@ fn config(args: Args) -> Result<Config, String> {
             .unwrap_or(control::CLIENT_IDLE_TIMEOUT),
         cgroups: None,
         cgroups_not_in_use: None,
+        fork_into_cgroup: false,
     })
 }
 
@@ -236,6 +237,10 @@ fn main() -> ExitCode {
         cfg.socket.display()
     );
     (cfg.cgroups, cfg.cgroups_not_in_use) = cgroups::init();
+    cfg.fork_into_cgroup = cfg
+        .cgroups
+        .as_ref()
+        .is_some_and(cgroups::fork_into_is_sound);
     let mut m = Manager::new(cfg, listener, signals, events);
     m.adopt();
     m.sweep_cgroups();

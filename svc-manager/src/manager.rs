@@ -49,6 +49,10 @@ pub struct Config {
     /// `cgroups_not_in_use` says why.
     pub cgroups: Option<libsvc::cgroup::Cgroups>,
     pub cgroups_not_in_use: Option<String>,
+    /// Supervisors and services are forked straight into their leaves
+    /// (`clone3`'s `CLONE_INTO_CGROUP`) always, not only while these are
+    /// new: tried at start (libsvc::cgroup::fork_into_is_sound).
+    pub fork_into_cgroup: bool,
 }
 
 /// A partial message must complete within this long of its first byte.
@@ -416,13 +420,17 @@ impl Manager {
         // declaration it refuses unread, only says that it went away.
         libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
         let mut decl = spec::declaration(name, &service, &places);
-        decl.cgroup = self.prepare_cgroup(name);
+        let (leaf, cgroup_fork) = self.prepare_cgroup(name).unzip();
+        decl.cgroup = leaf;
+        decl.cgroup_fork = cgroup_fork.flatten();
         if let Some(leaf) = &decl.cgroup
             && let Err(e) = self.apply_limits(name, leaf, &service.cgroup)
         {
             self.remove_cgroup(name);
             return Err(e);
         }
+        // The supervisor is born in its leaf whenever its service may be.
+        let fork_supervisor = decl.cgroup_fork.is_some();
         let decl = decl
             .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
@@ -439,14 +447,20 @@ impl Manager {
                 libsvc::limits::DECLARATION_MAX
             ));
         }
-        let (pid, sock) = sys::spawn_supervisor(&self.cfg.supervise, &control).map_err(|e| {
-            format!(
-                "cannot run the supervisor {}: {e}",
-                self.cfg.supervise.display()
-            )
-        })?;
+        let supervisor_leaf = fork_supervisor
+            .then(|| self.supervisor_leaf(name))
+            .flatten();
+        let spawned =
+            sys::spawn_supervisor(&self.cfg.supervise, &control, supervisor_leaf.as_deref())
+                .map_err(|e| {
+                    format!(
+                        "cannot run the supervisor {}: {e}",
+                        self.cfg.supervise.display()
+                    )
+                })?;
+        let sys::Spawned { pid, sock, placed } = spawned;
         tracing::debug!("{name}: supervisor pid {pid}");
-        if let Err(e) = self.place_supervisor(name, pid as i32) {
+        if !placed && let Err(e) = self.place_supervisor(name, pid as i32) {
             // Its service still goes into its own leaf (the supervisor
             // moves it there); only the supervisor stays where it is.
             tracing::warn!("{name}: {e}");

@@ -109,7 +109,14 @@ pub fn reap_children() -> Vec<i32> {
 /// is what keeps bring-up of a thousand services fast. The child's end is
 /// made inheritable just for the spawn; the manager is single-threaded, so
 /// no other child can inherit it meanwhile.
-pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32, UnixStream)> {
+/// With `cgroup`, the supervisor is forked straight into that directory's
+/// cgroup; `placed` in the result says it was (else it is where the
+/// manager is, and the caller moves it).
+pub fn spawn_supervisor(
+    program: &Path,
+    control: &Path,
+    cgroup: Option<&Path>,
+) -> std::io::Result<Spawned> {
     use std::os::unix::process::CommandExt as _;
     let (mine, theirs) = socketpair(
         AddressFamily::Unix,
@@ -119,6 +126,12 @@ pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32,
     )?;
     let child_fd = theirs.as_raw_fd();
     fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty()))?;
+    if let Some(dir) = cgroup
+        && let Some(pid) = fork_supervisor_into(program, control, child_fd, dir)?
+    {
+        drop(theirs);
+        return finish_spawn(pid, mine, true);
+    }
     let child = Command::new(program)
         .arg("--manager-fd")
         .arg(child_fd.to_string())
@@ -129,18 +142,107 @@ pub fn spawn_supervisor(program: &Path, control: &Path) -> std::io::Result<(u32,
         .spawn();
     drop(theirs);
     let child = child?;
+    finish_spawn(child.id(), mine, false)
+}
+
+/// A supervisor just spawned.
+pub struct Spawned {
+    pub pid: u32,
+    pub sock: UnixStream,
+    /// Born in its cgroup (nothing to move).
+    pub placed: bool,
+}
+
+fn finish_spawn(pid: u32, mine: OwnedFd, placed: bool) -> std::io::Result<Spawned> {
     // The supervisor takes no service before its declaration, which is
     // sent after this returns: its service sees the limit the manager was
     // started with. Should that fail the service still runs, with more.
-    if let Err(e) = crate::fds::restore_limit(child.id()) {
-        tracing::warn!(
-            "supervisor pid {}: cannot lower its RLIMIT_NOFILE: {e}",
-            child.id()
-        );
+    if let Err(e) = crate::fds::restore_limit(pid) {
+        tracing::warn!("supervisor pid {pid}: cannot lower its RLIMIT_NOFILE: {e}");
     }
     let sock = UnixStream::from(mine);
     sock.set_nonblocking(true)?;
-    Ok((child.id(), sock))
+    Ok(Spawned { pid, sock, placed })
+}
+
+/// Forks and execs the supervisor in the cgroup of `dir` (as std's
+/// spawn does it otherwise: stdin /dev/null, its own process group, an
+/// empty signal mask, SIGPIPE default, this environment). Ok(None): the
+/// kernel cannot fork into a cgroup; spawn it the ordinary way.
+fn fork_supervisor_into(
+    program: &Path,
+    control: &Path,
+    manager_fd: RawFd,
+    dir: &Path,
+) -> std::io::Result<Option<u32>> {
+    use std::ffi::CString;
+    use std::os::fd::AsFd;
+    if program.components().count() < 2 {
+        // A bare name is looked up in PATH by std's spawn.
+        return Ok(None);
+    }
+    let c = |b: &[u8]| CString::new(b).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL));
+    let argv_owned = [
+        c(program.as_os_str().as_encoded_bytes())?,
+        c(b"--manager-fd")?,
+        c(manager_fd.to_string().as_bytes())?,
+        c(b"--control")?,
+        c(control.as_os_str().as_encoded_bytes())?,
+    ];
+    let envp_owned: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_encoded_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    let mut argv: Vec<*const libc::c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = envp_owned.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let cgroup = std::fs::File::open(dir)?;
+    let devnull = std::fs::File::open("/dev/null")?;
+    // Told the exec's failure through a close-on-exec pipe, as std does.
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: the child makes only async-signal-safe calls on memory
+    // prepared above, and ends in execve or _exit.
+    let pid = match unsafe { libsvc::cgroup::fork_into(cgroup.as_fd()) } {
+        Ok(0) => unsafe {
+            let empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            if libc::dup2(devnull.as_raw_fd(), 0) < 0 || libc::setpgid(0, 0) < 0 {
+                report_errno(report_w.as_raw_fd());
+            }
+            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+            report_errno(report_w.as_raw_fd());
+        },
+        Ok(pid) => pid,
+        Err(errno) if libsvc::cgroup::fork_into_unsupported(errno) => return Ok(None),
+        Err(errno) => return Err(std::io::Error::from_raw_os_error(errno)),
+    };
+    drop(report_w);
+    let mut errno = [0u8; 4];
+    let got = nix::unistd::read(&report_r, &mut errno).unwrap_or(0);
+    if got == errno.len() {
+        // SAFETY: reaping our own child, which has _exit'ed.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        return Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno)));
+    }
+    Ok(Some(pid as u32))
+}
+
+/// In a child that failed before its exec: errno to the parent, then out.
+fn report_errno(fd: RawFd) -> ! {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is
+    // on this stack.
+    unsafe {
+        let e = *libc::__errno_location();
+        let b = e.to_ne_bytes();
+        libc::write(fd, b.as_ptr().cast(), b.len());
+        libc::_exit(127)
+    }
 }
 
 /// Tells the parent that the manager is ready: a line on `fd`, and/or

@@ -10,7 +10,7 @@
 //! nix's `fork` is `unsafe` as well.
 
 use std::ffi::{CString, c_char};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use crate::creds::Creds;
@@ -87,13 +87,29 @@ pub struct Context {
     no_new_privileges: bool,
     devnull: OwnedFd,
     /// The service leaf's `cgroup.procs`, which the child writes "0" to
-    /// before anything else: every command of the service runs there.
+    /// before anything else when it was not forked into the leaf: every
+    /// command of the service runs there.
     cgroup_procs: Option<OwnedFd>,
+    /// The service leaf's directory, to fork into (`CLONE_INTO_CGROUP`)
+    /// while `fork_into_cgroup` holds.
+    cgroup_dir: Option<OwnedFd>,
+    /// Whether children may be forked straight into the leaf: as the
+    /// manager said (`cgroup_fork`), until the kernel refuses it, or, for
+    /// `until-killed`, until this supervisor first kills the leaf.
+    fork_into_cgroup: std::cell::Cell<bool>,
     /// The PATH commands are looked up in.
     pub search_path: String,
 }
 
 impl Context {
+    /// The leaf was just killed (`cgroup.kill`): on a kernel that is only
+    /// trusted until then, children are moved from now on.
+    pub fn leaf_killed(&self, mode: Option<libsvc::proto::CgroupFork>) {
+        if mode == Some(libsvc::proto::CgroupFork::UntilKilled) {
+            self.fork_into_cgroup.set(false);
+        }
+    }
+
     /// Builds the environment (supervisor's or empty, then environment
     /// files, then `[environment]`, then what svc adds) and opens /dev/null.
     pub fn new(
@@ -175,12 +191,22 @@ impl Context {
         };
         let devnull =
             OwnedFd::from(std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?);
-        let cgroup_procs = spec
+        let leaf = spec
             .cgroup
             .as_deref()
-            .map(|dir| libsvc::cgroup::Leaf::new(dir).and_then(|l| l.open_procs()))
+            .map(libsvc::cgroup::Leaf::new)
             .transpose()
             .map_err(|e| format!("cgroup: {e}"))?;
+        let (cgroup_procs, cgroup_dir) = match &leaf {
+            Some(leaf) => (
+                Some(leaf.open_procs().map_err(|e| format!("cgroup: {e}"))?),
+                match spec.cgroup_fork {
+                    Some(_) => Some(leaf.open_dir().map_err(|e| format!("cgroup: {e}"))?),
+                    None => None,
+                },
+            ),
+            None => (None, None),
+        };
         Ok(Context {
             _env: env,
             envp,
@@ -195,6 +221,8 @@ impl Context {
             no_new_privileges: spec.no_new_privileges,
             devnull,
             cgroup_procs,
+            fork_into_cgroup: std::cell::Cell::new(cgroup_dir.is_some()),
+            cgroup_dir,
             search_path,
         })
     }
@@ -310,7 +338,7 @@ fn spawn_with(
     };
     let (report_r, report_w) =
         sys::pipe(0).map_err(|e| fork_error(e.raw_os_error().unwrap_or(libc::EIO)))?;
-    let plan = ChildPlan {
+    let mut plan = ChildPlan {
         ctx,
         cmd,
         stdio,
@@ -325,17 +353,41 @@ fn spawn_with(
             ctx.envp.as_ptr()
         },
     };
-    // SAFETY: this process is single-threaded; the child only runs
-    // `child_after_fork`, which makes async-signal-safe syscalls and ends
-    // in execve or _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(fork_error(
-            sys::last_error().raw_os_error().unwrap_or(libc::EIO),
-        ));
+    // Born in the service's leaf where that is safe (no migration: see
+    // libsvc::cgroup::fork_into); else forked here, and the child moves
+    // itself.
+    let mut pid = -1;
+    if let Some(dir) = &ctx.cgroup_dir
+        && ctx.fork_into_cgroup.get()
+    {
+        // SAFETY: this process is single-threaded; the child only runs
+        // `child_after_fork`, which makes async-signal-safe syscalls and
+        // ends in execve or _exit.
+        match unsafe { libsvc::cgroup::fork_into(dir.as_fd()) } {
+            Ok(0) => {
+                plan.cgroup_procs = -1;
+                child_after_fork(&plan);
+            }
+            Ok(child) => pid = child,
+            Err(errno) if libsvc::cgroup::fork_into_unsupported(errno) => {
+                ctx.fork_into_cgroup.set(false);
+            }
+            // Anything else meets the move by cgroup.procs below too, and
+            // is reported there as the step "cgroup".
+            Err(_) => {}
+        }
     }
-    if pid == 0 {
-        child_after_fork(&plan);
+    if pid < 0 {
+        // SAFETY: as above.
+        pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(fork_error(
+                sys::last_error().raw_os_error().unwrap_or(libc::EIO),
+            ));
+        }
+        if pid == 0 {
+            child_after_fork(&plan);
+        }
     }
     drop(report_w);
     let mut report = [0u8; 8];

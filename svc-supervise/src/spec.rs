@@ -97,6 +97,8 @@ pub struct Spec {
     /// The service's leaf cgroup (docs/supervise.md, "Cgroups"); None:
     /// cgroups are not in use.
     pub cgroup: Option<PathBuf>,
+    /// Whether the service may be forked straight into `cgroup`.
+    pub cgroup_fork: Option<libsvc::proto::CgroupFork>,
 }
 
 impl Spec {
@@ -136,6 +138,7 @@ impl Spec {
             no_new_privileges: false,
             logging: Logging::default(),
             cgroup: None,
+            cgroup_fork: None,
         }
     }
 
@@ -280,6 +283,7 @@ impl Spec {
             log.syslog_path = p;
         }
         s.cgroup = d.cgroup;
+        s.cgroup_fork = d.cgroup_fork;
         s.validate()?;
         Ok(s)
     }

@@ -91,6 +91,8 @@ pub struct Supervisor {
     life: Lifecycle,
     since_unix: i64,
     prepared: Option<Prepared>,
+    /// `cgroup.kill` was written to the leaf (see Context::leaf_killed).
+    leaf_was_killed: std::cell::Cell<bool>,
     main_pid: i32,
     /// The process group of the service (its first process's pid).
     pgid: i32,
@@ -236,6 +238,7 @@ impl Supervisor {
             life: Lifecycle::default(),
             since_unix: unix_now(),
             prepared: None,
+            leaf_was_killed: std::cell::Cell::new(false),
             main_pid: 0,
             pgid: 0,
             forking_initial: false,
@@ -518,7 +521,7 @@ impl Supervisor {
                 leaf.dir().display()
             ));
         }
-        if let Err(e) = leaf.kill() {
+        if let Err(e) = self.kill_leaf(leaf) {
             self.log_cgroup_error(&e);
         }
     }
@@ -558,6 +561,9 @@ impl Supervisor {
                     .collect(),
                 None => Vec::new(),
             };
+            if self.leaf_was_killed.get() {
+                ctx.leaf_killed(spec.cgroup_fork);
+            }
             if let (Some(sd), Some(c)) = (&self.sd_notify, ctx.creds()) {
                 sd.give_to(c.uid, c.gid)?;
             }
@@ -780,11 +786,22 @@ impl Supervisor {
         }
     }
 
+    /// `cgroup.kill` on the leaf; from then on its children are moved
+    /// into it rather than forked there where the manager trusted the
+    /// kernel only until then.
+    fn kill_leaf(&self, leaf: &libsvc::cgroup::Leaf) -> Result<(), libsvc::cgroup::Error> {
+        self.leaf_was_killed.set(true);
+        if let Some(p) = &self.prepared {
+            p.ctx.leaf_killed(self.spec.cgroup_fork);
+        }
+        leaf.kill()
+    }
+
     /// `signal` to every member of the leaf, then SIGCONT (a stopped
     /// process would not act on it); SIGKILL is `cgroup.kill`.
     fn signal_leaf(&self, leaf: &libsvc::cgroup::Leaf, signal: i32) {
         let r = if signal == libc::SIGKILL {
-            leaf.kill()
+            self.kill_leaf(leaf)
         } else {
             match nix::sys::signal::Signal::try_from(signal) {
                 Ok(sig) => leaf.signal_all(sig).map(|_| ()),
@@ -822,7 +839,7 @@ impl Supervisor {
             Err(_) => return true,
             Ok(true) => {}
         }
-        if let Err(e) = leaf.kill() {
+        if let Err(e) = self.kill_leaf(leaf) {
             self.log_cgroup_error(&e);
         }
         self.leaf_events = leaf.open_events().ok();
@@ -862,7 +879,7 @@ impl Supervisor {
             return;
         }
         if self.leaf_check_at.is_some_and(|t| t <= now) {
-            let _ = leaf.kill();
+            let _ = self.kill_leaf(leaf);
         }
         self.leaf_check_at = Some(now + CGROUP_RECHECK_MS);
     }
@@ -889,7 +906,7 @@ impl Supervisor {
         }
         if let Some(leaf) = &self.leaf {
             self.leaf_killed = true;
-            if let Err(e) = leaf.kill() {
+            if let Err(e) = self.kill_leaf(leaf) {
                 self.log_cgroup_error(&e);
             }
         }

@@ -12,6 +12,9 @@
 # Checks, read off the serial console:
 #   cgroup-boot-in-use   the manager's start line says cgroups are in use
 #                        at /sys/fs/cgroup (with the controllers it found)
+#   cgroup-boot-fork-into the manager found the guest kernel sound for
+#                        forking supervisors and services straight into
+#                        their cgroups (Debian's 6.1 is; 6.18 is not)
 #   cgroup-NAME          one per scenario NAME.sh: "cgtest: PASS NAME"
 #   cgroup-boot-poweroff the machine powered off in order after the last
 #                        scenario
@@ -32,7 +35,7 @@ for f in "$SCEN_DIR"/*.sh; do
   fi
   SCENARIOS+=("$n")
 done
-ALL_CHECKS=(cgroup-boot-in-use)
+ALL_CHECKS=(cgroup-boot-in-use cgroup-boot-fork-into)
 for n in "${SCENARIOS[@]}"; do ALL_CHECKS+=("cgroup-$n"); done
 ALL_CHECKS+=(cgroup-boot-poweroff)
 
@@ -87,6 +90,12 @@ if grep_log -a -q -E 'cgroups in use at /sys/fs/cgroup'; then
   echo "# cgroup-boot: $line"
 else
   fail cgroup-boot-in-use "no 'cgroups in use at /sys/fs/cgroup' line from the manager: ${line:-$(tail_of 'svc-init|svc-manager|cgroup' 6)}"
+fi
+line=$(grep_log -a -m1 -E 'INFO supervisors and services are forked' || true)
+if grep_log -a -q -E 'INFO supervisors and services are forked straight into their cgroups *$'; then
+  pass cgroup-boot-fork-into
+else
+  fail cgroup-boot-fork-into "the manager does not fork straight into cgroups without condition: ${line:-no line about it}"
 fi
 cgtest_verdicts cgroup "$CLEAN" "qemu rc $rc" "${SCENARIOS[@]}"
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then

@@ -54,6 +54,7 @@ pub mod key {
     pub const LOG_GROUP: &str = "log_group";
     pub const SYSLOG_PATH: &str = "syslog_path";
     pub const CGROUP: &str = "cgroup";
+    pub const CGROUP_FORK: &str = "cgroup_fork";
 }
 
 /// `limit_NAME` of a resource (declarations write `limit-NAME`).
@@ -128,6 +129,28 @@ pub struct Declaration {
     /// The service's leaf cgroup (a directory under the cgroup2 mount);
     /// absent when cgroups are not in use.
     pub cgroup: Option<PathBuf>,
+    /// Whether the service may be forked straight into `cgroup`
+    /// (libsvc::cgroup::fork_into); absent: never, it is moved.
+    pub cgroup_fork: Option<CgroupFork>,
+}
+
+/// When a supervisor may fork its service straight into its leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupFork {
+    /// The kernel does it soundly.
+    Always,
+    /// The leaf is new; on this kernel only until `cgroup.kill` is first
+    /// written to it (libsvc::cgroup::fork_into_is_sound says why).
+    UntilKilled,
+}
+
+impl CgroupFork {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupFork::Always => "always",
+            CgroupFork::UntilKilled => "until-killed",
+        }
+    }
 }
 
 impl Declaration {
@@ -173,6 +196,7 @@ impl Declaration {
             ready_check_interval_ms: None,
             syslog_path: None,
             cgroup: None,
+            cgroup_fork: None,
         }
     }
 
@@ -305,6 +329,9 @@ impl Declaration {
         }
         if let Some(p) = &self.cgroup {
             l.add_string(key::CGROUP, path(p))?;
+        }
+        if let Some(f) = self.cgroup_fork {
+            l.add_string(key::CGROUP_FORK, f.as_str())?;
         }
         Ok(l)
     }
@@ -461,6 +488,12 @@ impl Declaration {
         if d.cgroup.as_ref().is_some_and(|p| !p.is_absolute()) {
             return Err(err(key::CGROUP, "an absolute path"));
         }
+        d.cgroup_fork = match r.string(key::CGROUP_FORK)?.as_deref() {
+            None => None,
+            Some("always") => Some(CgroupFork::Always),
+            Some("until-killed") => Some(CgroupFork::UntilKilled),
+            Some(_) => return Err(err(key::CGROUP_FORK, "\"always\" or \"until-killed\"")),
+        };
         Ok(d)
     }
 }
