@@ -13,7 +13,7 @@
 mod fork;
 pub mod resources;
 pub mod usage;
-pub use fork::{fork_into, fork_into_is_sound, unsupported as fork_into_unsupported};
+pub use fork::{fork_into, fork_into_is_sound, unsupported as fork_into_unsupported, vfork_into};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};

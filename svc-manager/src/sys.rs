@@ -165,10 +165,80 @@ fn finish_spawn(pid: u32, mine: OwnedFd, placed: bool) -> std::io::Result<Spawne
     Ok(Spawned { pid, sock, placed })
 }
 
-/// Forks and execs the supervisor in the cgroup of `dir` (as std's
-/// spawn does it otherwise: stdin /dev/null, its own process group, an
-/// empty signal mask, SIGPIPE default, this environment). Ok(None): the
-/// kernel cannot fork into a cgroup; spawn it the ordinary way.
+/// What the supervisor's child needs between its birth and its exec, all
+/// prepared by the parent.
+struct SupervisorChild {
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    devnull: RawFd,
+    report: RawFd,
+}
+
+/// The child of [`fork_supervisor_into`], on its own stack in the
+/// manager's memory (the manager waits): as std's spawn sets a child up,
+/// then exec; the errno of a failure goes to the parent.
+extern "C" fn supervisor_child(arg: *mut libc::c_void) -> ! {
+    // SAFETY: `arg` is the SupervisorChild the parent keeps alive while it
+    // waits; every call is an async-signal-safe syscall wrapper.
+    unsafe {
+        let c = &*(arg as *const SupervisorChild);
+        let empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        if libc::dup2(c.devnull, 0) >= 0 && libc::setpgid(0, 0) == 0 {
+            libc::execve(c.program, c.argv, c.envp);
+        }
+        let b = (*libc::__errno_location()).to_ne_bytes();
+        libc::write(c.report, b.as_ptr().cast(), b.len());
+        libc::_exit(127)
+    }
+}
+
+/// The stack the supervisor's child runs on until its exec (one page or
+/// two of it are ever touched).
+const CHILD_STACK: usize = 64 * 1024;
+
+/// What every supervisor's start uses, made at the first: a thousand
+/// starts would otherwise map and unmap a stack, copy the environment
+/// and open /dev/null a thousand times, in the manager's loop. The
+/// manager's environment does not change once it runs.
+struct SpawnScratch {
+    stack: Vec<u8>,
+    _env: Vec<std::ffi::CString>,
+    envp: Vec<*const libc::c_char>,
+    devnull: std::fs::File,
+}
+
+thread_local! {
+    static SPAWN_SCRATCH: std::cell::RefCell<Option<SpawnScratch>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl SpawnScratch {
+    fn new() -> std::io::Result<SpawnScratch> {
+        let env: Vec<std::ffi::CString> = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let mut kv = k.into_encoded_bytes();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_encoded_bytes());
+                std::ffi::CString::new(kv).ok()
+            })
+            .collect();
+        let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        Ok(SpawnScratch {
+            stack: vec![0u8; CHILD_STACK],
+            _env: env,
+            envp,
+            devnull: std::fs::File::open("/dev/null")?,
+        })
+    }
+}
+
+/// Starts the supervisor in the cgroup of `dir`, vfork-like (no copy of
+/// the manager's memory, no move afterwards). Ok(None): this kernel or
+/// architecture cannot; spawn it the ordinary way.
 fn fork_supervisor_into(
     program: &Path,
     control: &Path,
@@ -189,60 +259,56 @@ fn fork_supervisor_into(
         c(b"--control")?,
         c(control.as_os_str().as_encoded_bytes())?,
     ];
-    let envp_owned: Vec<CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut kv = k.into_encoded_bytes();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_encoded_bytes());
-            CString::new(kv).ok()
-        })
-        .collect();
-    let mut argv: Vec<*const libc::c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = envp_owned.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
+    let argv: [*const libc::c_char; 6] = [
+        argv_owned[0].as_ptr(),
+        argv_owned[1].as_ptr(),
+        argv_owned[2].as_ptr(),
+        argv_owned[3].as_ptr(),
+        argv_owned[4].as_ptr(),
+        std::ptr::null(),
+    ];
     let cgroup = std::fs::File::open(dir)?;
-    let devnull = std::fs::File::open("/dev/null")?;
     // Told the exec's failure through a close-on-exec pipe, as std does.
     let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    // SAFETY: the child makes only async-signal-safe calls on memory
-    // prepared above, and ends in execve or _exit.
-    let pid = match unsafe { libsvc::cgroup::fork_into(cgroup.as_fd()) } {
-        Ok(0) => unsafe {
-            let empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            if libc::dup2(devnull.as_raw_fd(), 0) < 0 || libc::setpgid(0, 0) < 0 {
-                report_errno(report_w.as_raw_fd());
-            }
-            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
-            report_errno(report_w.as_raw_fd());
-        },
+    let started = SPAWN_SCRATCH.with_borrow_mut(|scratch| {
+        if scratch.is_none() {
+            *scratch = Some(SpawnScratch::new()?);
+        }
+        let Some(s) = scratch.as_mut() else {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+        };
+        let mut data = SupervisorChild {
+            program: argv[0],
+            argv: argv.as_ptr(),
+            envp: s.envp.as_ptr(),
+            devnull: s.devnull.as_raw_fd(),
+            report: report_w.as_raw_fd(),
+        };
+        // SAFETY: supervisor_child keeps to vfork_into's contract, and
+        // `data` with everything it points to outlives the call.
+        Ok(unsafe {
+            libsvc::cgroup::vfork_into(
+                cgroup.as_fd(),
+                &mut s.stack,
+                supervisor_child,
+                (&mut data as *mut SupervisorChild).cast(),
+            )
+        })
+    })?;
+    let pid = match started {
         Ok(pid) => pid,
         Err(errno) if libsvc::cgroup::fork_into_unsupported(errno) => return Ok(None),
         Err(errno) => return Err(std::io::Error::from_raw_os_error(errno)),
     };
+    // The child has exec'd or exited by now: its errno, or end of file.
     drop(report_w);
     let mut errno = [0u8; 4];
-    let got = nix::unistd::read(&report_r, &mut errno).unwrap_or(0);
-    if got == errno.len() {
+    if nix::unistd::read(&report_r, &mut errno).unwrap_or(0) == errno.len() {
         // SAFETY: reaping our own child, which has _exit'ed.
         unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         return Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(errno)));
     }
     Ok(Some(pid as u32))
-}
-
-/// In a child that failed before its exec: errno to the parent, then out.
-fn report_errno(fd: RawFd) -> ! {
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is
-    // on this stack.
-    unsafe {
-        let e = *libc::__errno_location();
-        let b = e.to_ne_bytes();
-        libc::write(fd, b.as_ptr().cast(), b.len());
-        libc::_exit(127)
-    }
 }
 
 /// Tells the parent that the manager is ready: a line on `fd`, and/or

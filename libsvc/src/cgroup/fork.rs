@@ -75,6 +75,79 @@ pub unsafe fn fork_into(dir: BorrowedFd<'_>) -> Result<i32, i32> {
     }
 }
 
+/// Like `vfork(2)`, into a cgroup: the child shares this process's memory
+/// and runs `child(arg)` on `stack` while the calling thread waits, until
+/// the child execs or exits; then `Ok(pid)`. No page table is copied, so
+/// it costs what std's `posix_spawn` does, where [`fork_into`] copies the
+/// caller's whole address space. `Err(errno)`: nothing was started.
+///
+/// # Safety
+///
+/// `child` runs in this process's memory on `stack`, with the caller
+/// suspended: it may only make async-signal-safe calls on data the caller
+/// prepared, must not unwind or return, and must end in `execve` or
+/// `_exit`. `arg` must stay valid until this returns.
+#[cfg(target_arch = "x86_64")]
+pub unsafe fn vfork_into(
+    dir: BorrowedFd<'_>,
+    stack: &mut [u8],
+    child: extern "C" fn(*mut libc::c_void) -> !,
+    arg: *mut libc::c_void,
+) -> Result<i32, i32> {
+    // The kernel starts the child at stack + stack_size; a call needs it
+    // 16-byte aligned.
+    let base = stack.as_mut_ptr() as u64;
+    let top = (base + stack.len() as u64) & !15;
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP | libc::CLONE_VM as u64 | libc::CLONE_VFORK as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: base,
+        stack_size: top - base,
+        cgroup: dir.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    let ret: i64;
+    // SAFETY: clone3 returns twice. The parent (rax > 0 or an error) goes
+    // on at 2: with every register but rax, rcx and r11 as it was. The
+    // child (rax = 0) is on the new stack and never returns here: it calls
+    // `child(arg)`, which execs or exits (ud2 should it return).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 => ret,
+            in("rdi") &args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") arg,
+            in("r13") child,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        Err(-ret as i32)
+    } else {
+        Ok(ret as i32)
+    }
+}
+
+/// Elsewhere the caller starts the child the ordinary way and moves it.
+#[cfg(not(target_arch = "x86_64"))]
+pub unsafe fn vfork_into(
+    _dir: BorrowedFd<'_>,
+    _stack: &mut [u8],
+    _child: extern "C" fn(*mut libc::c_void) -> !,
+    _arg: *mut libc::c_void,
+) -> Result<i32, i32> {
+    Err(libc::ENOSYS)
+}
+
 /// Whether children forked into a cgroup live, tried on a cgroup made for
 /// it at `probe` (removed again): one that `cgroup.kill` was written to,
 /// as every service's leaf is sooner or later. Some kernels (6.18 here)
