@@ -579,7 +579,7 @@ fn bring_up(bins: &Bins, runs: usize, sizes: &[usize]) {
         if cgroups_why_not.is_some() {
             "not available in this run"
         } else {
-            "no controllers enabled in it: the cost is making the cgroups and moving each process into one"
+            "no controllers enabled in it: the cost is making the cgroups and starting each process in one"
         }
     );
     println!();
