@@ -402,7 +402,7 @@ impl Builder<'_> {
     }
 
     fn entry(&mut self, section: &'static str, e: &Entry) {
-        let keys: &[&'static str] = match section {
+        let keys: &[&str] = match section {
             "service" => SERVICE_KEYS,
             "target" => TARGET_KEYS,
             "dependencies" => DEPENDENCY_KEYS,
@@ -432,7 +432,7 @@ impl Builder<'_> {
                 return;
             }
             Some(_) => {}
-            None => self.lines.add_key(section, key, keys, e.line),
+            None => self.lines.add_key(section, key, e.line),
         }
         let value = match self.instance {
             Some(instance) => match expand(&e.value, instance) {
@@ -562,13 +562,13 @@ impl Builder<'_> {
             "no-new-privileges" => {
                 s.no_new_privileges = parse_bool(value).map_err(|e| bad(key, e))?
             }
-            "memory-max" => s.cgroup.memory_max = Some(cgroup_size(key, value, 4096)?),
-            "memory-high" => s.cgroup.memory_high = Some(cgroup_size(key, value, 4096)?),
-            "memory-swap-max" => s.cgroup.memory_swap_max = Some(cgroup_size(key, value, 0)?),
-            "cpu-weight" => s.cgroup.cpu_weight = Some(weight(key, value)?),
-            "io-weight" => s.cgroup.io_weight = Some(weight(key, value)?),
-            "cpu-max" => s.cgroup.cpu_max = Some(cpu_max(value)?),
-            "pids-max" => s.cgroup.pids_max = Some(pids_max(value)?),
+            "memory-max" => s.cgroup_mut().memory_max = Some(cgroup_size(key, value, 4096)?),
+            "memory-high" => s.cgroup_mut().memory_high = Some(cgroup_size(key, value, 4096)?),
+            "memory-swap-max" => s.cgroup_mut().memory_swap_max = Some(cgroup_size(key, value, 0)?),
+            "cpu-weight" => s.cgroup_mut().cpu_weight = Some(weight(key, value)?),
+            "io-weight" => s.cgroup_mut().io_weight = Some(weight(key, value)?),
+            "cpu-max" => s.cgroup_mut().cpu_max = Some(cpu_max(value)?),
+            "pids-max" => s.cgroup_mut().pids_max = Some(pids_max(value)?),
             _ => {
                 // Only limit-* keys remain: SERVICE_KEYS was checked by the caller.
                 let resource = Resource::from_key(key)
@@ -691,7 +691,7 @@ impl Builder<'_> {
             ok = false;
         }
         if let (Some(LimitValue::Value(high)), Some(LimitValue::Value(max))) =
-            (s.cgroup.memory_high, s.cgroup.memory_max)
+            (s.cgroup_limits().memory_high, s.cgroup_limits().memory_max)
             && high >= max
         {
             let line = line_of(self, "memory-high");

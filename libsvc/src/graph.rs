@@ -56,9 +56,9 @@ pub struct Origin {
 
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
+    /// In name order (the set's B-tree order), so that a name's index is
+    /// found by binary search: no second copy of every name in a map.
     pub(crate) names: Vec<String>,
-    pub(crate) index: HashMap<String, usize>,
-    pub(crate) files: Vec<PathBuf>,
     pub(crate) is_target: Vec<bool>,
     pub(crate) requires: Vec<Vec<Ref>>,
     pub(crate) wants: Vec<Vec<Ref>>,
@@ -79,9 +79,7 @@ impl Graph {
         let mut g = Graph::default();
         let mut diags = Vec::new();
         for (name, d) in &set.declarations {
-            g.index.insert(name.clone(), g.names.len());
             g.names.push(name.clone());
-            g.files.push(d.file.clone());
             g.is_target.push(d.is_target());
         }
         let n = g.names.len();
@@ -149,7 +147,7 @@ impl Graph {
             }
         }
         for e in &set.enabled {
-            let Some(&t) = g.index.get(&e.target) else {
+            let Some(t) = g.index_of(&e.target) else {
                 if !set.broken.contains_key(&e.target) {
                     diags.push(Diagnostic::warning(
                         &e.path,
@@ -187,13 +185,13 @@ impl Graph {
             }
         }
         for c in g.cycles() {
-            diags.push(g.cycle_diagnostic(&c));
+            diags.push(g.cycle_diagnostic(set, &c));
         }
         (g, diags)
     }
 
     pub(crate) fn resolve(&self, name: &str) -> Option<Ref> {
-        if let Some(&i) = self.index.get(name) {
+        if let Some(i) = self.index_of(name) {
             Some(Ref::Node(i))
         } else {
             self.virtual_index.get(name).map(|&v| Ref::Virtual(v))
@@ -242,7 +240,7 @@ impl Graph {
         &self.names
     }
     pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
     }
     pub fn is_target(&self, i: usize) -> bool {
         self.is_target[i]
@@ -348,7 +346,14 @@ impl Graph {
             .map(|(_, o)| *o)
     }
 
-    fn cycle_diagnostic(&self, cycle: &[usize]) -> Diagnostic {
+    /// The files come from `set` (the one the graph was built from): the
+    /// graph keeps no copy of every path for this one message.
+    fn cycle_diagnostic(&self, set: &ServiceSet, cycle: &[usize]) -> Diagnostic {
+        let file = |i: usize| {
+            set.declarations
+                .get(&self.names[i])
+                .map_or_else(PathBuf::new, |d| d.file.clone())
+        };
         let path: Vec<&str> = cycle.iter().map(|&i| self.names[i].as_str()).collect();
         let mut why = Vec::new();
         let mut first_line = None;
@@ -361,8 +366,8 @@ impl Graph {
                     (a, b)
                 };
                 let at = match o.line {
-                    Some(l) => format!("{}:{l}", self.files[o.owner].display()),
-                    None => self.files[o.owner].display().to_string(),
+                    Some(l) => format!("{}:{l}", file(o.owner).display()),
+                    None => file(o.owner).display().to_string(),
                 };
                 first_line = first_line.or(o.line.filter(|_| o.owner == cycle[0]));
                 why.push(format!(
@@ -372,7 +377,7 @@ impl Graph {
             }
         }
         Diagnostic::error(
-            &self.files[cycle[0]],
+            &file(cycle[0]),
             first_line,
             format!(
                 "dependency cycle: {}; {}",

@@ -3,7 +3,6 @@
 //! one service, so the manager can send it whole.
 
 use crate::cmdline;
-use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -324,8 +323,9 @@ pub struct Service {
     pub runtime_directories: Vec<PathBuf>,
     pub limits: Rlimits,
     /// Applied by the manager to the service's cgroup, never sent to the
-    /// supervisor.
-    pub cgroup: CgroupLimits,
+    /// supervisor. Boxed, and absent when no key is set (most services):
+    /// a manager holds a thousand declarations. [`Service::cgroup_limits`].
+    pub cgroup: Option<Box<CgroupLimits>>,
     pub nice: Option<i32>,
     pub no_new_privileges: bool,
     /// `[environment]` in file order; applied after `environment_files`.
@@ -334,6 +334,14 @@ pub struct Service {
 }
 
 impl Service {
+    /// The cgroup keys it sets (all unset when none is).
+    pub fn cgroup_limits(&self) -> CgroupLimits {
+        self.cgroup.as_deref().copied().unwrap_or_default()
+    }
+    /// The cgroup keys, to set one.
+    pub fn cgroup_mut(&mut self) -> &mut CgroupLimits {
+        self.cgroup.get_or_insert_with(Box::default)
+    }
     /// A service running `exec` with every default.
     pub fn new(exec: Command) -> Self {
         Self {
@@ -362,7 +370,7 @@ impl Service {
             clear_environment: true,
             runtime_directories: Vec::new(),
             limits: Rlimits::default(),
-            cgroup: CgroupLimits::default(),
+            cgroup: None,
             nice: None,
             no_new_privileges: false,
             environment: Vec::new(),
@@ -486,21 +494,50 @@ pub struct Declaration {
     pub lines: SourceLines,
 }
 
+/// The sections whose keys are known, with their tables of key names:
+/// a known key is recorded as two small numbers into these.
+const KNOWN_SECTIONS: [(&str, &[&str]); 4] = [
+    ("service", crate::decl::SERVICE_KEYS),
+    ("target", crate::decl::TARGET_KEYS),
+    ("dependencies", crate::decl::DEPENDENCY_KEYS),
+    ("logging", crate::decl::LOGGING_KEYS),
+];
+
+/// `(section, key)` as indices into [`KNOWN_SECTIONS`].
+fn known_key(section: &str, key: &str) -> Option<(u8, u8)> {
+    let (s, (_, keys)) = KNOWN_SECTIONS
+        .iter()
+        .enumerate()
+        .find(|(_, (name, _))| *name == section)?;
+    let k = keys.iter().position(|k| *k == key)?;
+    Some((u8::try_from(s).ok()?, u8::try_from(k).ok()?))
+}
+
 /// First line of each `(section, key)` and of each dependency item. Few per
-/// file, so a vector beats a hash map. A key of a known name borrows it
-/// from the table of known keys: a manager holds a thousand of these.
+/// file, so a vector beats a hash map. A known key is two indices into the
+/// tables of known keys (8 bytes with its line); only the names of
+/// `[environment]` are kept as text: a manager holds a thousand of these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceLines {
-    keys: Vec<(&'static str, Cow<'static, str>, u32)>,
+    keys: Vec<(u8, u8, u32)>,
+    others: Vec<(&'static str, String, u32)>,
     deps: Vec<(DepKind, String, u32)>,
 }
 
 impl SourceLines {
     pub fn key(&self, section: &str, key: &str) -> Option<u32> {
-        self.keys
-            .iter()
-            .find(|(s, k, _)| *s == section && k == key)
-            .map(|(_, _, l)| *l)
+        match known_key(section, key) {
+            Some((s, k)) => self
+                .keys
+                .iter()
+                .find(|(ks, kk, _)| (*ks, *kk) == (s, k))
+                .map(|(_, _, l)| *l),
+            None => self
+                .others
+                .iter()
+                .find(|(s, k, _)| *s == section && k == key)
+                .map(|(_, _, l)| *l),
+        }
     }
     pub fn dep(&self, kind: DepKind, name: &str) -> Option<u32> {
         self.deps
@@ -508,20 +545,20 @@ impl SourceLines {
             .find(|(k, n, _)| *k == kind && n == name)
             .map(|(_, _, l)| *l)
     }
-    /// Records `key` at `line` unless already there; `known` is the
-    /// section's table of key names, which `key` is looked up in.
-    pub fn add_key(&mut self, section: &'static str, key: &str, known: &[&'static str], line: u32) {
-        if self.key(section, key).is_none() {
-            let key = match known.iter().find(|k| **k == key) {
-                Some(k) => Cow::Borrowed(*k),
-                None => Cow::Owned(key.to_string()),
-            };
-            self.keys.push((section, key, line));
+    /// Records `key` at `line` unless already there.
+    pub fn add_key(&mut self, section: &'static str, key: &str, line: u32) {
+        if self.key(section, key).is_some() {
+            return;
+        }
+        match known_key(section, key) {
+            Some((s, k)) => self.keys.push((s, k, line)),
+            None => self.others.push((section, key.to_string(), line)),
         }
     }
     /// Gives back the room the vectors grew beyond what they hold.
     pub fn shrink_to_fit(&mut self) {
         self.keys.shrink_to_fit();
+        self.others.shrink_to_fit();
         self.deps.shrink_to_fit();
     }
     /// Records a dependency item at `line` unless already there.

@@ -14,6 +14,7 @@ mod declaration;
 pub use declaration::{CgroupFork, Declaration, Limit, ReadyWire};
 
 use libnv::{Flags, NvList, NvView, NvWriter, ValueRef};
+use std::borrow::Cow;
 
 /// `ipc:version` of every message.
 pub const VERSION: u64 = 1;
@@ -445,15 +446,31 @@ pub fn kill_signal(args: &NvView) -> Result<i32, EnvelopeError> {
 /// what the manager reports for each service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    pub state: String,
+    /// A known state or wish borrows its name (a manager holds a status
+    /// per service); another one, from a newer supervisor, is owned.
+    pub state: Cow<'static, str>,
     pub pid: u64,
     pub since: u64,
     pub restarts: u64,
     pub last_exit_status: Option<u64>,
     pub last_exit_signal: Option<u64>,
-    pub wanted: String,
+    pub wanted: Cow<'static, str>,
     pub reason: Option<String>,
     pub status_text: Option<String>,
+}
+
+/// The states and wishes a supervisor reports (docs/supervise.md).
+const KNOWN_WORDS: &[&str] = &[
+    "down", "up", "starting", "running", "ready", "stopping", "backoff", "failed", "finished",
+    "exited",
+];
+
+/// `word` borrowed from [`KNOWN_WORDS`] when it is one of them.
+fn known_word(word: &str) -> Cow<'static, str> {
+    match KNOWN_WORDS.iter().find(|w| **w == word) {
+        Some(w) => Cow::Borrowed(w),
+        None => Cow::Owned(word.to_owned()),
+    }
 }
 
 /// [`Status`] borrowed, for writing without allocating.
@@ -496,7 +513,7 @@ pub fn now_unix() -> u64 {
 impl Status {
     /// Reads the status keys; `None` when `state` is missing.
     pub fn from_view(v: &NvView) -> Option<Status> {
-        let state = v.get_str(key::STATE)?.to_owned();
+        let state = known_word(v.get_str(key::STATE)?);
         Some(Status {
             state,
             pid: v.get_number(key::PID).unwrap_or(0),
@@ -504,7 +521,7 @@ impl Status {
             restarts: v.get_number(key::RESTARTS).unwrap_or(0),
             last_exit_status: v.get_number(key::LAST_EXIT_STATUS),
             last_exit_signal: v.get_number(key::LAST_EXIT_SIGNAL),
-            wanted: v.get_str(key::WANTED).unwrap_or("down").to_owned(),
+            wanted: known_word(v.get_str(key::WANTED).unwrap_or("down")),
             reason: v.get_str(key::REASON).map(str::to_owned),
             status_text: v.get_str(key::STATUS_TEXT).map(str::to_owned),
         })
@@ -532,15 +549,12 @@ impl Status {
 
     /// A process of the service may exist.
     pub fn has_process(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "starting" | "running" | "ready" | "stopping"
-        )
+        matches!(&*self.state, "starting" | "running" | "ready" | "stopping")
     }
 
     /// Up as far as dependents are concerned.
     pub fn is_up(&self) -> bool {
-        matches!(self.state.as_str(), "ready" | "finished")
+        matches!(&*self.state, "ready" | "finished")
     }
 
     /// Adds the status keys (not `name`/`kind`) to `l`.

@@ -14,7 +14,7 @@ fn service(keys: &str) -> (Option<Declaration>, Vec<String>) {
 fn limits(keys: &str) -> CgroupLimits {
     let (d, diags) = service(keys);
     assert!(diags.is_empty(), "{diags:#?}");
-    d.unwrap().service().unwrap().cgroup
+    d.unwrap().service().unwrap().cgroup_limits()
 }
 
 fn error(keys: &str) -> String {
@@ -137,7 +137,7 @@ fn templates_expand_into_limits() {
     let (d, diags) = parse("w@7", Path::new("w@.ini"), text.as_bytes(), Some("7"));
     assert!(diags.is_empty(), "{diags:#?}");
     assert_eq!(
-        d.unwrap().service().unwrap().cgroup.pids_max,
+        d.unwrap().service().unwrap().cgroup_limits().pids_max,
         Some(LimitValue::Value(7))
     );
 }

@@ -144,13 +144,13 @@ prop_compose! {
         status_text in option::of(text()),
     ) -> Status {
         Status {
-            state,
+            state: state.into(),
             pid: numbers.0,
             since: numbers.1,
             restarts: numbers.2,
             last_exit_status: exits.0,
             last_exit_signal: exits.1,
-            wanted,
+            wanted: wanted.into(),
             reason,
             status_text,
         }

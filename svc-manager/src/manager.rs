@@ -424,7 +424,7 @@ impl Manager {
         decl.cgroup = leaf;
         decl.cgroup_fork = cgroup_fork.flatten();
         if let Some(leaf) = &decl.cgroup
-            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup)
+            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup_limits())
         {
             self.remove_cgroup(name);
             return Err(e);

@@ -53,7 +53,7 @@ impl Manager {
             .declarations
             .get(name)
             .and_then(|d| d.service())
-            .map(|s| s.cgroup)
+            .map(|s| s.cgroup_limits())
     }
 
     /// Writes `limits` into `name`'s fresh leaf, before its supervisor

@@ -125,7 +125,7 @@ impl Host for Manager {
             };
         }
         let s = &unit.status;
-        match s.state.as_str() {
+        match &*s.state {
             "ready" | "finished" => Some(true),
             "failed" | "backoff" | "down" => Some(false),
             "stopping" if s.reason.is_some() => Some(false),
