@@ -91,7 +91,7 @@ impl Graph {
         // Virtual names first, since every other edge may point at one.
         let mut providers: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, d) in set.declarations.values().enumerate() {
-            for p in d.deps.provides() {
+            for p in d.deps.get(DepKind::Provides) {
                 if set.declarations.contains_key(p) {
                     diags.push(Diagnostic::error(
                         &d.file,
@@ -128,7 +128,7 @@ impl Graph {
                     g.add_edge(i, r, kind_of(kind), i, line);
                 }
             }
-            for t in d.deps.wanted_by() {
+            for t in d.deps.get(DepKind::WantedBy) {
                 let line = d.dep_line(DepKind::WantedBy, t);
                 match set.declarations.get(t) {
                     Some(td) if td.is_target() => {}

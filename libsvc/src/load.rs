@@ -424,8 +424,8 @@ impl ServiceSet {
         let mut queue: Vec<String> = self.enabled.iter().map(|e| e.name.clone()).collect();
         queue.extend(self.enabled.iter().map(|e| e.target.clone()));
         for d in self.declarations.values() {
-            queue.extend(d.deps.requires().iter().cloned());
-            queue.extend(d.deps.wants().iter().cloned());
+            queue.extend(d.deps.get(DepKind::Requires).iter().cloned());
+            queue.extend(d.deps.get(DepKind::Wants).iter().cloned());
         }
         let mut tried = BTreeSet::new();
         while let Some(name) = queue.pop() {

@@ -441,27 +441,6 @@ impl Dependencies {
         };
         &mut self.lists[i].1
     }
-    pub fn requires(&self) -> &[String] {
-        self.get(DepKind::Requires)
-    }
-    pub fn wants(&self) -> &[String] {
-        self.get(DepKind::Wants)
-    }
-    pub fn after(&self) -> &[String] {
-        self.get(DepKind::After)
-    }
-    pub fn before(&self) -> &[String] {
-        self.get(DepKind::Before)
-    }
-    pub fn provides(&self) -> &[String] {
-        self.get(DepKind::Provides)
-    }
-    pub fn conflicts(&self) -> &[String] {
-        self.get(DepKind::Conflicts)
-    }
-    pub fn wanted_by(&self) -> &[String] {
-        self.get(DepKind::WantedBy)
-    }
     /// Drops emptied lists and the room the vectors grew beyond what
     /// they hold.
     pub fn shrink_to_fit(&mut self) {

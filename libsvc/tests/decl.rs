@@ -199,13 +199,13 @@ timestamps = off
     assert_eq!(s.logging.max_size, 4 << 20);
     assert_eq!(s.logging.max_files, 5);
     assert!(!s.logging.timestamps);
-    assert_eq!(d.deps.requires(), ["syslog"]);
-    assert_eq!(d.deps.wants(), ["a", "b", "c"]);
-    assert_eq!(d.deps.after(), ["networking"]);
-    assert_eq!(d.deps.before(), ["z"]);
-    assert_eq!(d.deps.provides(), ["www"]);
-    assert_eq!(d.deps.conflicts(), ["apache"]);
-    assert_eq!(d.deps.wanted_by(), ["default"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Requires), ["syslog"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Wants), ["a", "b", "c"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::After), ["networking"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Before), ["z"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Provides), ["www"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Conflicts), ["apache"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::WantedBy), ["default"]);
     assert_eq!(d.dep_line(DepKind::Wants, "c"), Some(40));
     assert_eq!(d.key_line("service", "exec"), Some(5));
 }
@@ -247,7 +247,7 @@ fn list_keys_append_and_clear() {
     let s = d.service().unwrap();
     assert_eq!(s.exec_pre.len(), 1);
     assert_eq!(s.exec_pre[0].argv(), ["b", "2"]);
-    assert_eq!(d.deps.requires(), ["c"]);
+    assert_eq!(d.deps.get(libsvc::model::DepKind::Requires), ["c"]);
 }
 
 #[test]

@@ -360,21 +360,7 @@ fn bring_up_s6(svscan: &Path, n: usize, out: &mut Figures) {
         Some(p) => format!("#!{} -P\n", p.display()),
         None => "#!/bin/sh\nexec ".to_owned(),
     };
-    for i in 0..n {
-        let d = scan.join(format!("s{i:04}"));
-        std::fs::create_dir(&d).unwrap();
-        let run = d.join("run");
-        std::fs::write(
-            &run,
-            format!(
-                "{interpreter}{} announce {}\n",
-                self_exe().display(),
-                fifo.path.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    write_run_scripts(&scan, n, &interpreter, &fifo.path);
     let began = Instant::now();
     let mut child = Command::new(svscan)
         .arg("-c")
@@ -394,13 +380,9 @@ fn bring_up_s6(svscan: &Path, n: usize, out: &mut Figures) {
     }
 }
 
-/// One runsvdir bring-up of the same services: a run script (sh) per
-/// service, as runit users write them.
-fn bring_up_runit(runsvdir: &Path, n: usize, out: &mut Figures) {
-    let dir = Scratch::new(&format!("runit-{n}"));
-    let mut fifo = Fifo::new(&dir.0);
-    let scan = dir.0.join("scan");
-    std::fs::create_dir(&scan).unwrap();
+/// `n` service directories in `scan`, each with a `run` script that
+/// starts with `interpreter` and execs the announcer on `fifo`.
+fn write_run_scripts(scan: &Path, n: usize, interpreter: &str, fifo: &Path) {
     for i in 0..n {
         let d = scan.join(format!("s{i:04}"));
         std::fs::create_dir(&d).unwrap();
@@ -408,14 +390,24 @@ fn bring_up_runit(runsvdir: &Path, n: usize, out: &mut Figures) {
         std::fs::write(
             &run,
             format!(
-                "#!/bin/sh\nexec {} announce {}\n",
+                "{interpreter}{} announce {}\n",
                 self_exe().display(),
-                fifo.path.display()
+                fifo.display()
             ),
         )
         .unwrap();
         std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+}
+
+/// One runsvdir bring-up of the same services: a run script (sh) per
+/// service, as runit users write them.
+fn bring_up_runit(runsvdir: &Path, n: usize, out: &mut Figures) {
+    let dir = Scratch::new(&format!("runit-{n}"));
+    let mut fifo = Fifo::new(&dir.0);
+    let scan = dir.0.join("scan");
+    std::fs::create_dir(&scan).unwrap();
+    write_run_scripts(&scan, n, "#!/bin/sh\nexec ", &fifo.path);
     let began = Instant::now();
     let mut child = Command::new(runsvdir)
         .arg(&scan)

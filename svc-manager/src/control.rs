@@ -768,7 +768,7 @@ impl Manager {
                     .set
                     .declarations
                     .get(name)
-                    .map(|d| d.deps.wanted_by().to_vec())
+                    .map(|d| d.deps.get(libsvc::DepKind::WantedBy).to_vec())
                     .unwrap_or_default();
                 if wanted_by.is_empty() {
                     vec!["default".to_owned()]

@@ -250,7 +250,7 @@ pub fn list(global: &Global) -> Status {
             file: d.file.clone(),
             description: d.description.clone(),
             instance_of: d.template.clone(),
-            provides: d.deps.provides().to_vec(),
+            provides: d.deps.get(libsvc::DepKind::Provides).to_vec(),
         })
         .collect();
     rows.extend(set.templates.values().filter(|t| !t.broken).map(|t| Row {
