@@ -3,7 +3,7 @@
 //! supervisor is spawned, the supervisor moved into its leaf, and the
 //! cgroup removed once the service is gone. libsvc::cgroup knows the files.
 
-use libsvc::cgroup::{Cgroups, Leaf};
+use libsvc::cgroup::{Cgroups, Leaf, ServiceCgroup};
 use libsvc::proto::CgroupFork;
 
 use crate::manager::Manager;
@@ -38,7 +38,7 @@ pub fn init() -> (Option<Cgroups>, Option<String>) {
 /// Whether supervisors can be forked straight into their leaves: a
 /// migration by `cgroup.procs` waits for the kernel's cgroup-wide lock,
 /// about 0.4 ms, in the manager's loop, for every service started.
-pub fn fork_into_is_sound(cg: &Cgroups) -> bool {
+pub fn probe_fork_into(cg: &Cgroups) -> bool {
     let sound = libsvc::cgroup::fork_into_is_sound(&cg.base().join(".fork-probe"));
     if sound {
         tracing::info!("supervisors and services are forked straight into their cgroups");
@@ -50,14 +50,37 @@ pub fn fork_into_is_sound(cg: &Cgroups) -> bool {
     sound
 }
 
+/// Moves the freshly spawned supervisor `pid` into its leaf. It forks
+/// nothing before its declaration arrives, which is sent after this: the
+/// service and every command it runs start inside.
+pub fn place_supervisor(sc: &ServiceCgroup, pid: i32) -> Result<(), String> {
+    Leaf::new(sc.supervisor())
+        .and_then(|l| l.add(pid))
+        .map_err(|e| format!("cannot move its supervisor into its cgroup: {e}"))
+}
+
+/// A service's cgroup, made for a start.
+pub struct Prepared {
+    pub cgroup: ServiceCgroup,
+    /// When its supervisor and service may be forked straight into their
+    /// leaves (None: they are moved there).
+    pub fork: Option<CgroupFork>,
+}
+
+impl Prepared {
+    /// The supervisor's leaf, when it is to be forked straight into it.
+    pub fn fork_supervisor_into(&self) -> Option<&std::path::Path> {
+        self.fork.map(|_| self.cgroup.supervisor())
+    }
+}
+
 impl Manager {
-    /// The leaf of `name`'s processes, created with its supervisor's
-    /// leaf; None without cgroups, or (said once) when it cannot be made:
-    /// the service then runs as it would without cgroups. With it, when
-    /// its supervisor and service may be forked straight into their
-    /// leaves: always where the kernel does that soundly, else while the
+    /// The cgroup of `name` with its two leaves; None without cgroups, or
+    /// (said once) when it cannot be made: the service then runs as it
+    /// would without cgroups. Children may be forked straight into the
+    /// leaves always where the kernel does that soundly, else while the
     /// leaves are new (libsvc::cgroup::fork_into_is_sound says why).
-    pub fn prepare_cgroup(&self, name: &str) -> Option<(std::path::PathBuf, Option<CgroupFork>)> {
+    pub fn prepare_cgroup(&self, name: &str) -> Option<Prepared> {
         let cg = self.cfg.cgroups.as_ref()?;
         let sc = cg.service(name);
         match sc.create(cg.controllers()) {
@@ -67,32 +90,13 @@ impl Manager {
                 } else {
                     new.then_some(CgroupFork::UntilKilled)
                 };
-                Some((sc.service().to_path_buf(), fork))
+                Some(Prepared { cgroup: sc, fork })
             }
             Err(e) => {
                 tracing::warn!("{name}: no cgroup of its own: {e}");
                 None
             }
         }
-    }
-
-    /// The directory of `name`'s supervisor leaf, to fork it into.
-    pub fn supervisor_leaf(&self, name: &str) -> Option<std::path::PathBuf> {
-        let cg = self.cfg.cgroups.as_ref()?;
-        Some(cg.service(name).supervisor().to_path_buf())
-    }
-
-    /// Moves the freshly spawned supervisor `pid` of `name` into its leaf.
-    /// It forks nothing before its declaration arrives, which is sent
-    /// after this: the service and every command it runs start inside.
-    pub fn place_supervisor(&self, name: &str, pid: i32) -> Result<(), String> {
-        let Some(cg) = self.cfg.cgroups.as_ref() else {
-            return Ok(());
-        };
-        let sc = cg.service(name);
-        Leaf::new(sc.supervisor())
-            .and_then(|l| l.add(pid))
-            .map_err(|e| format!("cannot move its supervisor into its cgroup: {e}"))
     }
 
     /// The service leaf of `name` when cgroups are in use.

@@ -237,10 +237,7 @@ fn main() -> ExitCode {
         cfg.socket.display()
     );
     (cfg.cgroups, cfg.cgroups_not_in_use) = cgroups::init();
-    cfg.fork_into_cgroup = cfg
-        .cgroups
-        .as_ref()
-        .is_some_and(cgroups::fork_into_is_sound);
+    cfg.fork_into_cgroup = cfg.cgroups.as_ref().is_some_and(cgroups::probe_fork_into);
     let mut m = Manager::new(cfg, listener, signals, events);
     m.adopt();
     m.sweep_cgroups();

@@ -420,17 +420,15 @@ impl Manager {
         // declaration it refuses unread, only says that it went away.
         libsvc::limits::check_supervisor_socket(&self.cfg.runtime_dir, name)?;
         let mut decl = spec::declaration(name, &service, &places);
-        let (leaf, cgroup_fork) = self.prepare_cgroup(name).unzip();
-        decl.cgroup = leaf;
-        decl.cgroup_fork = cgroup_fork.flatten();
+        let cgroup = self.prepare_cgroup(name);
+        decl.cgroup = cgroup.as_ref().map(|c| c.cgroup.service().to_path_buf());
+        decl.cgroup_fork = cgroup.as_ref().and_then(|c| c.fork);
         if let Some(leaf) = &decl.cgroup
             && let Err(e) = self.apply_limits(name, leaf, &service.cgroup_limits())
         {
             self.remove_cgroup(name);
             return Err(e);
         }
-        // The supervisor is born in its leaf whenever its service may be.
-        let fork_supervisor = decl.cgroup_fork.is_some();
         let decl = decl
             .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
@@ -447,20 +445,21 @@ impl Manager {
                 libsvc::limits::DECLARATION_MAX
             ));
         }
-        let supervisor_leaf = fork_supervisor
-            .then(|| self.supervisor_leaf(name))
-            .flatten();
+        // The supervisor is born in its leaf whenever its service may be.
+        let fork_into = cgroup.as_ref().and_then(|c| c.fork_supervisor_into());
         let spawned =
-            sys::spawn_supervisor(&self.cfg.supervise, &control, supervisor_leaf.as_deref())
-                .map_err(|e| {
-                    format!(
-                        "cannot run the supervisor {}: {e}",
-                        self.cfg.supervise.display()
-                    )
-                })?;
+            sys::spawn_supervisor(&self.cfg.supervise, &control, fork_into).map_err(|e| {
+                format!(
+                    "cannot run the supervisor {}: {e}",
+                    self.cfg.supervise.display()
+                )
+            })?;
         let sys::Spawned { pid, sock, placed } = spawned;
         tracing::debug!("{name}: supervisor pid {pid}");
-        if !placed && let Err(e) = self.place_supervisor(name, pid as i32) {
+        if !placed
+            && let Some(c) = &cgroup
+            && let Err(e) = crate::cgroups::place_supervisor(&c.cgroup, pid as i32)
+        {
             // Its service still goes into its own leaf (the supervisor
             // moves it there); only the supervisor stays where it is.
             tracing::warn!("{name}: {e}");

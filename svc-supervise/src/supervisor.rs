@@ -91,8 +91,10 @@ pub struct Supervisor {
     life: Lifecycle,
     since_unix: i64,
     prepared: Option<Prepared>,
-    /// `cgroup.kill` was written to the leaf (see Context::leaf_killed).
-    leaf_was_killed: std::cell::Cell<bool>,
+    /// `cgroup.kill` was ever written to the leaf by this supervisor: for
+    /// good, unlike `leaf_killed`, which is about the run being reaped
+    /// (see Context::leaf_killed for what it changes).
+    leaf_ever_killed: std::cell::Cell<bool>,
     main_pid: i32,
     /// The process group of the service (its first process's pid).
     pgid: i32,
@@ -238,7 +240,7 @@ impl Supervisor {
             life: Lifecycle::default(),
             since_unix: unix_now(),
             prepared: None,
-            leaf_was_killed: std::cell::Cell::new(false),
+            leaf_ever_killed: std::cell::Cell::new(false),
             main_pid: 0,
             pgid: 0,
             forking_initial: false,
@@ -561,7 +563,7 @@ impl Supervisor {
                     .collect(),
                 None => Vec::new(),
             };
-            if self.leaf_was_killed.get() {
+            if self.leaf_ever_killed.get() {
                 ctx.leaf_killed(spec.cgroup_fork);
             }
             if let (Some(sd), Some(c)) = (&self.sd_notify, ctx.creds()) {
@@ -790,7 +792,7 @@ impl Supervisor {
     /// into it rather than forked there where the manager trusted the
     /// kernel only until then.
     fn kill_leaf(&self, leaf: &libsvc::cgroup::Leaf) -> Result<(), libsvc::cgroup::Error> {
-        self.leaf_was_killed.set(true);
+        self.leaf_ever_killed.set(true);
         if let Some(p) = &self.prepared {
             p.ctx.leaf_killed(self.spec.cgroup_fork);
         }
