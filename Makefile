@@ -91,6 +91,8 @@ MAN5_PAGES    := man/svc.ini.5
 DECLARATIONS  := $(wildcard services.d/*.ini)
 # The early system's scripts (services.d/ runs them by their installed path).
 LIBEXEC_SCRIPTS := libexec/early
+# Its parts, sourced by it (not programs).
+LIBEXEC_PARTS   := $(wildcard libexec/early.d/*)
 
 SBINDIR     = $(DESTDIR)$(PREFIX)/sbin
 BINDIR      = $(DESTDIR)$(PREFIX)/bin
@@ -125,6 +127,8 @@ install: man completions
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(SBIN_PROGRAMS)) "$(SBINDIR)"
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(BIN_PROGRAMS)) "$(BINDIR)"
 	install -m 0755 $(LIBEXEC_SCRIPTS) "$(LIBEXECDIR)"
+	install -d "$(LIBEXECDIR)/early.d"
+	install -m 0644 $(LIBEXEC_PARTS) "$(LIBEXECDIR)/early.d"
 	@# The declarations name the scripts as installed with PREFIX=/usr.
 	for f in $(DECLARATIONS); do \
 	  sed 's|/usr/lib/svc/libexec/|$(PREFIX)/lib/svc/libexec/|g' "$$f" >"$(SERVICESDIR)/$${f##*/}" && \
@@ -142,6 +146,8 @@ uninstall:
 	rm -f $(addprefix "$(SBINDIR)"/,$(SBIN_PROGRAMS)) $(addprefix "$(BINDIR)"/,$(BIN_PROGRAMS))
 	rm -f $(addprefix "$(SERVICESDIR)"/,$(notdir $(DECLARATIONS)))
 	rm -f $(addprefix "$(LIBEXECDIR)"/,$(notdir $(LIBEXEC_SCRIPTS)))
+	rm -f $(addprefix "$(LIBEXECDIR)"/early.d/,$(notdir $(LIBEXEC_PARTS)))
+	rmdir "$(LIBEXECDIR)/early.d" 2>/dev/null || true
 	rm -f $(addprefix "$(MAN8DIR)"/,$(notdir $(MAN8_PAGES)) svcctl.8) \
 	  $(addprefix "$(MAN5DIR)"/,$(notdir $(MAN5_PAGES)))
 	rm -f "$(BASHCOMPDIR)/svcctl" "$(ZSHCOMPDIR)/_svcctl" "$(FISHCOMPDIR)/svcctl.fish"

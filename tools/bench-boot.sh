@@ -29,7 +29,7 @@
 # The boots are interleaved (svc, openrc, runit, floor, svc, …),
 # BENCH_BOOT_RUNS of each, under qemu in software emulation, each from a
 # fresh copy of the variant's pristine images. In each boot the probe
-# (tools/bench-boot/probe.rs) polls every 10 ms until rsyslog's /dev/log, a
+# (tools/bench-boot/probe.rs) polls every 20 ms until rsyslog's /dev/log, a
 # cron process, sshd's banner and HTTP 200 from nginx all answer, prints the
 # time since the hand-over on the kernel's own clock and runs the variant's
 # poweroff. Medians, ranges and ratios go to docs/benchmarks-boot.md and
@@ -355,7 +355,7 @@ rustc --edition 2024 -C opt-level=2 -C target-feature=+crt-static -C relocation-
 variant_key() {
   local v=$1 extra=""
   case $v in
-  svc) extra=$(cd "$REPO_ROOT" && cat "$BIN"/* Makefile services.d/* libexec/* "$BENCH_SRC"/services.d/* 2>/dev/null |
+  svc) extra=$(cd "$REPO_ROOT" && cat "$BIN"/* Makefile services.d/* libexec/* libexec/early.d/* "$BENCH_SRC"/services.d/* 2>/dev/null |
     sha256sum) ;;
   openrc) extra=$OPENRC_PKGS ;;
   runit) extra=$RUNIT_PKGS ;;

@@ -427,6 +427,18 @@ fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
     fs::write(&path, format!("+{controller}")).map_err(|e| Error::io(&path, e))
 }
 
+/// Write `+c1 +c2 …` to DIR/cgroup.subtree_control: one write for all, as
+/// the kernel enables all of them or none (one per controller cost a
+/// service start three more writes).
+fn enable_all(dir: &Path, controllers: &[String]) -> Result<(), Error> {
+    if controllers.is_empty() {
+        return Ok(());
+    }
+    let words: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+    let path = dir.join("cgroup.subtree_control");
+    fs::write(&path, words.join(" ")).map_err(|e| Error::io(&path, e))
+}
+
 /// mkdir, an existing cgroup kept; Ok(true) when it was made now.
 fn mkdir(dir: &Path) -> Result<bool, Error> {
     match fs::create_dir(dir) {
@@ -482,9 +494,7 @@ impl ServiceCgroup {
     /// has killed yet (see [`fork_into_is_sound`]).
     pub fn create(&self, controllers: &[String]) -> Result<bool, Error> {
         mkdir(&self.dir)?;
-        for c in controllers {
-            enable(&self.dir, c)?;
-        }
+        enable_all(&self.dir, controllers)?;
         let supervisor = mkdir(&self.supervisor)?;
         let service = mkdir(&self.service)?;
         Ok(supervisor && service)

@@ -351,7 +351,7 @@ fn shipped_declarations_pass_check() {
             ][..],
         ),
         ("boot", &["networking", "netmount"][..]),
-        ("default", &["local", "consoles"][..]),
+        ("default", &["local", "consoles", "bootlogs"][..]),
     ] {
         let out = svcctl(&[
             "--services",

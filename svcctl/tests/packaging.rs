@@ -212,6 +212,10 @@ fn make_install_then_uninstall_leaves_nothing() {
     ]
     .map(String::from)
     .into();
+    for e in std::fs::read_dir(repo().join("libexec/early.d")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        want.insert(format!("usr/lib/svc/libexec/early.d/{name}"));
+    }
     for e in std::fs::read_dir(repo().join("services.d")).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
         if name.ends_with(".ini") {

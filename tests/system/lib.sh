@@ -207,7 +207,7 @@ not_static_programs() {
 # getty@.ini is left out: these machines have no terminal for it (the
 # default target's `wants = getty@tty1` is then only a warning).
 EARLY_DECLARATIONS=(hotplug devices modules root fsck localmount swap hostname sysctl clock seed
-  bootmisc networking netmount local consoles)
+  bootmisc bootlogs networking netmount local consoles)
 SHIPPED_DECLARATIONS=(sysinit boot default rescue syslogd crond "${EARLY_DECLARATIONS[@]}")
 make_rootfs() {
   local root=$1 services=${2:-/usr/lib/svc/services.d} bb applet d t
@@ -231,6 +231,8 @@ make_rootfs() {
     cp "$REPO_ROOT/services.d/$d.ini" "$root/$services/"
   done
   install -D -m 0755 "$REPO_ROOT/libexec/early" "$root/usr/lib/svc/libexec/early"
+  install -d "$root/usr/lib/svc/libexec/early.d"
+  install -m 0644 "$REPO_ROOT"/libexec/early.d/* "$root/usr/lib/svc/libexec/early.d/"
   cp "$SYSTEST_DIR/image/svctest.ini" "$SYSTEST_DIR/image/svctest-hook.ini" "$root/$services/"
   install -m 0755 "$SYSTEST_DIR/image/svctest-service" "$SYSTEST_DIR/image/svctest-hook" "$root/bin/"
   for t in default rescue; do

@@ -4,7 +4,7 @@
 //! Started in the guest by each init system of the benchmark (a svc
 //! service with no dependencies, an OpenRC script after everything, a runit
 //! service, or the floor's `&`), it polls every
-//! 10 ms, forking nothing, until all four daemons of the benchmark answer:
+//! 20 ms, forking nothing, until all four daemons of the benchmark answer:
 //!
 //! - syslog: a unix datagram socket connects to /dev/log (rsyslog's imuxsock);
 //! - cron:   a process whose /proc/PID/comm is `cron`;
@@ -36,9 +36,12 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// Poll period: fine enough not to blur a ~10 s figure, light enough that
-/// the probe does not steal CPU from the boot it measures.
-const TICK: Duration = Duration::from_millis(10);
+/// Poll period: fine enough not to blur a figure of seconds, light enough
+/// that the probe does not steal CPU from the boot it measures. A round
+/// costs about 1.5 ms of the emulated CPU; at 10 ms the probe took a tenth
+/// of the CPU, and only from the variants whose probe starts early (svc,
+/// the floor), not from those that start it last (OpenRC, runit).
+const TICK: Duration = Duration::from_millis(20);
 /// Give up after this long (guest time), report what never answered and
 /// power off; well inside the script's per-boot timeout (300 s of host time).
 /// `svc-bench.give-up=SECONDS` on the kernel command line overrides it.
@@ -152,7 +155,7 @@ const CRON_PIDFILE: &str = "/run/crond.pid";
 
 /// cron runs: the process its pid file names is `cron`, or (no pid file)
 /// any process named `cron`, looked for in every 10th round only: a walk
-/// of /proc every 10 ms took a fifth of the emulated CPU from the boot
+/// of /proc every round took a fifth of the emulated CPU from the boot
 /// being measured.
 fn cron_runs(round: u64) -> bool {
     if let Ok(pid) = fs::read_to_string(CRON_PIDFILE)
@@ -282,7 +285,8 @@ fn cpu_census() {
             .map(|x| x.parse().unwrap_or(0))
             .collect();
         // Fields 14-17 of proc(5): utime stime cutime cstime (index 11-14 here).
-        let (own, reaped) = (f[11] + f[12], f[13] + f[14]);
+        let (user, system, reaped) = (f[11], f[12], f[13] + f[14]);
+        let own = user + system;
         let args = std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|a| {
                 String::from_utf8_lossy(&a)
@@ -292,12 +296,66 @@ fn cpu_census() {
             })
             .unwrap_or_default();
         if own + reaped >= 2 {
-            rows.push((own + reaped, own, reaped, pid, comm, args));
+            rows.push((own + reaped, user, system, reaped, pid, comm, args));
         }
     }
     rows.sort_by(|a, b| b.0.cmp(&a.0));
-    for (_, own, reaped, pid, comm, args) in rows {
-        println!("bench-probe: cpu {own:>4} {reaped:>4} ticks  {pid:>5} {comm} [{args}]");
+    // svc's boot log (timestamped), for the timeline of the early services.
+    for log in ["/var/log/svc/boot.log", "/run/svc/log/boot.log"] {
+        if let Ok(text) = std::fs::read_to_string(log) {
+            for line in text.lines() {
+                println!("bench-probe: boot.log {line}");
+            }
+            break;
+        }
+    }
+    println!("bench-probe: cpu (own user+system, reaped children) ticks  pid comm [args]");
+    for (_, user, system, reaped, pid, comm, args) in rows {
+        println!("bench-probe: cpu {user:>4}+{system:<4} {reaped:>4} ticks  {pid:>5} {comm} [{args}]");
+    }
+}
+
+/// On the kernel command line: after the census, time a few programs the
+/// early services run (median of 5 runs each, guest time), to tell what
+/// one exec costs on this machine.
+const EXEC_COSTS_WORD: &str = "svc-bench.exec-costs=yes";
+
+fn exec_costs() {
+    let commands: &[&[&str]] = &[
+        &["/bin/true"],
+        &["/bin/busybox", "true"],
+        &["/bin/sh", "-c", "true"],
+        &["/bin/sh", "/usr/lib/svc/libexec/early", "clock"],
+        &["/bin/sh", "/usr/lib/svc/libexec/early", "hostname"],
+        &["/sbin/fsck.ext4", "-n", "/dev/vdb"],
+        &["/sbin/e2fsck", "-n", "/dev/vdb"],
+        &["/bin/mount", "-o", "remount,rw", "/"],
+        &["/bin/busybox", "mount", "-o", "remount,rw", "/"],
+        &["/sbin/swapon", "--show"],
+        &["/sbin/sysctl", "-q", "-p", "/etc/sysctl.d/60-bench-boot.conf"],
+        &["/bin/dmesg"],
+        &["/bin/chgrp", "utmp", "/run/utmp"],
+        &["/sbin/modprobe", "-q", "loop"],
+        &["/bin/udevadm", "control", "--ping"],
+        &["/usr/bin/svcctl", "--version"],
+        &["/usr/sbin/svc-supervise", "--version"],
+    ];
+    for argv in commands {
+        let mut ms: Vec<f64> = (0..5)
+            .filter_map(|_| {
+                let t = Instant::now();
+                Command::new(argv[0])
+                    .args(&argv[1..])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .ok()
+                    .map(|_| t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let median = ms.get(ms.len() / 2).map_or("-".to_string(), |m| format!("{m:.1}"));
+        println!("bench-probe: exec {median:>7} ms  {}", argv.join(" "));
     }
 }
 
@@ -391,6 +449,9 @@ fn main() {
     }
     if cmdline.iter().any(|w| w == CPU_WORD) {
         cpu_census();
+    }
+    if cmdline.iter().any(|w| w == EXEC_COSTS_WORD) {
+        exec_costs();
     }
     let _ = io::stdout().flush();
     if !cmdline.iter().any(|w| w == POWEROFF_WORD) {
