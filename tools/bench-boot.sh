@@ -16,7 +16,10 @@
 #   runit   Debian's runit + runit-init + runit-services, the probe a runit
 #           service;
 #   floor   a shell script as /sbin/init: mounts, / read-write, the four
-#           daemons and the probe with `&`, nothing else.
+#           daemons and the probe with `&`, nothing else;
+#   floor-early  the floor plus svc's early work (fsck, /data, swap, udev,
+#           host name, sysctl, seed, utmp, dmesg) done by the cheapest
+#           script for this machine (tools/bench-boot/floor-early-init).
 #
 # Every image has the same early work to do: root ext4 on a virtio disk
 # (read-only from the initramfs, to be remounted read-write), a second ext4
@@ -39,7 +42,7 @@
 #
 # Environment:
 #   BENCH_BOOT_RUNS=5          boots of each variant
-#   BENCH_BOOT_VARIANTS="svc openrc runit floor"
+#   BENCH_BOOT_VARIANTS="svc openrc runit floor floor-early"
 #   BENCH_BOOT_TIMEOUT=300     seconds allowed for one boot (qemu killed after)
 #   BENCH_BOOT_SHUTDOWN=60     seconds allowed for the power-off once the
 #                              probe has reported (qemu killed after)
@@ -63,7 +66,7 @@ export CARGO_TARGET_DIR
 set -euo pipefail
 
 RUNS=${BENCH_BOOT_RUNS:-5}
-read -r -a VARIANTS <<<"${BENCH_BOOT_VARIANTS:-svc openrc runit floor}"
+read -r -a VARIANTS <<<"${BENCH_BOOT_VARIANTS:-svc openrc runit floor floor-early}"
 BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
 SHUTDOWN=${BENCH_BOOT_SHUTDOWN:-60}
 MIRROR=${BENCH_BOOT_MIRROR:-http://deb.debian.org/debian}
@@ -98,7 +101,7 @@ guard() {
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, device nodes)"
 case $RUNS in '' | *[!0-9]* | 0) die "BENCH_BOOT_RUNS must be a positive number, got '$RUNS'" ;; esac
 for v in "${VARIANTS[@]}"; do
-  case $v in svc | openrc | runit | floor) ;; *) die "unknown variant '$v' (svc openrc runit floor)" ;; esac
+  case $v in svc | openrc | runit | floor | floor-early) ;; *) die "unknown variant '$v' (svc openrc runit floor floor-early)" ;; esac
 done
 
 # ---------------------------------------------------------------- tools
@@ -360,15 +363,27 @@ variant_key() {
   openrc) extra=$OPENRC_PKGS ;;
   runit) extra=$RUNIT_PKGS ;;
   floor) extra=$(sha256sum <"$BENCH_SRC/floor-init") ;;
+  floor-early) extra=$(sha256sum <"$BENCH_SRC/floor-early-init")$(declare -f build_floor_early) ;;
   esac
   key "$base_key" "$v" "$(declare -f build_variant apt_in configure_tree build_images)" "$extra" \
     "$(sha256sum <"$PROBE")" "$DATA_UUID" "$HOSTNAME_SET"
+}
+# floor-early: the floor's tree with floor-early-init as /sbin/init.
+build_floor_early() {
+  build_variant "$1" floor "$3" || return 1
+  install -m 0755 "$BENCH_SRC/floor-early-init" "$1/usr/sbin/init" || {
+    guard "$1"
+    rm -rf "$1"
+    return 1
+  }
 }
 declare -A IMAGES=()
 FAILED_VARIANTS=()
 for v in "${VARIANTS[@]}"; do
   k=$(variant_key "$v")
-  if tree=$(cached "tree-$v" "$k" build_variant "$v" "$BASE") &&
+  build=build_variant
+  [ "$v" = floor-early ] && build=build_floor_early
+  if tree=$(cached "tree-$v" "$k" $build "$v" "$BASE") &&
     img=$(cached "images-$v" "$k" build_images "$tree"); then
     IMAGES[$v]=$img
     say "$v: images in $img"
@@ -382,7 +397,8 @@ say "trees and images ready after $(($(date +%s) - t_start)) s"
 
 # ---------------------------------------------------------------- boots
 APPEND="console=ttyS0 root=/dev/vda quiet panic=-1 printk.devkmsg=on svc-bench.poweroff=yes${BENCH_BOOT_APPEND:+ $BENCH_BOOT_APPEND}"
-declare -A INIT_OF=([svc]=/usr/sbin/svc-init [openrc]=/sbin/init [runit]=/sbin/init [floor]=/sbin/init)
+declare -A INIT_OF=([svc]=/usr/sbin/svc-init [openrc]=/sbin/init [runit]=/sbin/init [floor]=/sbin/init
+  [floor-early]=/sbin/init)
 
 # boot VARIANT RUN: one boot from a fresh copy of the pristine images; the
 # serial log in $TMP/VARIANT-RUN.log. Sets RC (qemu's status) and WALL.
@@ -467,7 +483,7 @@ for v in "${VARIANTS[@]}"; do
   [ -n "${FIGS[$v]:-}" ] && MED[$v]=$(median ${FIGS[$v]})
 done
 summary_md=""
-for v in svc openrc runit floor; do
+for v in svc openrc runit floor floor-early; do
   [[ " ${VARIANTS[*]} " == *" $v "* ]] || continue
   if [ -n "${MED[$v]:-}" ]; then
     # shellcheck disable=SC2086
@@ -482,6 +498,7 @@ for v in svc openrc runit floor; do
 done
 r_floor=$(ratio "${MED[svc]:-}" "${MED[floor]:-}")
 r_runit=$(ratio "${MED[svc]:-}" "${MED[runit]:-}")
+r_early=$(ratio "${MED[svc]:-}" "${MED[floor-early]:-}")
 verdict=$(awk -v f="$r_floor" -v r="$r_runit" 'BEGIN {
   if (f == "—" || r == "—") { print "not measured (a variant gave no figure)"; exit }
   a = (f + 0 <= 1.2); b = (r + 0 <= 1 / 3)
@@ -529,6 +546,10 @@ ${summary_md}
 Goal (svc at most 1.2× the floor and at most a third of runit's): svc ÷
 floor = ${r_floor}, svc ÷ runit = ${r_runit}: **${verdict}**.
 
+Against the floor that does the same early work (floor-early, the
+cheapest script for it; docs/decisions.md): svc ÷ floor-early =
+${r_early}.
+
 ${fails_md:+Boots or builds without a figure:
 
 $fails_md}
@@ -564,6 +585,6 @@ echo
 for v in "${VARIANTS[@]}"; do
   say "$v: ${FIGS[$v]:- no figure} s; median ${MED[$v]:-—} s"
 done
-say "svc ÷ floor = ${r_floor}, svc ÷ runit = ${r_runit} (goal ≤ 1.2 and ≤ 0.33): ${verdict}"
+say "svc ÷ floor = ${r_floor}, svc ÷ runit = ${r_runit} (goal ≤ 1.2 and ≤ 0.33): ${verdict}; svc ÷ floor-early = ${r_early}"
 say "took ${t_total} s (boots ${t_boots} s); report: $REPORT"
 [ -z "$fails_md" ] || exit 1
