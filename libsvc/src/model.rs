@@ -5,6 +5,7 @@
 use crate::cmdline;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// A command line already split into words; never empty.
@@ -15,12 +16,16 @@ pub struct Command {
 
 impl Command {
     /// `None` when `argv` is empty.
-    pub fn new(argv: Vec<String>) -> Option<Self> {
+    pub fn new(mut argv: Vec<String>) -> Option<Self> {
         if argv.is_empty() {
-            None
-        } else {
-            Some(Self { argv })
+            return None;
         }
+        // Split words grow by doubling; a manager keeps a thousand of these.
+        argv.shrink_to_fit();
+        for word in &mut argv {
+            word.shrink_to_fit();
+        }
+        Some(Self { argv })
     }
     pub fn argv(&self) -> &[String] {
         &self.argv
@@ -296,9 +301,6 @@ impl Default for Logging {
 pub struct Service {
     pub exec: Command,
     pub service_type: ServiceType,
-    pub pidfile: Option<PathBuf>,
-    pub exec_pre: Vec<Command>,
-    pub exec_stop: Option<Command>,
     pub ready: Ready,
     pub ready_timeout: Duration,
     pub restart: Restart,
@@ -310,27 +312,90 @@ pub struct Service {
     pub stop_signal: i32,
     pub stop_timeout: Duration,
     pub reload_signal: i32,
+    pub umask: u32,
+    pub clear_environment: bool,
+    /// The keys few declarations set ([`Service::rare`]).
+    rare: OutOfLine,
+    /// Applied by the manager to the service's cgroup, never sent to the
+    /// supervisor. Boxed, and absent when no key is set (most services):
+    /// a manager holds a thousand declarations. [`Service::cgroup_limits`].
+    pub cgroup: Option<Box<CgroupLimits>>,
+    pub logging: Logging,
+}
+
+/// The keys of `[service]` and `[environment]` that few declarations
+/// set, kept out of line: a manager holds a thousand declarations, and
+/// these would make each twice its size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RareKeys {
+    pub pidfile: Option<PathBuf>,
+    pub exec_pre: Vec<Command>,
+    pub exec_stop: Option<Command>,
     /// `None`: the manager's own credentials.
     pub user: Option<Account>,
     pub group: Option<Account>,
     pub supplementary_groups: Vec<Account>,
     pub working_directory: PathBuf,
     pub root_directory: PathBuf,
-    pub umask: u32,
     pub environment_files: Vec<EnvFile>,
-    pub clear_environment: bool,
     /// Names relative to the runtime base (`/run` or `$XDG_RUNTIME_DIR`).
     pub runtime_directories: Vec<PathBuf>,
     pub limits: Rlimits,
-    /// Applied by the manager to the service's cgroup, never sent to the
-    /// supervisor. Boxed, and absent when no key is set (most services):
-    /// a manager holds a thousand declarations. [`Service::cgroup_limits`].
-    pub cgroup: Option<Box<CgroupLimits>>,
     pub nice: Option<i32>,
     pub no_new_privileges: bool,
     /// `[environment]` in file order; applied after `environment_files`.
     pub environment: Vec<(String, String)>,
-    pub logging: Logging,
+}
+
+impl Default for RareKeys {
+    fn default() -> Self {
+        Self {
+            pidfile: None,
+            exec_pre: Vec::new(),
+            exec_stop: None,
+            user: None,
+            group: None,
+            supplementary_groups: Vec::new(),
+            working_directory: PathBuf::from("/"),
+            root_directory: PathBuf::from("/"),
+            environment_files: Vec::new(),
+            runtime_directories: Vec::new(),
+            limits: Rlimits::default(),
+            nice: None,
+            no_new_privileges: false,
+            environment: Vec::new(),
+        }
+    }
+}
+
+/// What a service without any of the rare keys reads.
+static RARE_KEYS_UNSET: LazyLock<RareKeys> = LazyLock::new(RareKeys::default);
+
+/// [`RareKeys`] in a box, absent while every one of them is unset.
+/// Compared and hashed by what the keys say, so that an absent box
+/// equals a box of defaults (a declaration's fingerprint must not depend
+/// on how it was built).
+#[derive(Debug, Clone, Default)]
+struct OutOfLine(Option<Box<RareKeys>>);
+
+impl OutOfLine {
+    fn get(&self) -> &RareKeys {
+        self.0.as_deref().unwrap_or(&RARE_KEYS_UNSET)
+    }
+}
+
+impl PartialEq for OutOfLine {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for OutOfLine {}
+
+impl std::hash::Hash for OutOfLine {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.get().hash(state);
+    }
 }
 
 impl Service {
@@ -342,14 +407,26 @@ impl Service {
     pub fn cgroup_mut(&mut self) -> &mut CgroupLimits {
         self.cgroup.get_or_insert_with(Box::default)
     }
+    /// The keys few declarations set, with their defaults when none is.
+    pub fn rare(&self) -> &RareKeys {
+        self.rare.get()
+    }
+    /// The keys few declarations set, to set one.
+    pub fn rare_mut(&mut self) -> &mut RareKeys {
+        self.rare.0.get_or_insert_with(Box::default)
+    }
+    /// Gives back the box of rare keys when all of them are at their
+    /// defaults (set explicitly, or cleared again).
+    pub fn shrink_to_fit(&mut self) {
+        if self.rare.0.as_deref() == Some(&RARE_KEYS_UNSET) {
+            self.rare.0 = None;
+        }
+    }
     /// A service running `exec` with every default.
     pub fn new(exec: Command) -> Self {
         Self {
             exec,
             service_type: ServiceType::Simple,
-            pidfile: None,
-            exec_pre: Vec::new(),
-            exec_stop: None,
             ready: Ready::Started,
             ready_timeout: Duration::from_secs(60),
             restart: Restart::Always,
@@ -360,20 +437,10 @@ impl Service {
             stop_signal: 15,
             stop_timeout: Duration::from_secs(10),
             reload_signal: 1,
-            user: None,
-            group: None,
-            supplementary_groups: Vec::new(),
-            working_directory: PathBuf::from("/"),
-            root_directory: PathBuf::from("/"),
             umask: 0o022,
-            environment_files: Vec::new(),
             clear_environment: true,
-            runtime_directories: Vec::new(),
-            limits: Rlimits::default(),
+            rare: OutOfLine::default(),
             cgroup: None,
-            nice: None,
-            no_new_privileges: false,
-            environment: Vec::new(),
             logging: Logging::default(),
         }
     }
