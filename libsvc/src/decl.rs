@@ -363,12 +363,8 @@ pub fn from_document(
             deps.shrink_to_fit();
             deps
         },
-        template: match names::classify(name) {
-            Ok(NameKind::Instance { template, .. }) if instance.is_some() => {
-                Some(template.to_string())
-            }
-            _ => None,
-        },
+        from_template: instance.is_some()
+            && matches!(names::classify(name), Ok(NameKind::Instance { .. })),
         lines: {
             let mut lines = b.lines;
             lines.shrink_to_fit();

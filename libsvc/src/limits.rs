@@ -63,7 +63,7 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> usize {
 }
 
 fn argv(c: &crate::model::Command) -> usize {
-    strings(c.argv().iter().map(String::as_str))
+    strings(c.argv())
 }
 
 fn path_len(p: &Path) -> usize {
@@ -168,7 +168,7 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
 pub fn socket_diagnostic(decl: &Declaration, runtime_dir: &Path) -> Option<crate::Diagnostic> {
     decl.service()?;
     let e = check_supervisor_socket(runtime_dir, &decl.name).err()?;
-    let e = match &decl.template {
+    let e = match decl.template() {
         Some(_) => format!("{e} (in instance {})", decl.name),
         None => e,
     };

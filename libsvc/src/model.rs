@@ -8,39 +8,55 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// A command line already split into words; never empty.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A command line already split into words; never empty. Held as one
+/// string, the words joined by NUL as `/proc/PID/cmdline` holds them (no
+/// word can hold a NUL: exec takes C strings): one allocation, not one
+/// per word and one for the list, for each of a manager's thousand
+/// declarations.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Command {
-    argv: Vec<String>,
+    joined: Box<str>,
 }
 
 impl Command {
-    /// `None` when `argv` is empty.
-    pub fn new(mut argv: Vec<String>) -> Option<Self> {
-        if argv.is_empty() {
+    /// `None` when `argv` is empty, or a word holds a NUL.
+    pub fn new(argv: Vec<String>) -> Option<Self> {
+        if argv.is_empty() || argv.iter().any(|w| w.contains('\0')) {
             return None;
         }
-        // Split words grow by doubling; a manager keeps a thousand of these.
-        argv.shrink_to_fit();
-        for word in &mut argv {
-            word.shrink_to_fit();
-        }
-        Some(Self { argv })
+        Some(Self {
+            joined: argv.join("\0").into_boxed_str(),
+        })
     }
-    pub fn argv(&self) -> &[String] {
-        &self.argv
+    /// The words, the program first.
+    pub fn argv(&self) -> impl Iterator<Item = &str> + Clone {
+        self.joined.split('\0')
+    }
+    /// The words as a list of their own.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.argv().map(str::to_owned).collect()
     }
     pub fn program(&self) -> &str {
-        &self.argv[0]
+        self.joined
+            .split_once('\0')
+            .map_or(&self.joined, |(p, _)| p)
     }
-    pub fn args(&self) -> &[String] {
-        &self.argv[1..]
+    pub fn args(&self) -> impl Iterator<Item = &str> + Clone {
+        self.argv().skip(1)
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("argv", &self.to_vec())
+            .finish()
     }
 }
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&cmdline::join(&self.argv))
+        f.write_str(&cmdline::join(&self.to_vec()))
     }
 }
 
@@ -534,8 +550,9 @@ pub struct Declaration {
     pub description: Option<String>,
     pub kind: Kind,
     pub deps: Dependencies,
-    /// For an instance, its template's name (`getty@`).
-    pub template: Option<String>,
+    /// Made from a template ([`Declaration::template`]). A flag rather
+    /// than the template's name, which is the start of its own.
+    pub from_template: bool,
     /// Where each key and dependency item was written, for diagnostics.
     pub lines: SourceLines,
 }
@@ -625,10 +642,43 @@ impl Declaration {
     pub fn is_target(&self) -> bool {
         matches!(self.kind, Kind::Target)
     }
+    /// For an instance made from a template, the template's name
+    /// (`getty@`).
+    pub fn template(&self) -> Option<&str> {
+        if !self.from_template {
+            return None;
+        }
+        match crate::names::classify(&self.name) {
+            Ok(crate::names::NameKind::Instance { template, .. }) => Some(template),
+            _ => None,
+        }
+    }
     pub fn key_line(&self, section: &str, key: &str) -> Option<u32> {
         self.lines.key(section, key)
     }
     pub fn dep_line(&self, kind: DepKind, name: &str) -> Option<u32> {
         self.lines.dep(kind, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_gives_back_its_words() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for argv in [&["/bin/true"][..], &["a", "", "b c", ""], &[""]] {
+            let c = Command::new(words(argv)).unwrap();
+            assert_eq!(c.to_vec(), argv);
+            assert_eq!(c.program(), argv[0]);
+            assert_eq!(c.args().collect::<Vec<_>>(), &argv[1..]);
+        }
+        assert_eq!(Command::new(Vec::new()), None);
+        assert_eq!(Command::new(words(&["a\0b"])), None);
+        assert_ne!(
+            Command::new(words(&["a", "b"])),
+            Command::new(words(&["a b"]))
+        );
     }
 }

@@ -30,7 +30,7 @@ fn errors(name: &str, text: &str, instance: Option<&str>) -> Vec<String> {
 fn defaults() {
     let d = ok("[service]\nexec = /bin/true\n");
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/bin/true"]);
+    assert_eq!(s.exec.to_vec(), ["/bin/true"]);
     assert_eq!(s.service_type, ServiceType::Simple);
     assert_eq!(s.ready, Ready::Started);
     assert_eq!(s.ready_timeout, Duration::from_secs(60));
@@ -149,17 +149,17 @@ timestamps = off
 "#);
     assert_eq!(d.description.as_deref(), Some("nginx web server"));
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/usr/sbin/nginx", "-g", "daemon off;"]);
+    assert_eq!(s.exec.to_vec(), ["/usr/sbin/nginx", "-g", "daemon off;"]);
     assert_eq!(s.service_type, ServiceType::Forking);
     assert_eq!(s.rare().pidfile, Some(PathBuf::from("/run/nginx.pid")));
     assert_eq!(s.rare().exec_pre.len(), 2);
-    assert_eq!(s.rare().exec_pre[1].argv(), ["/usr/sbin/nginx", "-t"]);
+    assert_eq!(s.rare().exec_pre[1].to_vec(), ["/usr/sbin/nginx", "-t"]);
     assert_eq!(
         s.rare().exec_stop.as_ref().unwrap().program(),
         "/usr/sbin/nginx"
     );
     match &s.ready {
-        Ready::Check(c) => assert_eq!(c.argv(), ["/usr/bin/curl", "-fsS", "http://127.0.0.1/"]),
+        Ready::Check(c) => assert_eq!(c.to_vec(), ["/usr/bin/curl", "-fsS", "http://127.0.0.1/"]),
         other => panic!("{other:?}"),
     }
     assert_eq!(s.ready_timeout, Duration::from_millis(250));
@@ -279,7 +279,7 @@ fn list_keys_append_and_clear() {
     );
     let s = d.service().unwrap();
     assert_eq!(s.rare().exec_pre.len(), 1);
-    assert_eq!(s.rare().exec_pre[0].argv(), ["b", "2"]);
+    assert_eq!(s.rare().exec_pre[0].to_vec(), ["b", "2"]);
     assert_eq!(d.deps.get(libsvc::model::DepKind::Requires), ["c"]);
 }
 
@@ -287,7 +287,7 @@ fn list_keys_append_and_clear() {
 fn continuation_lines() {
     let d = ok("[service]\nexec = /bin/sh -c \\\n   'echo hi'\n");
     assert_eq!(
-        d.service().unwrap().exec.argv(),
+        d.service().unwrap().exec.to_vec(),
         ["/bin/sh", "-c", "echo hi"]
     );
 }
@@ -386,10 +386,10 @@ fn templates_expand_instance() {
     );
     assert!(diags.is_empty(), "{diags:?}");
     let d = d.unwrap();
-    assert_eq!(d.template.as_deref(), Some("getty@"));
+    assert_eq!(d.template(), Some("getty@"));
     assert_eq!(d.description.as_deref(), Some("login on /dev/tty1 (100%)"));
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/sbin/getty", "38400", "/dev/tty1"]);
+    assert_eq!(s.exec.to_vec(), ["/sbin/getty", "38400", "/dev/tty1"]);
     assert_eq!(s.rare().user, Some(Account::Name("tty1".into())));
     assert_eq!(s.rare().environment, vec![("TTY".into(), "tty1".into())]);
     let e = errors(
@@ -406,7 +406,7 @@ fn templates_expand_instance() {
     );
     // Outside templates % is literal.
     let d = ok("[service]\nexec = /bin/date +%s\n");
-    assert_eq!(d.service().unwrap().exec.argv(), ["/bin/date", "+%s"]);
+    assert_eq!(d.service().unwrap().exec.to_vec(), ["/bin/date", "+%s"]);
 }
 
 #[test]

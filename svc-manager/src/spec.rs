@@ -64,16 +64,16 @@ pub fn request_size(method: &str, args: &NvList) -> usize {
 pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
     let rare = s.rare();
     let path = |p: &Path| Some(p.to_path_buf());
-    let mut d = Declaration::new(name, s.exec.argv().to_vec());
+    let mut d = Declaration::new(name, s.exec.to_vec());
     d.service_type = Some(s.service_type);
     d.pidfile.clone_from(&rare.pidfile);
-    d.exec_pre = rare.exec_pre.iter().map(|c| c.argv().to_vec()).collect();
-    d.exec_stop = rare.exec_stop.as_ref().map(|c| c.argv().to_vec());
+    d.exec_pre = rare.exec_pre.iter().map(|c| c.to_vec()).collect();
+    d.exec_stop = rare.exec_stop.as_ref().map(|c| c.to_vec());
     d.ready = Some(match &s.ready {
         Ready::Started => ReadyWire::Started,
         Ready::SdNotify => ReadyWire::SdNotify,
         Ready::NotifyFd(fd) => ReadyWire::NotifyFd(*fd),
-        Ready::Check(c) => ReadyWire::Check(c.argv().to_vec()),
+        Ready::Check(c) => ReadyWire::Check(c.to_vec()),
     });
     d.ready_timeout_ms = ms(s.ready_timeout);
     d.restart = Some(s.restart);
