@@ -341,7 +341,7 @@ pub struct Service {
 
 /// The keys of `[service]` and `[environment]` that few declarations
 /// set, kept out of line: a manager holds a thousand declarations, and
-/// these would make each twice its size.
+/// these would make each more than twice its size.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RareKeys {
     pub pidfile: Option<PathBuf>,
