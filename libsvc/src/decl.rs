@@ -363,12 +363,8 @@ pub fn from_document(
             deps.shrink_to_fit();
             deps
         },
-        template: match names::classify(name) {
-            Ok(NameKind::Instance { template, .. }) if instance.is_some() => {
-                Some(template.to_string())
-            }
-            _ => None,
-        },
+        from_template: instance.is_some()
+            && matches!(names::classify(name), Ok(NameKind::Instance { .. })),
         lines: {
             let mut lines = b.lines;
             lines.shrink_to_fit();
@@ -453,6 +449,7 @@ impl Builder<'_> {
             "dependencies" => self.dependency_key(key, &value, e.line),
             "environment" => {
                 self.service
+                    .rare_mut()
                     .environment
                     .push((key.to_string(), value.into_owned()));
                 Ok(())
@@ -483,15 +480,15 @@ impl Builder<'_> {
                     _ => return Err(choice(key, value, &["simple", "oneshot", "forking"])),
                 }
             }
-            "pidfile" => s.pidfile = Some(absolute_path(key, value)?),
+            "pidfile" => s.rare_mut().pidfile = Some(absolute_path(key, value)?),
             "exec-pre" => {
                 if value.is_empty() {
-                    s.exec_pre.clear();
+                    s.rare_mut().exec_pre.clear();
                 } else {
-                    s.exec_pre.push(command(key, value)?);
+                    s.rare_mut().exec_pre.push(command(key, value)?);
                 }
             }
-            "exec-stop" => s.exec_stop = Some(command(key, value)?),
+            "exec-stop" => s.rare_mut().exec_stop = Some(command(key, value)?),
             "ready" => s.ready = ready(value)?,
             "ready-timeout" => s.ready_timeout = parse_duration(value).map_err(|e| bad(key, e))?,
             "restart" => {
@@ -514,22 +511,22 @@ impl Builder<'_> {
             "stop-signal" => s.stop_signal = parse_signal(value).map_err(|e| bad(key, e))?,
             "stop-timeout" => s.stop_timeout = parse_duration(value).map_err(|e| bad(key, e))?,
             "reload-signal" => s.reload_signal = parse_signal(value).map_err(|e| bad(key, e))?,
-            "user" => s.user = Some(account(key, value)?),
-            "group" => s.group = Some(account(key, value)?),
+            "user" => s.rare_mut().user = Some(account(key, value)?),
+            "group" => s.rare_mut().group = Some(account(key, value)?),
             "supplementary-groups" => {
                 if value.is_empty() {
-                    s.supplementary_groups.clear();
+                    s.rare_mut().supplementary_groups.clear();
                 }
                 for word in list(key, value)? {
-                    s.supplementary_groups.push(account(key, &word)?);
+                    s.rare_mut().supplementary_groups.push(account(key, &word)?);
                 }
             }
-            "working-directory" => s.working_directory = absolute_path(key, value)?,
-            "root-directory" => s.root_directory = absolute_path(key, value)?,
+            "working-directory" => s.rare_mut().working_directory = absolute_path(key, value)?,
+            "root-directory" => s.rare_mut().root_directory = absolute_path(key, value)?,
             "umask" => s.umask = umask(value)?,
             "environment-file" => {
                 if value.is_empty() {
-                    s.environment_files.clear();
+                    s.rare_mut().environment_files.clear();
                 }
                 for word in list(key, value)? {
                     let (optional, path) = match word.strip_prefix('-') {
@@ -537,7 +534,9 @@ impl Builder<'_> {
                         None => (false, word.as_str()),
                     };
                     let path = absolute_path(key, path)?;
-                    s.environment_files.push(EnvFile { path, optional });
+                    s.rare_mut()
+                        .environment_files
+                        .push(EnvFile { path, optional });
                 }
             }
             "clear-environment" => {
@@ -545,10 +544,12 @@ impl Builder<'_> {
             }
             "runtime-directory" => {
                 if value.is_empty() {
-                    s.runtime_directories.clear();
+                    s.rare_mut().runtime_directories.clear();
                 }
                 for word in list(key, value)? {
-                    s.runtime_directories.push(relative_path(key, &word)?);
+                    s.rare_mut()
+                        .runtime_directories
+                        .push(relative_path(key, &word)?);
                 }
             }
             "nice" => {
@@ -557,10 +558,10 @@ impl Builder<'_> {
                     .ok()
                     .filter(|n| (-20..=19).contains(n))
                     .ok_or_else(|| format!("invalid value for 'nice': expected a number from -20 to 19, found '{value}'"))?;
-                s.nice = Some(n);
+                s.rare_mut().nice = Some(n);
             }
             "no-new-privileges" => {
-                s.no_new_privileges = parse_bool(value).map_err(|e| bad(key, e))?
+                s.rare_mut().no_new_privileges = parse_bool(value).map_err(|e| bad(key, e))?
             }
             "memory-max" => s.cgroup_mut().memory_max = Some(cgroup_size(key, value, 4096)?),
             "memory-high" => s.cgroup_mut().memory_high = Some(cgroup_size(key, value, 4096)?),
@@ -573,7 +574,7 @@ impl Builder<'_> {
                 // Only limit-* keys remain: SERVICE_KEYS was checked by the caller.
                 let resource = Resource::from_key(key)
                     .ok_or_else(|| format!("unknown key '{key}' in [service]"))?;
-                s.limits.set(resource, rlimit(resource, value)?);
+                s.rare_mut().limits.set(resource, rlimit(resource, value)?);
             }
         }
         Ok(())
@@ -655,11 +656,12 @@ impl Builder<'_> {
         let placeholder = Service::new(exec.clone());
         let mut s = std::mem::replace(&mut self.service, placeholder);
         s.exec = exec;
+        s.shrink_to_fit();
         if !self.restart_set && s.service_type == ServiceType::Oneshot {
             s.restart = Restart::Never;
         }
         let mut ok = true;
-        match (s.service_type, &s.pidfile) {
+        match (s.service_type, &s.rare().pidfile) {
             (ServiceType::Forking, None) => {
                 let line = line_of(self, "type");
                 self.err(

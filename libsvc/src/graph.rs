@@ -54,18 +54,35 @@ pub struct Origin {
     pub line: Option<u32>,
 }
 
+/// The edges out of one node. Boxed and absent while a node has none:
+/// four empty lists would cost each of a thousand services 96 bytes, and
+/// many services declare no dependency at all (their targets do).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeEdges {
+    pub(crate) requires: Vec<Ref>,
+    pub(crate) wants: Vec<Ref>,
+    /// Ordering edges, virtual names expanded to every provider.
+    pub(crate) order: Vec<(usize, Origin)>,
+    /// Symmetric: `a conflicts b` puts each in the other's list.
+    pub(crate) conflicts: Vec<usize>,
+}
+
+/// What a node without edges reads.
+static NO_EDGES: NodeEdges = NodeEdges {
+    requires: Vec::new(),
+    wants: Vec::new(),
+    order: Vec::new(),
+    conflicts: Vec::new(),
+};
+
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     /// In name order (the set's B-tree order), so that a name's index is
     /// found by binary search: no second copy of every name in a map.
     pub(crate) names: Vec<String>,
     pub(crate) is_target: Vec<bool>,
-    pub(crate) requires: Vec<Vec<Ref>>,
-    pub(crate) wants: Vec<Vec<Ref>>,
-    /// Ordering edges, virtual names expanded to every provider.
-    pub(crate) order: Vec<Vec<(usize, Origin)>>,
-    /// Symmetric: `a conflicts b` puts each in the other's list.
-    pub(crate) conflicts: Vec<Vec<usize>>,
+    /// Each node's edges ([`Graph::edges_of`]); None while it has none.
+    adjacency: Vec<Option<Box<NodeEdges>>>,
     pub(crate) virtual_names: Vec<String>,
     pub(crate) virtual_index: HashMap<String, usize>,
     /// Providers of each virtual name, in name order.
@@ -76,17 +93,13 @@ impl Graph {
     /// Builds the graph of `set`, reporting unknown names (errors in
     /// `requires`, warnings in `wants` and enablement) and cycles.
     pub fn build(set: &ServiceSet) -> (Graph, Vec<Diagnostic>) {
-        let mut g = Graph::default();
+        let mut g = Graph {
+            names: set.declarations.keys().cloned().collect(),
+            is_target: set.declarations.values().map(|d| d.is_target()).collect(),
+            adjacency: vec![None; set.declarations.len()],
+            ..Graph::default()
+        };
         let mut diags = Vec::new();
-        for (name, d) in &set.declarations {
-            g.names.push(name.clone());
-            g.is_target.push(d.is_target());
-        }
-        let n = g.names.len();
-        g.requires = vec![Vec::new(); n];
-        g.wants = vec![Vec::new(); n];
-        g.order = vec![Vec::new(); n];
-        g.conflicts = vec![Vec::new(); n];
 
         // Virtual names first, since every other edge may point at one.
         let mut providers: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -169,7 +182,7 @@ impl Graph {
             }
             match g.resolve(&e.name) {
                 Some(r) => {
-                    if !g.wants[t].contains(&r) {
+                    if !g.edges_of(t).wants.contains(&r) {
                         g.add_edge(t, r, EdgeKind::Enabled, t, None);
                     }
                 }
@@ -187,7 +200,22 @@ impl Graph {
         for c in g.cycles() {
             diags.push(g.cycle_diagnostic(set, &c));
         }
+        for edges in g.adjacency.iter_mut().flatten() {
+            edges.requires.shrink_to_fit();
+            edges.wants.shrink_to_fit();
+            edges.order.shrink_to_fit();
+            edges.conflicts.shrink_to_fit();
+        }
         (g, diags)
+    }
+
+    /// The edges out of node `i`.
+    pub(crate) fn edges_of(&self, i: usize) -> &NodeEdges {
+        self.adjacency[i].as_deref().unwrap_or(&NO_EDGES)
+    }
+
+    fn edges_of_mut(&mut self, i: usize) -> &mut NodeEdges {
+        self.adjacency[i].get_or_insert_with(Box::default)
     }
 
     pub(crate) fn resolve(&self, name: &str) -> Option<Ref> {
@@ -208,24 +236,24 @@ impl Graph {
     fn add_edge(&mut self, from: usize, to: Ref, kind: EdgeKind, owner: usize, line: Option<u32>) {
         let origin = Origin { kind, owner, line };
         match kind {
-            EdgeKind::Requires => self.requires[from].push(to),
-            EdgeKind::Wants | EdgeKind::Enabled => self.wants[from].push(to),
+            EdgeKind::Requires => self.edges_of_mut(from).requires.push(to),
+            EdgeKind::Wants | EdgeKind::Enabled => self.edges_of_mut(from).wants.push(to),
             _ => {}
         }
         for t in self.targets_of(to) {
             match kind {
-                EdgeKind::Before => self.order[t].push((from, origin)),
+                EdgeKind::Before => self.edges_of_mut(t).order.push((from, origin)),
                 EdgeKind::Conflicts => {
                     if t != from {
-                        if !self.conflicts[from].contains(&t) {
-                            self.conflicts[from].push(t);
+                        if !self.edges_of(from).conflicts.contains(&t) {
+                            self.edges_of_mut(from).conflicts.push(t);
                         }
-                        if !self.conflicts[t].contains(&from) {
-                            self.conflicts[t].push(from);
+                        if !self.edges_of(t).conflicts.contains(&from) {
+                            self.edges_of_mut(t).conflicts.push(from);
                         }
                     }
                 }
-                _ => self.order[from].push((t, origin)),
+                _ => self.edges_of_mut(from).order.push((t, origin)),
             }
         }
     }
@@ -265,10 +293,10 @@ impl Graph {
             Ref::Virtual(v) => self.virtual_names[*v].clone(),
         };
         for i in 0..self.len() {
-            for r in &self.requires[i] {
+            for r in &self.edges_of(i).requires {
                 out.push((self.names[i].clone(), name_of(r), EdgeKind::Requires));
             }
-            for (t, o) in &self.order[i] {
+            for (t, o) in &self.edges_of(i).order {
                 match o.kind {
                     EdgeKind::After | EdgeKind::Before => {
                         let (from, to) = if o.kind == EdgeKind::Before {
@@ -281,7 +309,7 @@ impl Graph {
                     _ => {}
                 }
             }
-            for c in &self.conflicts[i] {
+            for c in &self.edges_of(i).conflicts {
                 if i < *c {
                     out.push((
                         self.names[i].clone(),
@@ -292,8 +320,10 @@ impl Graph {
             }
         }
         for i in 0..self.len() {
-            for r in &self.wants[i] {
-                let kind = self.order[i]
+            for r in &self.edges_of(i).wants {
+                let kind = self
+                    .edges_of(i)
+                    .order
                     .iter()
                     .find(|(t, o)| {
                         self.targets_of(*r).contains(t)
@@ -323,10 +353,8 @@ impl Graph {
     /// One cycle per strongly connected component of the ordering graph
     /// that has one: the members in order, the first repeated at the end.
     pub fn cycles(&self) -> Vec<Vec<usize>> {
-        let adj: Vec<Vec<usize>> = self
-            .order
-            .iter()
-            .map(|es| es.iter().map(|(t, _)| *t).collect())
+        let adj: Vec<Vec<usize>> = (0..self.len())
+            .map(|i| self.edges_of(i).order.iter().map(|(t, _)| *t).collect())
             .collect();
         let mut out = Vec::new();
         for scc in strongly_connected(&adj) {
@@ -340,7 +368,8 @@ impl Graph {
 
     /// The ordering edge `from → to` and why it exists.
     pub fn origin(&self, from: usize, to: usize) -> Option<Origin> {
-        self.order[from]
+        self.edges_of(from)
+            .order
             .iter()
             .find(|(t, _)| *t == to)
             .map(|(_, o)| *o)

@@ -13,18 +13,19 @@ use std::path::{Path, PathBuf};
 pub fn host_warnings(decl: &Declaration, search_path: Option<&OsStr>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let Some(s) = decl.service() else { return out };
+    let rare = s.rare();
     let line = |key: &str| decl.key_line("service", key);
     let mut warn =
         |key: &str, msg: String| out.push(Diagnostic::warning(&decl.file, line(key), msg));
     // Inside a chroot, paths and programs are the chroot's, not this host's.
-    let chrooted = s.root_directory != Path::new("/");
-    if let Some(Account::Name(u)) = &s.user {
+    let chrooted = rare.root_directory != Path::new("/");
+    if let Some(Account::Name(u)) = &rare.user {
         if matches!(nix::unistd::User::from_name(u), Ok(None)) {
             warn("user", format!("user '{u}' does not exist on this host"));
         }
     }
-    let groups = s.group.iter().map(|g| ("group", g)).chain(
-        s.supplementary_groups
+    let groups = rare.group.iter().map(|g| ("group", g)).chain(
+        rare.supplementary_groups
             .iter()
             .map(|g| ("supplementary-groups", g)),
     );
@@ -36,20 +37,20 @@ pub fn host_warnings(decl: &Declaration, search_path: Option<&OsStr>) -> Vec<Dia
         }
     }
     if chrooted {
-        if !s.root_directory.is_dir() {
+        if !rare.root_directory.is_dir() {
             warn(
                 "root-directory",
                 format!(
                     "'{}' is not a directory on this host",
-                    s.root_directory.display()
+                    rare.root_directory.display()
                 ),
             );
         }
         return out;
     }
     let mut commands: Vec<(&str, &Command)> = vec![("exec", &s.exec)];
-    commands.extend(s.exec_pre.iter().map(|c| ("exec-pre", c)));
-    commands.extend(s.exec_stop.iter().map(|c| ("exec-stop", c)));
+    commands.extend(rare.exec_pre.iter().map(|c| ("exec-pre", c)));
+    commands.extend(rare.exec_stop.iter().map(|c| ("exec-stop", c)));
     if let Ready::Check(c) = &s.ready {
         commands.push(("ready", c));
     }
@@ -58,16 +59,16 @@ pub fn host_warnings(decl: &Declaration, search_path: Option<&OsStr>) -> Vec<Dia
             warn(key, problem);
         }
     }
-    if !s.working_directory.is_dir() {
+    if !rare.working_directory.is_dir() {
         warn(
             "working-directory",
             format!(
                 "'{}' is not a directory on this host",
-                s.working_directory.display()
+                rare.working_directory.display()
             ),
         );
     }
-    for f in s.environment_files.iter().filter(|f| !f.optional) {
+    for f in rare.environment_files.iter().filter(|f| !f.optional) {
         if !f.path.is_file() {
             warn(
                 "environment-file",

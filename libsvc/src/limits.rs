@@ -63,7 +63,7 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> usize {
 }
 
 fn argv(c: &crate::model::Command) -> usize {
-    strings(c.argv().iter().map(String::as_str))
+    strings(c.argv())
 }
 
 fn path_len(p: &Path) -> usize {
@@ -76,13 +76,14 @@ fn path_len(p: &Path) -> usize {
 /// rest and PATH_MAX for each path the manager adds. Never below the real
 /// size; above it by at most a few KiB.
 pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
+    let rare = s.rare();
     let mut parts: Vec<(&'static str, String, usize)> = vec![
         ("service", "exec".into(), argv(&s.exec)),
         (
             "service",
             "exec-pre".into(),
             // Each is a list of its own: header, its `exec` pair, end marker.
-            s.exec_pre
+            rare.exec_pre
                 .iter()
                 .map(|c| 3 * PAIR + "exec".len() + 1 + argv(c))
                 .sum(),
@@ -90,7 +91,7 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
         (
             "service",
             "exec-stop".into(),
-            s.exec_stop.as_ref().map_or(0, argv),
+            rare.exec_stop.as_ref().map_or(0, argv),
         ),
         (
             "service",
@@ -103,22 +104,22 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
         (
             "service",
             "pidfile".into(),
-            s.pidfile.as_deref().map_or(0, path_len),
+            rare.pidfile.as_deref().map_or(0, path_len),
         ),
         (
             "service",
             "user".into(),
-            s.user.as_ref().map_or(0, |a| a.to_string().len() + 1),
+            rare.user.as_ref().map_or(0, |a| a.to_string().len() + 1),
         ),
         (
             "service",
             "group".into(),
-            s.group.as_ref().map_or(0, |a| a.to_string().len() + 1),
+            rare.group.as_ref().map_or(0, |a| a.to_string().len() + 1),
         ),
         (
             "service",
             "supplementary-groups".into(),
-            s.supplementary_groups
+            rare.supplementary_groups
                 .iter()
                 .map(|a| a.to_string().len() + 1)
                 .sum(),
@@ -126,18 +127,18 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
         (
             "service",
             "working-directory".into(),
-            path_len(&s.working_directory),
+            path_len(&rare.working_directory),
         ),
         (
             "service",
             "root-directory".into(),
-            path_len(&s.root_directory),
+            path_len(&rare.root_directory),
         ),
         (
             "service",
             "environment-file".into(),
             // An optional file travels with a '-' in front.
-            s.environment_files
+            rare.environment_files
                 .iter()
                 .map(|f| path_len(&f.path) + 1)
                 .sum(),
@@ -145,10 +146,10 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
         (
             "service",
             "runtime-directory".into(),
-            s.runtime_directories.iter().map(|d| path_len(d)).sum(),
+            rare.runtime_directories.iter().map(|d| path_len(d)).sum(),
         ),
     ];
-    for (k, v) in &s.environment {
+    for (k, v) in &rare.environment {
         parts.push(("environment", k.clone(), PAIR + k.len() + 1 + v.len() + 1));
     }
     let variable: usize = parts.iter().map(|p| p.2).sum();
@@ -167,7 +168,7 @@ pub fn declaration_bound(name: &str, s: &Service) -> PackedBound {
 pub fn socket_diagnostic(decl: &Declaration, runtime_dir: &Path) -> Option<crate::Diagnostic> {
     decl.service()?;
     let e = check_supervisor_socket(runtime_dir, &decl.name).err()?;
-    let e = match &decl.template {
+    let e = match decl.template() {
         Some(_) => format!("{e} (in instance {})", decl.name),
         None => e,
     };
@@ -206,7 +207,8 @@ pub fn env_name_diagnostics(decl: &Declaration) -> Vec<crate::Diagnostic> {
     let Some(s) = decl.service() else {
         return Vec::new();
     };
-    s.environment
+    s.rare()
+        .environment
         .iter()
         .filter(|(k, _)| k.len() > WIRE_NAME_MAX)
         .map(|(k, _)| {
@@ -247,7 +249,7 @@ mod tests {
         assert!(b.bytes < 20 * 1024, "{b:?}");
         let mut big = small.clone();
         big.exec = Command::new(vec!["x".repeat(DECLARATION_MAX)]).unwrap();
-        big.environment = vec![("A".into(), "1".into())];
+        big.rare_mut().environment = vec![("A".into(), "1".into())];
         let b = declaration_bound("x", &big);
         assert!(b.bytes > DECLARATION_MAX);
         assert_eq!(b.largest, ("service", "exec".into(), DECLARATION_MAX + 1));

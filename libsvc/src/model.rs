@@ -5,37 +5,58 @@
 use crate::cmdline;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-/// A command line already split into words; never empty.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A command line already split into words; never empty. Held as one
+/// string, the words joined by NUL as `/proc/PID/cmdline` holds them (no
+/// word can hold a NUL: exec takes C strings): one allocation, not one
+/// per word and one for the list, for each of a manager's thousand
+/// declarations.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Command {
-    argv: Vec<String>,
+    joined: Box<str>,
 }
 
 impl Command {
-    /// `None` when `argv` is empty.
+    /// `None` when `argv` is empty, or a word holds a NUL.
     pub fn new(argv: Vec<String>) -> Option<Self> {
-        if argv.is_empty() {
-            None
-        } else {
-            Some(Self { argv })
+        if argv.is_empty() || argv.iter().any(|w| w.contains('\0')) {
+            return None;
         }
+        Some(Self {
+            joined: argv.join("\0").into_boxed_str(),
+        })
     }
-    pub fn argv(&self) -> &[String] {
-        &self.argv
+    /// The words, the program first.
+    pub fn argv(&self) -> impl Iterator<Item = &str> + Clone {
+        self.joined.split('\0')
+    }
+    /// The words as a list of their own.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.argv().map(str::to_owned).collect()
     }
     pub fn program(&self) -> &str {
-        &self.argv[0]
+        self.joined
+            .split_once('\0')
+            .map_or(&self.joined, |(p, _)| p)
     }
-    pub fn args(&self) -> &[String] {
-        &self.argv[1..]
+    pub fn args(&self) -> impl Iterator<Item = &str> + Clone {
+        self.argv().skip(1)
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Command")
+            .field("argv", &self.to_vec())
+            .finish()
     }
 }
 
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&cmdline::join(&self.argv))
+        f.write_str(&cmdline::join(&self.to_vec()))
     }
 }
 
@@ -296,9 +317,6 @@ impl Default for Logging {
 pub struct Service {
     pub exec: Command,
     pub service_type: ServiceType,
-    pub pidfile: Option<PathBuf>,
-    pub exec_pre: Vec<Command>,
-    pub exec_stop: Option<Command>,
     pub ready: Ready,
     pub ready_timeout: Duration,
     pub restart: Restart,
@@ -310,27 +328,90 @@ pub struct Service {
     pub stop_signal: i32,
     pub stop_timeout: Duration,
     pub reload_signal: i32,
+    pub umask: u32,
+    pub clear_environment: bool,
+    /// The keys few declarations set ([`Service::rare`]).
+    rare: OutOfLine,
+    /// Applied by the manager to the service's cgroup, never sent to the
+    /// supervisor. Boxed, and absent when no key is set (most services):
+    /// a manager holds a thousand declarations. [`Service::cgroup_limits`].
+    pub cgroup: Option<Box<CgroupLimits>>,
+    pub logging: Logging,
+}
+
+/// The keys of `[service]` and `[environment]` that few declarations
+/// set, kept out of line: a manager holds a thousand declarations, and
+/// these would make each more than twice its size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RareKeys {
+    pub pidfile: Option<PathBuf>,
+    pub exec_pre: Vec<Command>,
+    pub exec_stop: Option<Command>,
     /// `None`: the manager's own credentials.
     pub user: Option<Account>,
     pub group: Option<Account>,
     pub supplementary_groups: Vec<Account>,
     pub working_directory: PathBuf,
     pub root_directory: PathBuf,
-    pub umask: u32,
     pub environment_files: Vec<EnvFile>,
-    pub clear_environment: bool,
     /// Names relative to the runtime base (`/run` or `$XDG_RUNTIME_DIR`).
     pub runtime_directories: Vec<PathBuf>,
     pub limits: Rlimits,
-    /// Applied by the manager to the service's cgroup, never sent to the
-    /// supervisor. Boxed, and absent when no key is set (most services):
-    /// a manager holds a thousand declarations. [`Service::cgroup_limits`].
-    pub cgroup: Option<Box<CgroupLimits>>,
     pub nice: Option<i32>,
     pub no_new_privileges: bool,
     /// `[environment]` in file order; applied after `environment_files`.
     pub environment: Vec<(String, String)>,
-    pub logging: Logging,
+}
+
+impl Default for RareKeys {
+    fn default() -> Self {
+        Self {
+            pidfile: None,
+            exec_pre: Vec::new(),
+            exec_stop: None,
+            user: None,
+            group: None,
+            supplementary_groups: Vec::new(),
+            working_directory: PathBuf::from("/"),
+            root_directory: PathBuf::from("/"),
+            environment_files: Vec::new(),
+            runtime_directories: Vec::new(),
+            limits: Rlimits::default(),
+            nice: None,
+            no_new_privileges: false,
+            environment: Vec::new(),
+        }
+    }
+}
+
+/// What a service without any of the rare keys reads.
+static RARE_KEYS_UNSET: LazyLock<RareKeys> = LazyLock::new(RareKeys::default);
+
+/// [`RareKeys`] in a box, absent while every one of them is unset.
+/// Compared and hashed by what the keys say, so that an absent box
+/// equals a box of defaults (a declaration's fingerprint must not depend
+/// on how it was built).
+#[derive(Debug, Clone, Default)]
+struct OutOfLine(Option<Box<RareKeys>>);
+
+impl OutOfLine {
+    fn get(&self) -> &RareKeys {
+        self.0.as_deref().unwrap_or(&RARE_KEYS_UNSET)
+    }
+}
+
+impl PartialEq for OutOfLine {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for OutOfLine {}
+
+impl std::hash::Hash for OutOfLine {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.get().hash(state);
+    }
 }
 
 impl Service {
@@ -342,14 +423,26 @@ impl Service {
     pub fn cgroup_mut(&mut self) -> &mut CgroupLimits {
         self.cgroup.get_or_insert_with(Box::default)
     }
+    /// The keys few declarations set, with their defaults when none is.
+    pub fn rare(&self) -> &RareKeys {
+        self.rare.get()
+    }
+    /// The keys few declarations set, to set one.
+    pub fn rare_mut(&mut self) -> &mut RareKeys {
+        self.rare.0.get_or_insert_with(Box::default)
+    }
+    /// Gives back the box of rare keys when all of them are at their
+    /// defaults (set explicitly, or cleared again).
+    pub fn shrink_to_fit(&mut self) {
+        if self.rare.0.as_deref() == Some(&RARE_KEYS_UNSET) {
+            self.rare.0 = None;
+        }
+    }
     /// A service running `exec` with every default.
     pub fn new(exec: Command) -> Self {
         Self {
             exec,
             service_type: ServiceType::Simple,
-            pidfile: None,
-            exec_pre: Vec::new(),
-            exec_stop: None,
             ready: Ready::Started,
             ready_timeout: Duration::from_secs(60),
             restart: Restart::Always,
@@ -360,20 +453,10 @@ impl Service {
             stop_signal: 15,
             stop_timeout: Duration::from_secs(10),
             reload_signal: 1,
-            user: None,
-            group: None,
-            supplementary_groups: Vec::new(),
-            working_directory: PathBuf::from("/"),
-            root_directory: PathBuf::from("/"),
             umask: 0o022,
-            environment_files: Vec::new(),
             clear_environment: true,
-            runtime_directories: Vec::new(),
-            limits: Rlimits::default(),
+            rare: OutOfLine::default(),
             cgroup: None,
-            nice: None,
-            no_new_privileges: false,
-            environment: Vec::new(),
             logging: Logging::default(),
         }
     }
@@ -467,8 +550,9 @@ pub struct Declaration {
     pub description: Option<String>,
     pub kind: Kind,
     pub deps: Dependencies,
-    /// For an instance, its template's name (`getty@`).
-    pub template: Option<String>,
+    /// Made from a template ([`Declaration::template`]). A flag rather
+    /// than the template's name, which is the start of its own.
+    pub from_template: bool,
     /// Where each key and dependency item was written, for diagnostics.
     pub lines: SourceLines,
 }
@@ -558,10 +642,43 @@ impl Declaration {
     pub fn is_target(&self) -> bool {
         matches!(self.kind, Kind::Target)
     }
+    /// For an instance made from a template, the template's name
+    /// (`getty@`).
+    pub fn template(&self) -> Option<&str> {
+        if !self.from_template {
+            return None;
+        }
+        match crate::names::classify(&self.name) {
+            Ok(crate::names::NameKind::Instance { template, .. }) => Some(template),
+            _ => None,
+        }
+    }
     pub fn key_line(&self, section: &str, key: &str) -> Option<u32> {
         self.lines.key(section, key)
     }
     pub fn dep_line(&self, kind: DepKind, name: &str) -> Option<u32> {
         self.lines.dep(kind, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_gives_back_its_words() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for argv in [&["/bin/true"][..], &["a", "", "b c", ""], &[""]] {
+            let c = Command::new(words(argv)).unwrap();
+            assert_eq!(c.to_vec(), argv);
+            assert_eq!(c.program(), argv[0]);
+            assert_eq!(c.args().collect::<Vec<_>>(), &argv[1..]);
+        }
+        assert_eq!(Command::new(Vec::new()), None);
+        assert_eq!(Command::new(words(&["a\0b"])), None);
+        assert_ne!(
+            Command::new(words(&["a", "b"])),
+            Command::new(words(&["a b"]))
+        );
     }
 }

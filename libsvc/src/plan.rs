@@ -382,7 +382,12 @@ impl Graph {
         }
         loop {
             while let Some(i) = queue.pop() {
-                for &r in self.requires[i].iter().chain(&self.wants[i]) {
+                for &r in self
+                    .edges_of(i)
+                    .requires
+                    .iter()
+                    .chain(&self.edges_of(i).wants)
+                {
                     add(r, &mut queue, &mut virtuals, &mut in_plan);
                 }
             }
@@ -449,7 +454,7 @@ impl Graph {
         let mut conflicting = BTreeSet::new();
         for &n in &nodes {
             let mut w: Vec<Wait> = Vec::new();
-            for &r in &self.requires[n] {
+            for &r in &self.edges_of(n).requires {
                 let on: Vec<usize> = self
                     .targets_of(r)
                     .iter()
@@ -459,7 +464,7 @@ impl Graph {
                     w.push(Wait { on, required: true });
                 }
             }
-            for (t, _) in &self.order[n] {
+            for (t, _) in &self.edges_of(n).order {
                 if let Some(&m) = member.get(t) {
                     let covered = w.iter().any(|x| x.on.len() == 1 && x.on[0] == m);
                     if !covered {
@@ -471,7 +476,7 @@ impl Graph {
                 }
             }
             waits.push(w);
-            for &c in &self.conflicts[n] {
+            for &c in &self.edges_of(n).conflicts {
                 match member.get(&c) {
                     Some(_) => {
                         let (a, b) = (&self.names[n], &self.names[c]);
@@ -571,7 +576,7 @@ impl Graph {
     ) -> (Vec<bool>, BTreeSet<String>) {
         let mut requirers: Vec<Vec<usize>> = vec![Vec::new(); self.len()];
         for a in 0..self.len() {
-            for &r in &self.requires[a] {
+            for &r in &self.edges_of(a).requires {
                 for t in self.targets_of(r) {
                     requirers[t].push(a);
                 }
@@ -625,7 +630,8 @@ impl Graph {
         let adj: Vec<Vec<usize>> = nodes
             .iter()
             .map(|&n| {
-                self.order[n]
+                self.edges_of(n)
+                    .order
                     .iter()
                     .filter_map(|(t, _)| member.get(t).copied())
                     .collect()

@@ -30,7 +30,7 @@ fn errors(name: &str, text: &str, instance: Option<&str>) -> Vec<String> {
 fn defaults() {
     let d = ok("[service]\nexec = /bin/true\n");
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/bin/true"]);
+    assert_eq!(s.exec.to_vec(), ["/bin/true"]);
     assert_eq!(s.service_type, ServiceType::Simple);
     assert_eq!(s.ready, Ready::Started);
     assert_eq!(s.ready_timeout, Duration::from_secs(60));
@@ -42,14 +42,14 @@ fn defaults() {
     assert_eq!(s.stop_signal, 15);
     assert_eq!(s.stop_timeout, Duration::from_secs(10));
     assert_eq!(s.reload_signal, 1);
-    assert_eq!(s.user, None);
-    assert_eq!(s.working_directory, PathBuf::from("/"));
-    assert_eq!(s.root_directory, PathBuf::from("/"));
+    assert_eq!(s.rare().user, None);
+    assert_eq!(s.rare().working_directory, PathBuf::from("/"));
+    assert_eq!(s.rare().root_directory, PathBuf::from("/"));
     assert_eq!(s.umask, 0o022);
     assert!(s.clear_environment);
-    assert!(!s.no_new_privileges);
-    assert!(s.limits.is_empty());
-    assert_eq!(s.nice, None);
+    assert!(!s.rare().no_new_privileges);
+    assert!(s.rare().limits.is_empty());
+    assert_eq!(s.rare().nice, None);
     assert_eq!(s.logging, Logging::default());
     assert_eq!(s.logging.max_size, 1 << 20);
     assert_eq!(s.logging.max_files, 10);
@@ -57,6 +57,36 @@ fn defaults() {
     assert!(s.logging.timestamps);
     let oneshot = ok("[service]\nexec = /bin/true\ntype = oneshot\n");
     assert_eq!(oneshot.service().unwrap().restart, Restart::Never);
+}
+
+/// A rare key written with its default value, or set and cleared again,
+/// is the same declaration as one that leaves it out: the manager tells
+/// a changed declaration by its hash.
+#[test]
+fn rare_keys_at_their_defaults_change_nothing() {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let hash = |s: &Service| {
+        let mut h = DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    };
+    let plain = ok("[service]\nexec = /bin/true\n");
+    let plain = plain.service().unwrap();
+    for text in [
+        "[service]\nexec = /bin/true\nworking-directory = /\n",
+        "[service]\nexec = /bin/true\nexec-pre =\n",
+    ] {
+        let d = ok(text);
+        let s = d.service().unwrap();
+        assert_eq!(s, plain, "{text}");
+        assert_eq!(hash(s), hash(plain), "{text}");
+    }
+    let mut built = plain.clone();
+    built.rare_mut().nice = None;
+    assert_eq!(&built, plain);
+    assert_eq!(hash(&built), hash(plain));
+    built.rare_mut().nice = Some(1);
+    assert_ne!(&built, plain);
 }
 
 #[test]
@@ -119,14 +149,17 @@ timestamps = off
 "#);
     assert_eq!(d.description.as_deref(), Some("nginx web server"));
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/usr/sbin/nginx", "-g", "daemon off;"]);
+    assert_eq!(s.exec.to_vec(), ["/usr/sbin/nginx", "-g", "daemon off;"]);
     assert_eq!(s.service_type, ServiceType::Forking);
-    assert_eq!(s.pidfile, Some(PathBuf::from("/run/nginx.pid")));
-    assert_eq!(s.exec_pre.len(), 2);
-    assert_eq!(s.exec_pre[1].argv(), ["/usr/sbin/nginx", "-t"]);
-    assert_eq!(s.exec_stop.as_ref().unwrap().program(), "/usr/sbin/nginx");
+    assert_eq!(s.rare().pidfile, Some(PathBuf::from("/run/nginx.pid")));
+    assert_eq!(s.rare().exec_pre.len(), 2);
+    assert_eq!(s.rare().exec_pre[1].to_vec(), ["/usr/sbin/nginx", "-t"]);
+    assert_eq!(
+        s.rare().exec_stop.as_ref().unwrap().program(),
+        "/usr/sbin/nginx"
+    );
     match &s.ready {
-        Ready::Check(c) => assert_eq!(c.argv(), ["/usr/bin/curl", "-fsS", "http://127.0.0.1/"]),
+        Ready::Check(c) => assert_eq!(c.to_vec(), ["/usr/bin/curl", "-fsS", "http://127.0.0.1/"]),
         other => panic!("{other:?}"),
     }
     assert_eq!(s.ready_timeout, Duration::from_millis(250));
@@ -138,19 +171,19 @@ timestamps = off
     assert_eq!(s.stop_signal, 3);
     assert_eq!(s.reload_signal, 10);
     assert_eq!(s.stop_timeout, Duration::from_secs(15));
-    assert_eq!(s.user, Some(Account::Name("nginx".into())));
-    assert_eq!(s.group, Some(Account::Id(33)));
+    assert_eq!(s.rare().user, Some(Account::Name("nginx".into())));
+    assert_eq!(s.rare().group, Some(Account::Id(33)));
     assert_eq!(
-        s.supplementary_groups,
+        s.rare().supplementary_groups,
         vec![
             Account::Name("adm".into()),
             Account::Name("www-data".into())
         ]
     );
-    assert_eq!(s.working_directory, PathBuf::from("/srv"));
+    assert_eq!(s.rare().working_directory, PathBuf::from("/srv"));
     assert_eq!(s.umask, 0o077);
     assert_eq!(
-        s.environment_files,
+        s.rare().environment_files,
         vec![
             EnvFile {
                 path: "/etc/default/nginx".into(),
@@ -164,10 +197,10 @@ timestamps = off
     );
     assert!(!s.clear_environment);
     assert_eq!(
-        s.runtime_directories,
+        s.rare().runtime_directories,
         vec![PathBuf::from("nginx"), PathBuf::from("nginx/cache")]
     );
-    let lim = |r| s.limits.get(r).unwrap();
+    let lim = |r| s.rare().limits.get(r).unwrap();
     assert_eq!(
         lim(Resource::Nofile),
         Rlimit {
@@ -184,12 +217,12 @@ timestamps = off
     );
     assert_eq!(lim(Resource::Memlock).hard, LimitValue::Value(1 << 20));
     assert_eq!(lim(Resource::Cpu).soft, LimitValue::Value(3600));
-    assert_eq!(s.limits.iter().count(), 4);
+    assert_eq!(s.rare().limits.iter().count(), 4);
     assert_eq!(Resource::Nofile.raw(), 7);
-    assert_eq!(s.nice, Some(-5));
-    assert!(s.no_new_privileges);
+    assert_eq!(s.rare().nice, Some(-5));
+    assert!(s.rare().no_new_privileges);
     assert_eq!(
-        s.environment,
+        s.rare().environment,
         vec![
             ("LANG".into(), "C.UTF-8".into()),
             ("Mixed_Case".into(), "a = b # kept".into())
@@ -245,8 +278,8 @@ fn list_keys_append_and_clear() {
         "[service]\nexec = x\nexec-pre = a 1\nexec-pre =\nexec-pre = b 2\n[dependencies]\nrequires = a b\nrequires =\nrequires = c\n",
     );
     let s = d.service().unwrap();
-    assert_eq!(s.exec_pre.len(), 1);
-    assert_eq!(s.exec_pre[0].argv(), ["b", "2"]);
+    assert_eq!(s.rare().exec_pre.len(), 1);
+    assert_eq!(s.rare().exec_pre[0].to_vec(), ["b", "2"]);
     assert_eq!(d.deps.get(libsvc::model::DepKind::Requires), ["c"]);
 }
 
@@ -254,7 +287,7 @@ fn list_keys_append_and_clear() {
 fn continuation_lines() {
     let d = ok("[service]\nexec = /bin/sh -c \\\n   'echo hi'\n");
     assert_eq!(
-        d.service().unwrap().exec.argv(),
+        d.service().unwrap().exec.to_vec(),
         ["/bin/sh", "-c", "echo hi"]
     );
 }
@@ -353,12 +386,12 @@ fn templates_expand_instance() {
     );
     assert!(diags.is_empty(), "{diags:?}");
     let d = d.unwrap();
-    assert_eq!(d.template.as_deref(), Some("getty@"));
+    assert_eq!(d.template(), Some("getty@"));
     assert_eq!(d.description.as_deref(), Some("login on /dev/tty1 (100%)"));
     let s = d.service().unwrap();
-    assert_eq!(s.exec.argv(), ["/sbin/getty", "38400", "/dev/tty1"]);
-    assert_eq!(s.user, Some(Account::Name("tty1".into())));
-    assert_eq!(s.environment, vec![("TTY".into(), "tty1".into())]);
+    assert_eq!(s.exec.to_vec(), ["/sbin/getty", "38400", "/dev/tty1"]);
+    assert_eq!(s.rare().user, Some(Account::Name("tty1".into())));
+    assert_eq!(s.rare().environment, vec![("TTY".into(), "tty1".into())]);
     let e = errors(
         "getty@tty1",
         "[service]\nexec = /bin/x %n\ndescription = 50%\n",
@@ -373,7 +406,7 @@ fn templates_expand_instance() {
     );
     // Outside templates % is literal.
     let d = ok("[service]\nexec = /bin/date +%s\n");
-    assert_eq!(d.service().unwrap().exec.argv(), ["/bin/date", "+%s"]);
+    assert_eq!(d.service().unwrap().exec.to_vec(), ["/bin/date", "+%s"]);
 }
 
 #[test]

@@ -97,10 +97,14 @@ fn enablement_and_instances() {
     // getty@tty1 from enablement, log@tty1 from its requires, user@alice from a wants.
     for name in ["getty@tty1", "log@tty1", "user@alice"] {
         let d = &set.declarations[name];
-        assert!(d.template.is_some(), "{name}");
+        assert!(d.template().is_some(), "{name}");
     }
     assert_eq!(
-        set.declarations["log@tty1"].service().unwrap().exec.argv(),
+        set.declarations["log@tty1"]
+            .service()
+            .unwrap()
+            .exec
+            .to_vec(),
         ["/bin/logger", "-t", "tty1"]
     );
     assert!(!set.declarations.contains_key("getty@"));

@@ -137,7 +137,7 @@ impl Manager {
             let running = self
                 .units
                 .get(&name)
-                .is_some_and(|u| u.link.is_some() || u.orphan.is_some());
+                .is_some_and(|u| u.link.is_some() || u.has_orphan());
             if running {
                 self.cgroups_busy.remove(&name);
             } else {
@@ -156,7 +156,7 @@ impl Manager {
             let running = self
                 .units
                 .get(&name)
-                .is_some_and(|u| u.link.is_some() || u.orphan.is_some());
+                .is_some_and(|u| u.link.is_some() || u.has_orphan());
             if !running {
                 self.remove_cgroup(&name);
             }

@@ -692,7 +692,7 @@ impl Manager {
                 let mut status = u.status.clone();
                 status.reason = self.unit_reason(name);
                 if u.link.is_none()
-                    && let Some(b) = &u.blocked
+                    && let Some(b) = &u.trouble().blocked
                 {
                     status.reason = Some(b.clone());
                 }

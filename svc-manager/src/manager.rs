@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
+use std::num::NonZeroI32;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -77,24 +78,61 @@ pub struct Unit {
     /// Index into `Manager::links`.
     pub link: Option<usize>,
     pub status: Status,
-    /// Why a plan did not start it (`dependency X failed`).
-    pub blocked: Option<String>,
     /// The supervisor's `restarts` when it was last told to start.
     pub restarts_base: u64,
     /// Start it again once its current supervisor has gone (its
     /// declaration changed, or it died) and nothing of it is left.
     pub respawn: bool,
     /// The pid of its supervisor (ours or adopted).
-    pub supervisor_pid: Option<i32>,
+    pub supervisor_pid: Option<NonZeroI32>,
     /// A handle on its main process while the supervisor reports one.
     pub main: Option<crate::orphans::MainProc>,
-    /// What a dead supervisor left running, being stopped.
-    /// Boxed: rare, and every unit would carry its size otherwise.
-    pub orphan: Option<Box<crate::orphans::Orphan>>,
-    /// When the manager last replaced a supervisor that died.
-    pub supervisor_respawned_at: Option<Instant>,
+    /// What only a unit something went wrong with has ([`Unit::trouble`]).
+    trouble: Option<Box<Trouble>>,
     /// Its cgroup limits and OOM kills (resources.rs).
     pub cgroup: crate::resources::CgroupState,
+}
+
+/// What only a unit something went wrong with has: boxed, and absent
+/// until then, since every one of a thousand units would carry its size.
+#[derive(Default)]
+pub struct Trouble {
+    /// Why a plan did not start it (`dependency X failed`).
+    pub blocked: Option<String>,
+    /// What a dead supervisor left running, being stopped.
+    pub orphan: Option<crate::orphans::Orphan>,
+    /// When the manager last replaced a supervisor that died.
+    pub supervisor_respawned_at: Option<Instant>,
+    /// Its last exit was the OOM killer's: the reason to show
+    /// (resources.rs).
+    pub oom: Option<String>,
+}
+
+/// What a unit without trouble reads.
+static NO_TROUBLE: Trouble = Trouble {
+    blocked: None,
+    orphan: None,
+    supervisor_respawned_at: None,
+    oom: None,
+};
+
+impl Unit {
+    pub fn trouble(&self) -> &Trouble {
+        self.trouble.as_deref().unwrap_or(&NO_TROUBLE)
+    }
+    /// Its trouble, to record some.
+    pub fn trouble_mut(&mut self) -> &mut Trouble {
+        self.trouble.get_or_insert_with(Box::default)
+    }
+    /// Its trouble, to clear some: None when it has none (nothing is
+    /// made to be cleared).
+    pub fn trouble_to_clear(&mut self) -> Option<&mut Trouble> {
+        self.trouble.as_deref_mut()
+    }
+    /// A dead supervisor of it left something that is being stopped.
+    pub fn has_orphan(&self) -> bool {
+        self.trouble().orphan.is_some()
+    }
 }
 
 pub struct Client {
@@ -309,7 +347,7 @@ impl Manager {
             || self
                 .units
                 .get(name)
-                .is_some_and(|u| u.link.is_some() || u.orphan.is_some())
+                .is_some_and(|u| u.link.is_some() || u.has_orphan())
     }
 
     pub fn active_names(&self) -> BTreeSet<String> {
@@ -317,7 +355,7 @@ impl Manager {
         s.extend(
             self.units
                 .iter()
-                .filter(|(_, u)| u.link.is_some() || u.orphan.is_some())
+                .filter(|(_, u)| u.link.is_some() || u.has_orphan())
                 .map(|(n, _)| n.clone()),
         );
         s
@@ -369,8 +407,10 @@ impl Manager {
             None => return Err("no declaration".into()),
         };
         let unit = self.units.entry(name.to_owned()).or_default();
-        unit.blocked = None;
-        if unit.orphan.is_some() {
+        if let Some(t) = unit.trouble_to_clear() {
+            t.blocked = None;
+        }
+        if unit.has_orphan() {
             // Never two copies: this start waits until what the dead
             // supervisor left has stopped.
             unit.respawn = true;
@@ -468,7 +508,7 @@ impl Manager {
         link.awaiting_start = Some(link.request("declare", Some(args)));
         let i = self.add_link(link);
         let unit = self.units.entry(name.to_owned()).or_default();
-        unit.supervisor_pid = i32::try_from(pid).ok();
+        unit.supervisor_pid = i32::try_from(pid).ok().and_then(NonZeroI32::new);
         unit.restarts_base = 0;
         unit.status = Status {
             state: "starting".into(),
@@ -486,7 +526,7 @@ impl Manager {
             return true;
         }
         if let Some(u) = self.units.get_mut(name)
-            && u.orphan.is_some()
+            && u.has_orphan()
         {
             // Stopped once what its dead supervisor left has gone.
             u.respawn = false;
@@ -572,7 +612,7 @@ impl Manager {
                 let new_pid = unit.status.pid != status.pid;
                 let exited = new_pid && unit.status.pid != 0;
                 unit.status = status;
-                let supervisor = unit.supervisor_pid;
+                let supervisor = unit.supervisor_pid.map(NonZeroI32::get);
                 if exited {
                     self.note_exit(name);
                 }
@@ -680,7 +720,7 @@ impl Manager {
                     let unit = self.units.entry(name.clone()).or_default();
                     unit.status = status;
                     unit.restarts_base = unit.status.restarts;
-                    unit.supervisor_pid = supervisor.filter(|&p| p > 0);
+                    unit.supervisor_pid = supervisor.filter(|&p| p > 0).and_then(NonZeroI32::new);
                     self.note_main_pid(&name, supervisor);
                     self.adopt_limits(&name);
                 }

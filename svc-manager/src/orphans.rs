@@ -17,6 +17,7 @@
 //! session members are found by their process group / session id, which
 //! the kernel keeps allocated while any member lives.
 
+use std::num::NonZeroI32;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -38,7 +39,9 @@ const DEFAULT_STOP: (i32, Duration) = (libc::SIGTERM, Duration::from_secs(10));
 /// (No descriptor is held per service: a thousand services already cost
 /// the manager a thousand sockets.)
 pub struct MainProc {
-    pub pid: i32,
+    /// Never 0 (no process has it), which keeps `Option<MainProc>` the
+    /// size of a `MainProc` in each unit.
+    pid: NonZeroI32,
     start_time: u64,
 }
 
@@ -46,23 +49,28 @@ impl MainProc {
     /// Records `pid` if it is the child of `supervisor` (svc-supervise is
     /// a subreaper: a forking daemon is its child too).
     pub fn open(pid: i32, supervisor: Option<i32>) -> Option<MainProc> {
+        let nonzero = NonZeroI32::new(pid)?;
         let stat = Stat::read(pid)?;
         if supervisor.is_some_and(|s| s != stat.ppid) {
             return None;
         }
         Some(MainProc {
-            pid,
+            pid: nonzero,
             start_time: stat.start_time,
         })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid.get()
     }
 
     /// A pidfd on the process, if it still runs: opened first, then the
     /// start time checked, so the pidfd names that very process.
     fn handle(&self) -> Option<Handle> {
-        let pidfd = sys::pidfd_open(self.pid)?;
-        let stat = Stat::read(self.pid)?;
+        let pidfd = sys::pidfd_open(self.pid())?;
+        let stat = Stat::read(self.pid())?;
         (stat.start_time == self.start_time && stat.state != 'Z').then_some(Handle {
-            pid: self.pid,
+            pid: self.pid(),
             pidfd,
         })
     }
@@ -214,7 +222,7 @@ impl Manager {
         let pid = i32::try_from(unit.status.pid).unwrap_or(0);
         if pid <= 0 {
             unit.main = None;
-        } else if unit.main.as_ref().is_none_or(|m| m.pid != pid) {
+        } else if unit.main.as_ref().is_none_or(|m| m.pid() != pid) {
             unit.main = MainProc::open(pid, supervisor);
             if unit.main.is_none() {
                 tracing::debug!("{name}: pid {pid} is not its supervisor's child now");
@@ -261,7 +269,7 @@ impl Manager {
             unit.status.state = "stopping".into();
             unit.status.pid = u64::try_from(orphan.id).unwrap_or(0);
             unit.status.reason = Some("its supervisor died; stopping what it left running".into());
-            unit.orphan = Some(Box::new(orphan));
+            unit.trouble_mut().orphan = Some(orphan);
             self.orphaned.insert(name.to_owned());
             return true;
         }
@@ -275,7 +283,7 @@ impl Manager {
         if orderly && handle.is_none() {
             return false;
         }
-        let id = main.pid;
+        let id = main.pid();
         if handle.is_none() && Stat::read(id).is_some_and(|s| s.state != 'Z') {
             // The pid is another process's now: its group and session are
             // not the service's.
@@ -302,7 +310,7 @@ impl Manager {
         unit.status.state = "stopping".into();
         unit.status.pid = u64::try_from(id).unwrap_or(0);
         unit.status.reason = Some("its supervisor died; stopping what it left running".into());
-        unit.orphan = Some(Box::new(orphan));
+        unit.trouble_mut().orphan = Some(orphan);
         self.orphaned.insert(name.to_owned());
         true
     }
@@ -311,7 +319,7 @@ impl Manager {
     pub fn orphans_due(&self) -> Option<Instant> {
         self.orphaned
             .iter()
-            .filter_map(|n| self.units.get(n)?.orphan.as_ref())
+            .filter_map(|n| self.units.get(n)?.trouble().orphan.as_ref())
             .map(|o| {
                 if o.killed {
                     o.next_look
@@ -328,7 +336,11 @@ impl Manager {
         let now = Instant::now();
         let names: Vec<String> = self.orphaned.iter().cloned().collect();
         for name in names {
-            let Some(o) = self.units.get_mut(&name).and_then(|u| u.orphan.as_mut()) else {
+            let Some(o) = self
+                .units
+                .get_mut(&name)
+                .and_then(|u| u.trouble_to_clear()?.orphan.as_mut())
+            else {
                 continue;
             };
             if now < o.next_look && (o.killed || now < o.kill_at) {
@@ -357,7 +369,9 @@ impl Manager {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
-        unit.orphan = None;
+        if let Some(t) = unit.trouble_to_clear() {
+            t.orphan = None;
+        }
         unit.status.state = "failed".into();
         unit.status.reason = Some("the supervisor exited".into());
         unit.status.pid = 0;
@@ -390,13 +404,14 @@ impl Manager {
         }
         let now = Instant::now();
         if unit
+            .trouble()
             .supervisor_respawned_at
             .is_some_and(|t| now.duration_since(t) < RESPAWN_INTERVAL)
         {
             tracing::warn!("{name}: its new supervisor died too; leaving it failed");
             return false;
         }
-        unit.supervisor_respawned_at = Some(now);
+        unit.trouble_mut().supervisor_respawned_at = Some(now);
         true
     }
 }

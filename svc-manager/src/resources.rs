@@ -18,16 +18,40 @@ use crate::proto;
 const SIGKILL: u64 = 9;
 
 /// What the manager keeps per service for its cgroup limits and OOM kills.
+/// Both "none yet" states are flags beside the values rather than
+/// `Option`s, and limits without a key set are not boxed: with cgroups in
+/// use, every one of a thousand units holds this.
 #[derive(Debug, Default)]
 pub struct CgroupState {
+    /// The limits last written into its leaf, when any key is set.
+    applied: Option<Box<CgroupLimits>>,
+    /// Limits were written into its leaf (`applied`, or none set).
+    written: bool,
+    /// `memory.events` `oom_kill` at the last look, if looked at.
+    oom_kills: u64,
+    oom_kills_read: bool,
+}
+
+impl CgroupState {
     /// The limits last written into its leaf (None: none written yet).
-    /// Boxed: most services set no limit, and every unit would carry
-    /// the size of all of them otherwise.
-    pub applied: Option<Box<CgroupLimits>>,
-    /// `memory.events` `oom_kill` at the last look.
-    pub oom_kills: Option<u64>,
-    /// The last exit was the OOM killer's: the reason to show.
-    pub oom: Option<String>,
+    pub fn applied(&self) -> Option<CgroupLimits> {
+        self.written
+            .then(|| self.applied.as_deref().copied().unwrap_or_default())
+    }
+
+    pub fn set_applied(&mut self, limits: Option<CgroupLimits>) {
+        self.written = limits.is_some();
+        self.applied = limits.filter(|l| !l.is_empty()).map(Box::new);
+    }
+
+    /// Records the `oom_kill` count (None: could not be read); returns
+    /// the one before (None: never read, a fresh leaf).
+    pub fn set_oom_kills(&mut self, now: Option<u64>) -> Option<u64> {
+        let before = self.oom_kills_read.then_some(self.oom_kills);
+        self.oom_kills_read = now.is_some();
+        self.oom_kills = now.unwrap_or(0);
+        before
+    }
 }
 
 /// The sentence of an OOM kill, with the limit that was declared.
@@ -71,13 +95,15 @@ impl Manager {
             tracing::warn!("{name}: {w}");
         }
         let unit = self.units.entry(name.to_owned()).or_default();
-        unit.cgroup.oom_kills = usage::oom_kills(leaf);
-        unit.cgroup.oom = None;
+        unit.cgroup.set_oom_kills(usage::oom_kills(leaf));
+        if let Some(t) = unit.trouble_to_clear() {
+            t.oom = None;
+        }
         if !done.errors.is_empty() {
-            unit.cgroup.applied = None;
+            unit.cgroup.set_applied(None);
             return Err(done.errors.join("; "));
         }
-        unit.cgroup.applied = Some(Box::new(*limits));
+        unit.cgroup.set_applied(Some(*limits));
         Ok(())
     }
 
@@ -95,8 +121,9 @@ impl Manager {
             tracing::warn!("{name}: {w}");
         }
         let unit = self.units.entry(name.to_owned()).or_default();
-        unit.cgroup.oom_kills = usage::oom_kills(&leaf);
-        unit.cgroup.applied = done.errors.is_empty().then(|| Box::new(limits));
+        unit.cgroup.set_oom_kills(usage::oom_kills(&leaf));
+        unit.cgroup
+            .set_applied(done.errors.is_empty().then_some(limits));
     }
 
     /// After the declarations were read again: every running service
@@ -108,7 +135,7 @@ impl Manager {
         }
         let mut changed = Vec::new();
         for (name, unit) in &self.units {
-            let Some(old) = unit.cgroup.applied.as_deref().copied() else {
+            let Some(old) = unit.cgroup.applied() else {
                 continue;
             };
             if unit.link.is_none() {
@@ -133,7 +160,7 @@ impl Manager {
                 tracing::info!("{name}: new cgroup limits written");
             }
             if let Some(u) = self.units.get_mut(&name) {
-                u.cgroup.applied = Some(Box::new(new));
+                u.cgroup.set_applied(Some(new));
             }
         }
     }
@@ -156,15 +183,15 @@ impl Manager {
         let Some(unit) = self.units.get_mut(name) else {
             return;
         };
-        let before = unit.cgroup.oom_kills.replace(now);
-        unit.cgroup.oom = if oom_killed(unit.status.last_exit_signal, before, now) {
-            let applied = unit.cgroup.applied.as_deref().copied().or(limits);
+        let before = unit.cgroup.set_oom_kills(Some(now));
+        if oom_killed(unit.status.last_exit_signal, before, now) {
+            let applied = unit.cgroup.applied().or(limits);
             let sentence = oom_sentence(applied.as_ref());
             tracing::warn!("{name}: {sentence}");
-            Some(sentence)
-        } else {
-            None
-        };
+            unit.trouble_mut().oom = Some(sentence);
+        } else if let Some(t) = unit.trouble_to_clear() {
+            t.oom = None;
+        }
     }
 
     /// The reason of `name`'s status: the supervisor's, with an exit that
@@ -172,7 +199,7 @@ impl Manager {
     pub fn unit_reason(&self, name: &str) -> Option<String> {
         let unit = self.units.get(name)?;
         let reason = unit.status.reason.clone();
-        match (&unit.cgroup.oom, reason.as_deref()) {
+        match (&unit.trouble().oom, reason.as_deref()) {
             (Some(oom), Some("exited")) if unit.status.last_exit_signal == Some(SIGKILL) => {
                 Some(oom.clone())
             }

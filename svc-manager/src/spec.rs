@@ -62,17 +62,18 @@ pub fn request_size(method: &str, args: &NvList) -> usize {
 
 /// The declaration of `name` for its supervisor.
 pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
+    let rare = s.rare();
     let path = |p: &Path| Some(p.to_path_buf());
-    let mut d = Declaration::new(name, s.exec.argv().to_vec());
+    let mut d = Declaration::new(name, s.exec.to_vec());
     d.service_type = Some(s.service_type);
-    d.pidfile.clone_from(&s.pidfile);
-    d.exec_pre = s.exec_pre.iter().map(|c| c.argv().to_vec()).collect();
-    d.exec_stop = s.exec_stop.as_ref().map(|c| c.argv().to_vec());
+    d.pidfile.clone_from(&rare.pidfile);
+    d.exec_pre = rare.exec_pre.iter().map(|c| c.to_vec()).collect();
+    d.exec_stop = rare.exec_stop.as_ref().map(|c| c.to_vec());
     d.ready = Some(match &s.ready {
         Ready::Started => ReadyWire::Started,
         Ready::SdNotify => ReadyWire::SdNotify,
         Ready::NotifyFd(fd) => ReadyWire::NotifyFd(*fd),
-        Ready::Check(c) => ReadyWire::Check(c.argv().to_vec()),
+        Ready::Check(c) => ReadyWire::Check(c.to_vec()),
     });
     d.ready_timeout_ms = ms(s.ready_timeout);
     d.restart = Some(s.restart);
@@ -83,20 +84,20 @@ pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
     d.stop_signal = Some(s.stop_signal);
     d.stop_timeout_ms = ms(s.stop_timeout);
     d.reload_signal = Some(s.reload_signal);
-    d.user = s.user.as_ref().map(Account::to_string);
-    d.group = s.group.as_ref().map(Account::to_string);
-    d.supplementary_groups = s
+    d.user = rare.user.as_ref().map(Account::to_string);
+    d.group = rare.group.as_ref().map(Account::to_string);
+    d.supplementary_groups = rare
         .supplementary_groups
         .iter()
         .map(Account::to_string)
         .collect();
-    d.working_directory = path(&s.working_directory);
+    d.working_directory = path(&rare.working_directory);
     // chroot("/") would fail for an unprivileged (user) manager's services.
-    if s.root_directory != Path::new("/") {
-        d.root_directory = path(&s.root_directory);
+    if rare.root_directory != Path::new("/") {
+        d.root_directory = path(&rare.root_directory);
     }
     d.umask = Some(s.umask);
-    d.environment_file = s
+    d.environment_file = rare
         .environment_files
         .iter()
         .map(|f| {
@@ -111,15 +112,15 @@ pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
     d.clear_environment = Some(s.clear_environment);
     // Names repeat only if the parser let them; the last one wins, as the
     // supervisor applies them in order.
-    d.environment.clone_from(&s.environment);
-    d.runtime_directory = s
+    d.environment.clone_from(&rare.environment);
+    d.runtime_directory = rare
         .runtime_directories
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     // Always: the supervisor also puts its sd_notify socket directory there.
     d.runtime_root = path(places.runtime_base);
-    d.limits = s
+    d.limits = rare
         .limits
         .iter()
         .map(|(resource, v)| Limit {
@@ -128,8 +129,8 @@ pub fn declaration(name: &str, s: &Service, places: &Places) -> Declaration {
             hard: limit(v.hard),
         })
         .collect();
-    d.nice = s.nice;
-    d.no_new_privileges = Some(s.no_new_privileges);
+    d.nice = rare.nice;
+    d.no_new_privileges = Some(rare.no_new_privileges);
     d.output = Some(s.logging.output);
     d.max_size = Some(s.logging.max_size);
     d.max_files = Some(s.logging.max_files);
@@ -158,9 +159,9 @@ mod tests {
         let mut s = Service::new(Command::new(vec!["/bin/sleep".into(), "9".into()]).unwrap());
         s.ready = Ready::NotifyFd(5);
         s.stop_timeout = Duration::from_millis(1500);
-        s.nice = Some(-5);
-        s.environment = vec![("A".into(), "1".into())];
-        s.runtime_directories = vec![PathBuf::from("x")];
+        s.rare_mut().nice = Some(-5);
+        s.rare_mut().environment = vec![("A".into(), "1".into())];
+        s.rare_mut().runtime_directories = vec![PathBuf::from("x")];
         let l = service_nvlist(
             "svc",
             &s,
@@ -181,7 +182,7 @@ mod tests {
         assert!(l.pack().is_ok());
         // The runtime root travels also without runtime directories: the
         // supervisor puts its sd_notify socket directory there.
-        s.runtime_directories.clear();
+        s.rare_mut().runtime_directories.clear();
         let l = service_nvlist(
             "svc",
             &s,
@@ -217,16 +218,17 @@ mod tests {
         let long = |c: char| c.to_string().repeat(n);
         let cmd = |c: char| Command::new(vec![long(c), long(c), "x".into()]).unwrap();
         let mut s = Service::new(cmd('e'));
-        s.pidfile = Some(PathBuf::from(long('p')));
-        s.exec_pre = vec![cmd('a'), cmd('b'), cmd('c')];
-        s.exec_stop = Some(cmd('s'));
         s.ready = Ready::Check(cmd('r'));
-        s.user = Some(Account::Name(long('u')));
-        s.group = Some(Account::Id(u32::MAX));
-        s.supplementary_groups = vec![Account::Name(long('g')), Account::Id(7)];
-        s.working_directory = PathBuf::from(long('w'));
-        s.root_directory = PathBuf::from(long('o'));
-        s.environment_files = vec![
+        let rare = s.rare_mut();
+        rare.pidfile = Some(PathBuf::from(long('p')));
+        rare.exec_pre = vec![cmd('a'), cmd('b'), cmd('c')];
+        rare.exec_stop = Some(cmd('s'));
+        rare.user = Some(Account::Name(long('u')));
+        rare.group = Some(Account::Id(u32::MAX));
+        rare.supplementary_groups = vec![Account::Name(long('g')), Account::Id(7)];
+        rare.working_directory = PathBuf::from(long('w'));
+        rare.root_directory = PathBuf::from(long('o'));
+        rare.environment_files = vec![
             EnvFile {
                 path: PathBuf::from(long('f')),
                 optional: true,
@@ -236,9 +238,9 @@ mod tests {
                 optional: false,
             },
         ];
-        s.runtime_directories = vec![PathBuf::from(long('d')), PathBuf::from("z")];
+        rare.runtime_directories = vec![PathBuf::from(long('d')), PathBuf::from("z")];
         for r in Resource::ALL {
-            s.limits.set(
+            rare.limits.set(
                 r,
                 Rlimit {
                     soft: LimitValue::Value(1),
@@ -246,10 +248,10 @@ mod tests {
                 },
             );
         }
-        s.nice = Some(-20);
+        rare.nice = Some(-20);
         // Variable names are nvpair names, which libnv bounds.
         let key = "K".repeat(n.min(200));
-        s.environment = vec![(key, long('v')), ("B".into(), String::new())];
+        rare.environment = vec![(key, long('v')), ("B".into(), String::new())];
         s
     }
 

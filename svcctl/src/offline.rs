@@ -249,7 +249,7 @@ pub fn list(global: &Global) -> Status {
             kind: if d.is_target() { "target" } else { "service" },
             file: d.file.clone(),
             description: d.description.clone(),
-            instance_of: d.template.clone(),
+            instance_of: d.template().map(str::to_owned),
             provides: d.deps.get(libsvc::DepKind::Provides).to_vec(),
         })
         .collect();

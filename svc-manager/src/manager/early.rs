@@ -45,7 +45,7 @@ impl Manager {
         let busy = |name: &str| {
             units
                 .get(name)
-                .is_some_and(|u| u.link.is_some() || u.orphan.is_some())
+                .is_some_and(|u| u.link.is_some() || u.has_orphan())
                 || self.control_path(name).symlink_metadata().is_ok()
         };
         let r = logdir::sweep(&early, &wanted, &busy, logdir::MOVE_BUDGET);

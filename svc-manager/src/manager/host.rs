@@ -176,7 +176,11 @@ impl Host for Manager {
     }
 
     fn set_blocked(&mut self, name: &str, reason: &str) {
-        self.units.entry(name.to_owned()).or_default().blocked = Some(reason.to_owned());
+        self.units
+            .entry(name.to_owned())
+            .or_default()
+            .trouble_mut()
+            .blocked = Some(reason.to_owned());
         if name == super::early::SYSINIT {
             self.sysinit_failed(reason);
         }

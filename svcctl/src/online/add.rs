@@ -112,7 +112,7 @@ pub fn validate(d: &Declaration, file: &Path, text: &str) -> Result<(), String> 
     let argv = decl
         .as_ref()
         .and_then(|d| d.service())
-        .map(|s| s.exec.argv().to_vec());
+        .map(|s| s.exec.to_vec());
     if argv.as_deref() != Some(d.command) {
         return Err(format!(
             "{}: the command would not read back as given",
@@ -311,12 +311,7 @@ mod tests {
             enabled: None,
         });
         assert!(!set.has_errors(), "{:?}", set.diagnostics);
-        set.declarations[name]
-            .service()
-            .unwrap()
-            .exec
-            .argv()
-            .to_vec()
+        set.declarations[name].service().unwrap().exec.to_vec()
     }
 
     #[test]
@@ -381,7 +376,10 @@ mod tests {
         assert_eq!(web.description.as_deref(), Some("a web server"));
         match &web.service().unwrap().ready {
             libsvc::Ready::Check(c) => {
-                assert_eq!(c.argv(), ["/usr/bin/curl", "-fsS", "http://127.0.0.1/a b"])
+                assert_eq!(
+                    c.to_vec(),
+                    ["/usr/bin/curl", "-fsS", "http://127.0.0.1/a b"]
+                )
             }
             other => panic!("ready: {other:?}"),
         }

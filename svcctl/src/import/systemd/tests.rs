@@ -502,7 +502,7 @@ fn templates_keep_percent_i_and_escape_percent() {
     assert!(set.instantiate("getty@tty1"));
     let s = set.declarations["getty@tty1"].service().unwrap();
     assert_eq!(
-        s.exec.argv(),
+        s.exec.to_vec(),
         [
             "/sbin/agetty",
             "tty1",
