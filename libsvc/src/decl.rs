@@ -760,7 +760,7 @@ fn choice(key: &str, value: &str, options: &[&str]) -> String {
 
 fn command(key: &str, value: &str) -> Result<Command, String> {
     let words = cmdline::split(value).map_err(|e| format!("invalid command for '{key}': {e}"))?;
-    Command::new(words).ok_or_else(|| format!("empty command for '{key}'"))
+    Command::new(words).ok_or_else(|| format!("empty command for '{key}', or a word holding a NUL"))
 }
 
 fn list(key: &str, value: &str) -> Result<Vec<String>, String> {
