@@ -3,6 +3,9 @@
 //! /proc/sys of files in a temporary directory: what `sysctl -p` would
 //! write, where, and what it names when a setting fails.
 
+mod common;
+use common::TempDir;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,23 +15,6 @@ fn repo() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("svc-early-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The shells to try: `sh`, and busybox's when it is installed.
@@ -67,8 +53,8 @@ fn apply(shell: &[String], proc_sys: &Path, conf: &Path) -> (i32, String) {
 #[test]
 fn sysctl_files_are_applied_as_sysctl_p_would() {
     for shell in shells() {
-        let dir = TempDir::new(&shell.join("-"));
-        let sys = dir.0.join("sys");
+        let dir = TempDir::new(&format!("sysctl-{}", shell.join("-")));
+        let sys = dir.path("sys");
         for f in [
             "vm/swappiness",
             "kernel/pid_max",
@@ -77,13 +63,10 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
             "net/ipv4/conf/eth0/rp_filter",
             "net/ipv4/ip_local_port_range",
         ] {
-            let p = sys.join(f);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(&p, "").unwrap();
+            dir.write(&format!("sys/{f}"), "");
         }
-        let conf = dir.0.join("60-test.conf");
-        fs::write(
-            &conf,
+        let conf = dir.write(
+            "60-test.conf",
             "# a comment\n\
              ; another\n\
              \n  vm.swappiness = 13  \n\
@@ -94,8 +77,7 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
              -net.ipv4.no_such_key = 1\n\
              kernel.no_such_key = 3\n\
              not a setting",
-        )
-        .unwrap();
+        );
         let (status, out) = apply(&shell, &sys, &conf);
         let read = |f: &str| fs::read_to_string(sys.join(f)).unwrap();
         assert_eq!(read("vm/swappiness"), "13\n", "{shell:?}");
@@ -131,13 +113,11 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
 #[test]
 fn a_clean_sysctl_file_succeeds_quietly() {
     for shell in shells() {
-        let dir = TempDir::new(&format!("clean-{}", shell.join("-")));
-        let sys = dir.0.join("sys");
-        fs::create_dir_all(sys.join("vm")).unwrap();
-        fs::write(sys.join("vm/swappiness"), "").unwrap();
-        let conf = dir.0.join("ok.conf");
+        let dir = TempDir::new(&format!("sysctl-clean-{}", shell.join("-")));
+        let sys = dir.path("sys");
+        dir.write("sys/vm/swappiness", "");
         // No newline at the end of the last line.
-        fs::write(&conf, "# only this\nvm.swappiness=7").unwrap();
+        let conf = dir.write("ok.conf", "# only this\nvm.swappiness=7");
         let (status, out) = apply(&shell, &sys, &conf);
         assert_eq!((status, out.as_str()), (0, ""), "{shell:?}");
         assert_eq!(
