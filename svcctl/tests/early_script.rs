@@ -65,6 +65,9 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
         ] {
             dir.write(&format!("sys/{f}"), "");
         }
+        // One the glob names first that refuses the write (a directory),
+        // before two that take it.
+        fs::create_dir_all(sys.join("net/ipv4/conf/a0/rp_filter")).unwrap();
         let conf = dir.write(
             "60-test.conf",
             "# a comment\n\
@@ -104,6 +107,11 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
         );
         assert!(
             out.contains("not a setting: not a setting"),
+            "{shell:?}: {out}"
+        );
+        // A glob that set some but not all is a failure too.
+        assert!(
+            out.contains("cannot set net.ipv4.conf.*.rp_filter = 2"),
             "{shell:?}: {out}"
         );
         assert!(!out.contains("no_such_key = 1"), "{shell:?}: {out}");
