@@ -423,18 +423,20 @@ fn delegated(dir: &Path) -> bool {
 
 /// Write `+controller` to DIR/cgroup.subtree_control.
 fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
-    let path = dir.join("cgroup.subtree_control");
-    fs::write(&path, format!("+{controller}")).map_err(|e| Error::io(&path, e))
+    enable_all(dir, &[controller])
 }
 
 /// Write `+c1 +c2 …` to DIR/cgroup.subtree_control: one write for all, as
 /// the kernel enables all of them or none (one per controller cost a
 /// service start three more writes).
-fn enable_all(dir: &Path, controllers: &[String]) -> Result<(), Error> {
+fn enable_all(dir: &Path, controllers: &[impl AsRef<str>]) -> Result<(), Error> {
     if controllers.is_empty() {
         return Ok(());
     }
-    let words: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
+    let words: Vec<String> = controllers
+        .iter()
+        .map(|c| format!("+{}", c.as_ref()))
+        .collect();
     let path = dir.join("cgroup.subtree_control");
     fs::write(&path, words.join(" ")).map_err(|e| Error::io(&path, e))
 }
