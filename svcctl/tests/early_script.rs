@@ -83,21 +83,20 @@ fn sysctl_files_are_applied_as_sysctl_p_would() {
         );
         let (status, out) = apply(&shell, &sys, &conf);
         let read = |f: &str| fs::read_to_string(sys.join(f)).unwrap();
-        assert_eq!(read("vm/swappiness"), "13\n", "{shell:?}");
-        assert_eq!(read("kernel/pid_max"), "54321\n", "{shell:?}");
-        // The value as written: '=' after the first and backslashes kept.
-        assert_eq!(
-            read("kernel/core_pattern"),
-            "|/usr/bin/dump --to=/var/crash %p \\n\n",
-            "{shell:?}"
-        );
-        assert_eq!(read("net/ipv4/conf/all/rp_filter"), "2\n", "{shell:?}");
-        assert_eq!(read("net/ipv4/conf/eth0/rp_filter"), "2\n", "{shell:?}");
-        assert_eq!(
-            read("net/ipv4/ip_local_port_range"),
-            "32768\t60999\n",
-            "{shell:?}"
-        );
+        for (setting, want) in [
+            ("vm/swappiness", "13\n"),
+            ("kernel/pid_max", "54321\n"),
+            // The value as written: '=' after the first and backslashes kept.
+            (
+                "kernel/core_pattern",
+                "|/usr/bin/dump --to=/var/crash %p \\n\n",
+            ),
+            ("net/ipv4/conf/all/rp_filter", "2\n"),
+            ("net/ipv4/conf/eth0/rp_filter", "2\n"),
+            ("net/ipv4/ip_local_port_range", "32768\t60999\n"),
+        ] {
+            assert_eq!(read(setting), want, "{shell:?}: {setting}");
+        }
         // The failures are named, the `-` key is not, and the status says
         // something failed.
         assert_eq!(status, 1, "{shell:?}: {out}");
