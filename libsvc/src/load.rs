@@ -111,8 +111,12 @@ const FILES_PER_THREAD: usize = 128;
 /// both of which divide cleanly; the set itself is then built on this
 /// thread, in order, so the outcome does not depend on the split.
 fn read_and_parse_all(files: &[(&String, &PathBuf)]) -> Vec<Parsed> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cpus.min(4).min(files.len() / FILES_PER_THREAD).max(1);
+    // Asked only when there is enough to divide: the answer costs a walk
+    // of this process's cgroup files.
+    let threads = match files.len() / FILES_PER_THREAD {
+        0 | 1 => 1,
+        most => std::thread::available_parallelism().map_or(1, |n| n.get().min(4).min(most)),
+    };
     if threads == 1 {
         return files.iter().map(|(n, p)| read_and_parse(n, p)).collect();
     }

@@ -463,12 +463,7 @@ impl Manager {
         let cgroup = self.prepare_cgroup(name);
         decl.cgroup = cgroup.as_ref().map(|c| c.cgroup.service().to_path_buf());
         decl.cgroup_fork = cgroup.as_ref().and_then(|c| c.fork);
-        if let Some(leaf) = &decl.cgroup
-            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup_limits())
-        {
-            self.remove_cgroup(name);
-            return Err(e);
-        }
+        let leaf = decl.cgroup.clone();
         let decl = decl
             .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
@@ -503,6 +498,20 @@ impl Manager {
             // Its service still goes into its own leaf (the supervisor
             // moves it there); only the supervisor stays where it is.
             tracing::warn!("{name}: {e}");
+        }
+        // The limits go on only now that the supervisor has exec'd: the
+        // manager waits for that (vfork), and a child born under `cpu-weight
+        // = 1`, a CPU quota or an I/O limit could keep it waiting long
+        // (190 ms for hotplug's in a boot under emulation). Its service
+        // starts only once the declaration below reaches it.
+        if let Some(leaf) = &leaf
+            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup_limits())
+        {
+            // Our own child, not yet reaped: the pid is still its.
+            sys::kill(pid as i32, libc::SIGKILL);
+            drop(sock);
+            self.remove_cgroup(name);
+            return Err(e);
         }
         let mut link = Link::new(name, sock, Some(pid), Some(&service));
         link.awaiting_start = Some(link.request("declare", Some(args)));
