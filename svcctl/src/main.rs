@@ -2,6 +2,7 @@
 //! svc. Each command group lives in its own module; `cli` defines them all.
 
 mod cli;
+mod declfile;
 #[path = "gen.rs"]
 mod generate;
 mod import;

@@ -22,8 +22,6 @@ use libsvc::Diagnostic;
 use libsvc::load::ServiceSet;
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The source formats. Each has a module with `looks_like` and `import`
@@ -286,42 +284,14 @@ fn place(
     Some(outcome)
 }
 
-/// Writes `text` to `file`: a new file only, unless `force`, which
-/// replaces it in one rename so that a manager never reads half of it.
+/// Writes `text` to `file` in `dir` (crate::declfile), the error said
+/// the way the import report says it.
 fn write_file(dir: &Path, file: &Path, text: &str, force: bool) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let open = |path: &Path, new: bool| {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).mode(0o644);
-        if new {
-            o.create_new(true);
-        } else {
-            o.create(true).truncate(true);
-        }
-        o.open(path)
-    };
-    if !force {
-        let mut f = open(file, true).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => "exists; use --force to replace it".to_string(),
-            _ => libsvc::decl::io_reason(&e),
-        })?;
-        if let Err(e) = f.write_all(text.as_bytes()) {
-            let _ = std::fs::remove_file(file);
-            return Err(libsvc::decl::io_reason(&e));
-        }
-        return Ok(());
-    }
     let name = file.file_name().unwrap_or_default().to_string_lossy();
-    // Not ending in `.ini`: a rescan meanwhile does not read it.
-    let tmp = dir.join(format!(".{name}.svcctl-import"));
-    let written = open(&tmp, false)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(libsvc::decl::io_reason(&e));
-    }
-    Ok(())
+    crate::declfile::write(dir, &name, text, force).map_err(|e| match e {
+        crate::declfile::WriteError::Exists => "exists; use --force to replace it".to_string(),
+        crate::declfile::WriteError::Io(e) => libsvc::decl::io_reason(&e),
+    })
 }
 
 /// `enabled/TARGET/NAME` as an empty file, as `svcctl enable` makes it;

@@ -2,8 +2,6 @@
 //! ARGS…`: writes a minimal declaration, checks it with libsvc exactly as
 //! the manager will read it, then asks a reachable manager to rescan.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -180,39 +178,12 @@ pub fn write(dir: &Path, d: &Declaration, force: bool) -> Result<PathBuf, String
     let body = text(d)?;
     let file = dir.join(format!("{}.ini", d.name));
     validate(d, &file, &body)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let open = |path: &Path, new: bool| {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).mode(0o644);
-        if new {
-            o.create_new(true);
-        } else {
-            o.create(true).truncate(true);
+    crate::declfile::write(dir, &format!("{}.ini", d.name), &body, force).map_err(|e| match e {
+        crate::declfile::WriteError::Exists => {
+            format!("{} exists; use --force to replace it", file.display())
         }
-        o.open(path)
-    };
-    if !force {
-        let mut f = open(&file, true).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                format!("{} exists; use --force to replace it", file.display())
-            }
-            _ => format!("{}: {e}", file.display()),
-        })?;
-        if let Err(e) = f.write_all(body.as_bytes()) {
-            let _ = std::fs::remove_file(&file);
-            return Err(format!("{}: {e}", file.display()));
-        }
-        return Ok(file);
-    }
-    // Not ending in `.ini`: a rescan meanwhile does not read it.
-    let tmp = dir.join(format!(".{}.ini.svcctl-new", d.name));
-    let written = open(&tmp, false)
-        .and_then(|mut f| f.write_all(body.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, &file));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("{}: {e}", file.display()));
-    }
+        crate::declfile::WriteError::Io(e) => format!("{}: {e}", file.display()),
+    })?;
     Ok(file)
 }
 
