@@ -48,6 +48,8 @@
 #                              probe has reported (qemu killed after)
 #   BENCH_BOOT_MIRROR=URL      Debian mirror for debootstrap and apt-get
 #   BENCH_BOOT_APPEND=WORDS    more kernel command line words
+#   BENCH_BOOT_SMP=1           the guests' CPUs (qemu -smp; the default, one,
+#                              is the figure docs/benchmarks-boot.md keeps)
 #   CARGO_TARGET_DIR           default target-bench-boot
 #   SVC_TEST_CACHE             install-deps.sh's kernel; the trees and
 #                              images are cached in its bench-boot/, each
@@ -69,6 +71,8 @@ RUNS=${BENCH_BOOT_RUNS:-5}
 read -r -a VARIANTS <<<"${BENCH_BOOT_VARIANTS:-svc openrc runit floor floor-early}"
 BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-300}
 SHUTDOWN=${BENCH_BOOT_SHUTDOWN:-60}
+SMP=${BENCH_BOOT_SMP:-1}
+case $SMP in '' | *[!0-9]* | 0) echo "bench-boot: BENCH_BOOT_SMP=$SMP: not a number of CPUs" >&2; exit 2 ;; esac
 MIRROR=${BENCH_BOOT_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 # disk-boot.sh's tree (what svc's early services use) plus the daemons.
@@ -413,7 +417,7 @@ boot() {
   done
   : >"$log"
   start=$(date +%s.%N)
-  timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -smp 1 -m "$MEM_MB" -nic none -display none \
+  timeout -k 5 "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -smp "$SMP" -m "$MEM_MB" -nic none -display none \
     -no-reboot -monitor none -serial "file:$log" -kernel "$KERNEL" -initrd "$INITRD" \
     -append "$APPEND init=${INIT_OF[$v]}" "${drives[@]}" </dev/null >"$log.qemu" 2>&1 &
   pid=$!
@@ -570,7 +574,7 @@ variant's last boot: \`\$SVC_TEST_CACHE/bench-boot/last-boot-VARIANT.log\`.
 - CPU: ${cpu:-unknown}, $(nproc) cores; $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM
 - host kernel: $(uname -r)
 - load average (1/5/15 min): ${LOAD_BEFORE} before, ${LOAD_AFTER} after
-- ${qemu_ver}, \`-accel tcg -smp 1 -m ${MEM_MB}\`, no network card
+- ${qemu_ver}, \`-accel tcg -smp ${SMP} -m ${MEM_MB}\`, no network card
 - guest kernel: ${KVER} (Debian's cloud kernel, tests/system/install-deps.sh); command line \`${APPEND} init=…\`
 - svc: ${svc_rev}, static builds (\`${RUST_TARGET}\`, release)
 
