@@ -463,7 +463,6 @@ impl Manager {
         let cgroup = self.prepare_cgroup(name);
         decl.cgroup = cgroup.as_ref().map(|c| c.cgroup.service().to_path_buf());
         decl.cgroup_fork = cgroup.as_ref().and_then(|c| c.fork);
-        let leaf = decl.cgroup.clone();
         let decl = decl
             .to_nvlist()
             .map_err(|e| format!("cannot encode the declaration: {e}"))?;
@@ -504,8 +503,8 @@ impl Manager {
         // = 1`, a CPU quota or an I/O limit could keep it waiting long
         // (190 ms for hotplug's in a boot under emulation). Its service
         // starts only once the declaration below reaches it.
-        if let Some(leaf) = &leaf
-            && let Err(e) = self.apply_limits(name, leaf, &service.cgroup_limits())
+        if let Some(c) = &cgroup
+            && let Err(e) = self.apply_limits(name, c.cgroup.service(), &service.cgroup_limits())
         {
             // Our own child, not yet reaped: the pid is still its.
             sys::kill(pid as i32, libc::SIGKILL);

@@ -15,12 +15,14 @@ pub enum WriteError {
     Io(std::io::Error),
 }
 
-/// Writes `text` to `dir/file_name` (mode 0644), making `dir` if needed.
+/// Writes `text` to `file` (mode 0644), making its directory if needed.
 /// Without `force` only a new file is made, and one left half-written by
 /// a full disk is removed again.
-pub fn write(dir: &Path, file_name: &str, text: &str, force: bool) -> Result<(), WriteError> {
+pub fn write(file: &Path, text: &str, force: bool) -> Result<(), WriteError> {
+    let (Some(dir), Some(file_name)) = (file.parent(), file.file_name()) else {
+        return Err(WriteError::Io(std::io::ErrorKind::InvalidInput.into()));
+    };
     std::fs::create_dir_all(dir).map_err(WriteError::Io)?;
-    let file = dir.join(file_name);
     let open = |path: &Path, new: bool| {
         let mut o = std::fs::OpenOptions::new();
         o.write(true).mode(0o644);
@@ -32,21 +34,24 @@ pub fn write(dir: &Path, file_name: &str, text: &str, force: bool) -> Result<(),
         o.open(path)
     };
     if !force {
-        let mut f = open(&file, true).map_err(|e| match e.kind() {
+        let mut f = open(file, true).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => WriteError::Exists,
             _ => WriteError::Io(e),
         })?;
         if let Err(e) = f.write_all(text.as_bytes()) {
-            let _ = std::fs::remove_file(&file);
+            let _ = std::fs::remove_file(file);
             return Err(WriteError::Io(e));
         }
         return Ok(());
     }
     // Not ending in `.ini`: a rescan meanwhile does not read it.
-    let tmp = dir.join(format!(".{file_name}.svcctl-new"));
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(".svcctl-new");
+    let tmp = dir.join(tmp_name);
     let written = open(&tmp, false)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, &file));
+        .and_then(|()| std::fs::rename(&tmp, file));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(WriteError::Io(e));
@@ -71,14 +76,15 @@ mod tests {
         let scratch =
             Scratch(std::env::temp_dir().join(format!("svcctl-declfile-{}", std::process::id())));
         let dir = scratch.0.join("services.d");
-        let read = || std::fs::read_to_string(dir.join("a.ini")).ok();
-        write(&dir, "a.ini", "one\n", false).expect("a new file");
+        let file = dir.join("a.ini");
+        let read = || std::fs::read_to_string(&file).ok();
+        write(&file, "one\n", false).expect("a new file");
         assert!(matches!(
-            write(&dir, "a.ini", "two\n", false),
+            write(&file, "two\n", false),
             Err(WriteError::Exists)
         ));
         assert_eq!(read().as_deref(), Some("one\n"));
-        write(&dir, "a.ini", "three\n", true).expect("a replaced file");
+        write(&file, "three\n", true).expect("a replaced file");
         assert_eq!(read().as_deref(), Some("three\n"));
         let names: Vec<_> = std::fs::read_dir(&dir)
             .expect("the directory")

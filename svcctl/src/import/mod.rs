@@ -264,7 +264,7 @@ fn place(
         }
         return Some(outcome);
     }
-    if let Err(e) = write_file(&dest.services, &file, &outcome.text, opts.force) {
+    if let Err(e) = write_file(&file, &outcome.text, opts.force) {
         report.errors.push(Diagnostic::error(&file, None, e));
         return None;
     }
@@ -284,11 +284,10 @@ fn place(
     Some(outcome)
 }
 
-/// Writes `text` to `file` in `dir` (crate::declfile), the error said
-/// the way the import report says it.
-fn write_file(dir: &Path, file: &Path, text: &str, force: bool) -> Result<(), String> {
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
-    crate::declfile::write(dir, &name, text, force).map_err(|e| match e {
+/// Writes `text` to `file` (crate::declfile), the error said the way the
+/// import report says it.
+fn write_file(file: &Path, text: &str, force: bool) -> Result<(), String> {
+    crate::declfile::write(file, text, force).map_err(|e| match e {
         crate::declfile::WriteError::Exists => "exists; use --force to replace it".to_string(),
         crate::declfile::WriteError::Io(e) => libsvc::decl::io_reason(&e),
     })

@@ -178,7 +178,7 @@ pub fn write(dir: &Path, d: &Declaration, force: bool) -> Result<PathBuf, String
     let body = text(d)?;
     let file = dir.join(format!("{}.ini", d.name));
     validate(d, &file, &body)?;
-    crate::declfile::write(dir, &format!("{}.ini", d.name), &body, force).map_err(|e| match e {
+    crate::declfile::write(&file, &body, force).map_err(|e| match e {
         crate::declfile::WriteError::Exists => {
             format!("{} exists; use --force to replace it", file.display())
         }
