@@ -89,8 +89,10 @@ BIN_PROGRAMS  := svcctl
 MAN8_PAGES    := man/svc-init.8 man/svc-manager.8 man/svc-supervise.8
 MAN5_PAGES    := man/svc.ini.5
 DECLARATIONS  := $(wildcard services.d/*.ini)
-# The early system's scripts (services.d/ runs them by their installed path).
+# The early system's scripts and programs (services.d/ runs them by their
+# installed path).
 LIBEXEC_SCRIPTS := libexec/early
+LIBEXEC_PROGRAMS := svc-seedrng
 # Its parts, sourced by it (not programs).
 LIBEXEC_PARTS   := $(wildcard libexec/early.d/*)
 
@@ -109,7 +111,7 @@ ZSHCOMPDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 # Fails with a hint rather than cargo's build when the programs are missing.
-have-programs = @for p in $(SBIN_PROGRAMS) $(BIN_PROGRAMS); do \
+have-programs = @for p in $(SBIN_PROGRAMS) $(BIN_PROGRAMS) $(LIBEXEC_PROGRAMS); do \
 	  test -x "$(BIN_DIR)/$$p" || { echo "make: $(BIN_DIR)/$$p is missing: run \`make\` first (or set BIN_DIR)" >&2; exit 1; }; \
 	done
 
@@ -126,7 +128,7 @@ install: man completions
 	  "$(BASHCOMPDIR)" "$(ZSHCOMPDIR)" "$(FISHCOMPDIR)"
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(SBIN_PROGRAMS)) "$(SBINDIR)"
 	install -m 0755 $(addprefix "$(BIN_DIR)"/,$(BIN_PROGRAMS)) "$(BINDIR)"
-	install -m 0755 $(LIBEXEC_SCRIPTS) "$(LIBEXECDIR)"
+	install -m 0755 $(LIBEXEC_SCRIPTS) $(addprefix "$(BIN_DIR)"/,$(LIBEXEC_PROGRAMS)) "$(LIBEXECDIR)"
 	install -d "$(LIBEXECDIR)/early.d"
 	install -m 0644 $(LIBEXEC_PARTS) "$(LIBEXECDIR)/early.d"
 	@# The declarations name the scripts as installed with PREFIX=/usr.
@@ -145,7 +147,7 @@ install: man completions
 uninstall:
 	rm -f $(addprefix "$(SBINDIR)"/,$(SBIN_PROGRAMS)) $(addprefix "$(BINDIR)"/,$(BIN_PROGRAMS))
 	rm -f $(addprefix "$(SERVICESDIR)"/,$(notdir $(DECLARATIONS)))
-	rm -f $(addprefix "$(LIBEXECDIR)"/,$(notdir $(LIBEXEC_SCRIPTS)))
+	rm -f $(addprefix "$(LIBEXECDIR)"/,$(notdir $(LIBEXEC_SCRIPTS)) $(LIBEXEC_PROGRAMS))
 	rm -f $(addprefix "$(LIBEXECDIR)"/early.d/,$(notdir $(LIBEXEC_PARTS)))
 	rmdir "$(LIBEXECDIR)/early.d" 2>/dev/null || true
 	rm -f $(addprefix "$(MAN8DIR)"/,$(notdir $(MAN8_PAGES)) svcctl.8) \

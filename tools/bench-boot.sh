@@ -283,13 +283,17 @@ EOF
 }
 
 # The same early work for every variant: fstab with the root, /data by
-# UUID and a swap disk, the host name, a sysctl.d file, a saved random seed
-# where both svc (/var/lib/svc) and Debian's initscripts
-# (/var/lib/systemd/random-seed, /var/lib/urandom) look for one.
+# UUID and a swap disk, the host name, a sysctl.d file, and a random seed
+# saved by the last shutdown where each init looks for one: svc-seedrng's
+# /var/lib/seedrng (seed.credit: svc saves it so when the kernel's pool was
+# ready, as at every shutdown) and Debian's initscripts'
+# /var/lib/systemd/random-seed and /var/lib/urandom (which a shell can only
+# write into /dev/urandom, uncredited).
 configure_tree() {
   local stage=$1
-  mkdir -p "$stage/data" "$stage/etc/sysctl.d" "$stage/var/lib/svc" "$stage/var/lib/urandom" \
-    "$stage/var/lib/systemd"
+  guard "$stage"
+  mkdir -p "$stage/data" "$stage/etc/sysctl.d" "$stage/var/lib/urandom" "$stage/var/lib/systemd"
+  mkdir -p -m 0700 "$stage/var/lib/seedrng"
   cat >"$stage/etc/fstab" <<EOF
 # bench-boot.sh
 /dev/vda / ext4 defaults,errors=remount-ro 0 1
@@ -299,10 +303,11 @@ EOF
   echo "$HOSTNAME_SET" >"$stage/etc/hostname"
   echo 'vm.swappiness = 13' >"$stage/etc/sysctl.d/60-bench-boot.conf"
   printf '%s\n' 'auto lo' 'iface lo inet loopback' >"$stage/etc/network/interfaces"
-  head -c 512 /dev/urandom >"$stage/var/lib/svc/random-seed"
-  cp "$stage/var/lib/svc/random-seed" "$stage/var/lib/urandom/random-seed"
-  cp "$stage/var/lib/svc/random-seed" "$stage/var/lib/systemd/random-seed"
-  chmod 0600 "$stage"/var/lib/{svc,urandom,systemd}/random-seed
+  head -c 512 /dev/urandom >"$stage/var/lib/urandom/random-seed"
+  cp "$stage/var/lib/urandom/random-seed" "$stage/var/lib/systemd/random-seed"
+  head -c 32 /dev/urandom >"$stage/var/lib/seedrng/seed.credit"
+  chmod 0600 "$stage"/var/lib/{urandom,systemd}/random-seed
+  chmod 0400 "$stage/var/lib/seedrng/seed.credit"
   [ -e "$stage/dev/console" ] || mknod -m 600 "$stage/dev/console" c 5 1
   [ -e "$stage/dev/null" ] || mknod -m 666 "$stage/dev/null" c 1 3
 }
@@ -346,13 +351,7 @@ build_svc_programs || die "cargo build failed: $BUILD_ERROR"
 BAD=$(not_static_programs)
 [ -z "$BAD" ] || die "not statically linked: $BAD"
 BIN=$TMP/bin
-mkdir -p "$BIN"
-cp "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN" "$BIN/"
-notify=$(dirname "$SVC_SUPERVISE_BIN")/svc-notify
-[ -x "$notify" ] || (cd "$REPO_ROOT" && CARGO_PROFILE_RELEASE_STRIP=false \
-  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-  cargo build -q --release -p svc-supervise --bins --target "$RUST_TARGET") || die "no svc-notify"
-cp "$notify" "$BIN/"
+bin_dir "$BIN" || die "the programs for make install are missing (svc-notify, svc-seedrng beside the four?)"
 PROBE=$TMP/bench-probe
 rustc --edition 2024 -C opt-level=2 -C target-feature=+crt-static -C relocation-model=static \
   -C strip=symbols -o "$PROBE" "$BENCH_SRC/probe.rs" || die "the probe does not build"

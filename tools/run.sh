@@ -91,8 +91,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The path the shipped early services name (Makefile: PREFIX=/usr).
+# The paths the shipped early services name (Makefile: PREFIX=/usr).
 EARLY_INSTALLED=/usr/lib/svc/libexec/early
+SEEDRNG_INSTALLED=/usr/lib/svc/libexec/svc-seedrng
 
 # The first word of a declaration's `exec`, for the shipped services.
 exec_program() {
@@ -112,6 +113,9 @@ for f in "$REPO_ROOT"/services.d/*.ini; do
     # points them at the installed one); in this namespace it sees a
     # container and does nothing, successfully.
     sed "s|$EARLY_INSTALLED|$REPO_ROOT/libexec/early|g" "$f" >"$SERVICES/$name.ini"
+  elif [ "$prog" = "$SEEDRNG_INSTALLED" ]; then
+    # The build's svc-seedrng; it too sees a container and does nothing.
+    sed "s|$SEEDRNG_INSTALLED|$BIN_DIR/svc-seedrng|g" "$f" >"$SERVICES/$name.ini"
   elif [ -n "$prog" ] && [ -x "$prog" ]; then
     cp "$f" "$SERVICES/"
   else

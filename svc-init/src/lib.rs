@@ -15,6 +15,7 @@ pub mod log;
 pub mod manager;
 pub mod mounts;
 pub mod net;
+pub mod seedrng;
 pub mod signals;
 pub mod spawn;
 pub mod telinit;

@@ -51,7 +51,7 @@ for v in "${VARIANTS[@]}"; do
   ALL_CHECKS+=("disk-boot/$v/image" "disk-boot/$v/boot1-early-services" "disk-boot/$v/boot1-devices"
     "disk-boot/$v/boot1-root-rw" "disk-boot/$v/boot1-fstab"
     "disk-boot/$v/boot1-settings" "disk-boot/$v/boot1-bootmisc" "disk-boot/$v/boot1-getty-console"
-    "disk-boot/$v/boot1-poweroff" "disk-boot/$v/fsck-clean-1" "disk-boot/$v/data-on-disk-1"
+    "disk-boot/$v/boot1-seed" "disk-boot/$v/boot1-poweroff" "disk-boot/$v/fsck-clean-1" "disk-boot/$v/data-on-disk-1"
     "disk-boot/$v/boot2-previous-data" "disk-boot/$v/boot2-no-recovery" "disk-boot/$v/boot2-poweroff"
     "disk-boot/$v/fsck-clean-2")
 done
@@ -147,11 +147,7 @@ INITRD=$(cached initramfs "$initramfs_key" build_initramfs "$DEBIAN_TREE") ||
 
 # svc as `make install` puts it, from the programs built above.
 BIN=$TMP/bin
-mkdir -p "$BIN"
-cp "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN" "$BIN/"
-notify=$(dirname "$SVC_SUPERVISE_BIN")/svc-notify
-[ -x "$notify" ] || fail_all "no svc-notify next to $SVC_SUPERVISE_BIN"
-cp "$notify" "$BIN/"
+bin_dir "$BIN" || fail_all "the programs for make install are missing (svc-notify, svc-seedrng beside the four?)"
 
 # ---------------------------------------------------------------- images
 # make_images VARIANT TREE: root.img, data.img and swap.img in $TMP/VARIANT.
@@ -182,6 +178,14 @@ EOF
   printf '#!/bin/sh\necho started >/run/local-started\n' >"$stage/etc/local.d/svc-test.start"
   printf '#!/bin/sh\necho stopped >/data/local-stopped\n' >"$stage/etc/local.d/svc-test.stop"
   chmod 0755 "$stage"/etc/local.d/*
+  # The Debian tree has a seed saved from a ready pool (as a shutdown
+  # leaves one), which svc-seedrng credits; the busybox tree is a fresh
+  # install with none.
+  if [ "$v" = debian ]; then
+    mkdir -p -m 0700 "$stage/var/lib/seedrng"
+    head -c 32 /dev/urandom >"$stage/var/lib/seedrng/seed.credit"
+    chmod 0400 "$stage/var/lib/seedrng/seed.credit"
+  fi
   # Debian's way of asking for a clean /tmp at boot.
   echo 'TMPTIME=0' >"$stage/etc/default/rcS"
   echo stale >"$stage/tmp/stale-file"
@@ -246,7 +250,9 @@ orderly() {
   grep -a -q 'reboot: Power down' "$log" || bad+=("no 'reboot: Power down'")
   grep -a -Eq "$MANAGER_ORDERLY_RE" "$log" || bad+=("no orderly end of the manager")
   grep -a -q 'localmount: unmounted /data' "$log" || bad+=("/data not unmounted by localmount")
-  grep -a -q 'seed: random seed saved' "$log" || bad+=("no random seed saved")
+  # Saved by the start half and again by the stop half.
+  [ "$(grep -a -c -E 'seed: saved [0-9]+ bits of (creditable|uncreditable) seed' "$log")" -ge 2 ] ||
+    bad+=("no random seed saved at shutdown")
   local not=$(services_not_stopped "$log" local networking seed clock swap localmount root)
   [ -z "$not" ] || bad+=("not stopped in order: $not")
   if [ "${#bad[@]}" -eq 0 ]; then pass "$1"; else fail "$1" "${bad[*]}; $(why "$log")"; fi
@@ -270,6 +276,12 @@ fsck_clean() {
 
 # on_disk IMAGE PATH: PATH's contents in the ext4 IMAGE (debugfs).
 on_disk() { debugfs -R "cat $2" "$1" 2>/dev/null; }
+
+# saved_seed IMAGE: the seed svc-seedrng left (one of the two files).
+saved_seed() {
+  on_disk "$1" /var/lib/seedrng/seed.credit
+  on_disk "$1" /var/lib/seedrng/seed.no-credit
+}
 
 run_variant() {
   local v=$1 tree=$2 dir=$TMP/$1 log1 log2 token1 seed1 seed2 t0
@@ -297,17 +309,28 @@ run_variant() {
   expect "disk-boot/$v/boot1-bootmisc" "$log1" utmp=yes dmesg-saved=yes local-start=yes \
     previous-root-token=none
   expect "disk-boot/$v/boot1-getty-console" "$log1" getty-ttyS0=yes
+  # Debian: the saved seed credited, so the pool was ready for the next
+  # one (getrandom without waiting). busybox: nothing to load, a seed saved.
+  local want='seed: saved [0-9]+ bits of (creditable|uncreditable) seed to /var/lib/seedrng/seed\.'
+  [ "$v" = debian ] && want='seed: loaded 256 bits from /var/lib/seedrng/seed\.credit, credited'
+  if [ "$v" = debian ] && ! grep -a -q -E 'seed: saved [0-9]+ bits of creditable seed' "$log1"; then
+    fail "disk-boot/$v/boot1-seed" "credited seed, but the next one was not creditable: $(grep -a '^seed:' "$log1" | tr '\n' '|')"
+  elif tr -d '\r' <"$log1" | grep -a -q -E "$want"; then
+    pass "disk-boot/$v/boot1-seed"
+  else
+    fail "disk-boot/$v/boot1-seed" "no line like '$want': $(grep -a '^seed:' "$log1" | tr '\n' '|')"
+  fi
   orderly "disk-boot/$v/boot1-poweroff" "$log1"
   fsck_clean "disk-boot/$v/fsck-clean-1" "$dir"
 
   token1=$(value "$log1" token)
-  seed1=$(on_disk "$dir/root.img" /var/lib/svc/random-seed | sha256sum | cut -c1-16)
+  seed1=$(saved_seed "$dir/root.img" | sha256sum | cut -c1-16)
   local r d s l
   r=$(on_disk "$dir/root.img" /var/lib/disk-probe/token)
   d=$(on_disk "$dir/data.img" /token)
-  s=$(on_disk "$dir/root.img" /var/lib/svc/random-seed | wc -c)
+  s=$(saved_seed "$dir/root.img" | wc -c)
   l=$(on_disk "$dir/data.img" /local-stopped)
-  if [ -n "$token1" ] && [ "$r" = "$token1" ] && [ "$d" = "$token1" ] && [ "$s" -eq 512 ] &&
+  if [ -n "$token1" ] && [ "$r" = "$token1" ] && [ "$d" = "$token1" ] && [ "$s" -ge 32 ] && [ "$s" -le 512 ] &&
     [ "$l" = stopped ] && [ -z "$(on_disk "$dir/root.img" /tmp/stale-file; echo)" ]; then
     pass "disk-boot/$v/data-on-disk-1"
   else
@@ -318,14 +341,14 @@ run_variant() {
   boot "$v" 2 || say "$v boot 2 timed out after ${BOOT_TIMEOUT} s"
   expect "disk-boot/$v/boot2-previous-data" "$log2" "previous-root-token=${token1:-none}" \
     "previous-data-token=${token1:-none}" previous-local-stop=stopped root=rw data=mounted swaps=1
-  if grep -a -q 'seed: random seed loaded' "$log2"; then
+  if grep -a -q -E 'seed: loaded [0-9]+ bits from /var/lib/seedrng/seed\.' "$log2"; then
     expect "disk-boot/$v/boot2-no-recovery" "$log2" journal-recovery=no
   else
     fail "disk-boot/$v/boot2-no-recovery" "the random seed of boot 1 was not loaded"
   fi
   orderly "disk-boot/$v/boot2-poweroff" "$log2"
   fsck_clean "disk-boot/$v/fsck-clean-2" "$dir"
-  seed2=$(on_disk "$dir/root.img" /var/lib/svc/random-seed | sha256sum | cut -c1-16)
+  seed2=$(saved_seed "$dir/root.img" | sha256sum | cut -c1-16)
   [ "$seed1" != "$seed2" ] || say "$v: the random seed did not change between the boots"
   say "$v: images and two boots took $(($(date +%s) - t0)) s"
   rm -f "$dir"/*.img

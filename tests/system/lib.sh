@@ -169,6 +169,18 @@ build_svc_programs() {
   return 1
 }
 
+# bin_dir DIR: the programs `make install` takes, copied into DIR (its
+# BIN_DIR): the four, and svc-notify and svc-seedrng, which cargo builds
+# beside svc-supervise and svc-init.
+bin_dir() {
+  local b
+  mkdir -p "$1" || return 1
+  for b in "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN" \
+    "$(dirname "$SVC_SUPERVISE_BIN")/svc-notify" "$(dirname "$SVC_INIT_BIN")/svc-seedrng"; do
+    cp "$b" "$1/" || return 1
+  done
+}
+
 # export_prebuilt: after build_svc_programs, the suites run-all.sh starts
 # use these binaries instead of building again.
 export_prebuilt() {
@@ -199,7 +211,7 @@ not_static_programs() {
 # manager's default directories). It holds the shipped declarations the
 # tests boot -- the targets sysinit, boot, default, rescue, the busybox
 # services syslogd and crond, and the early services of a disk-based host
-# with their script (EARLY_DECLARATIONS, libexec/early; on these RAM and
+# with their programs (EARLY_DECLARATIONS, libexec/early, svc-seedrng; on these RAM and
 # container systems they find nothing to do), unchanged -- plus the test images' own
 # (tests/system/image/): svctest, a service that reports its stop, and
 # svctest-hook, which reports readiness and performs a test's request.
@@ -233,6 +245,7 @@ make_rootfs() {
   install -D -m 0755 "$REPO_ROOT/libexec/early" "$root/usr/lib/svc/libexec/early"
   install -d "$root/usr/lib/svc/libexec/early.d"
   install -m 0644 "$REPO_ROOT"/libexec/early.d/* "$root/usr/lib/svc/libexec/early.d/"
+  install -m 0755 "$(dirname "$SVC_INIT_BIN")/svc-seedrng" "$root/usr/lib/svc/libexec/"
   cp "$SYSTEST_DIR/image/svctest.ini" "$SYSTEST_DIR/image/svctest-hook.ini" "$root/$services/"
   install -m 0755 "$SYSTEST_DIR/image/svctest-service" "$SYSTEST_DIR/image/svctest-hook" "$root/bin/"
   for t in default rescue; do
