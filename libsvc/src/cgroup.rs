@@ -33,6 +33,15 @@ pub const MOUNT_POINT: &str = "/sys/fs/cgroup";
 /// The controllers svc enables for its services (when available).
 pub const CONTROLLERS: [&str; 4] = ["cpu", "memory", "pids", "io"];
 
+/// The controllers a service's cgroup enables for its two leaves from the
+/// start: what `svcctl status` reads (memory, tasks) and the OOM reports
+/// need. cpu, for `cpu-max`, is enabled only for a service that declares
+/// it, when its limit is written ([`resources::apply`]); no io key is
+/// written into a leaf. Each controller enabled in `C/svc/NAME` costs a
+/// kernel object per leaf, and cpu a level of group scheduling for every
+/// task of the service and of its supervisor.
+pub const LEAF_CONTROLLERS: [&str; 2] = ["memory", "pids"];
+
 /// The leaf of C that holds C's own processes once C has children.
 pub const INIT_LEAF: &str = "init";
 
@@ -422,7 +431,7 @@ fn delegated(dir: &Path) -> bool {
 }
 
 /// Write `+controller` to DIR/cgroup.subtree_control.
-fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
+pub(crate) fn enable(dir: &Path, controller: &str) -> Result<(), Error> {
     enable_all(dir, &[controller])
 }
 
@@ -491,12 +500,17 @@ impl ServiceCgroup {
     }
 
     /// Create the cgroup and its leaves (existing ones are kept), with
-    /// `controllers` enabled in `C/svc/NAME` for the service leaf.
-    /// Ok(true) when both leaves were made now: new cgroups, which nothing
-    /// has killed yet (see [`fork_into_is_sound`]).
+    /// those of `controllers` that are [`LEAF_CONTROLLERS`] enabled in
+    /// `C/svc/NAME` for the leaves. Ok(true) when both leaves were made
+    /// now: new cgroups, which nothing has killed yet (see
+    /// [`fork_into_is_sound`]).
     pub fn create(&self, controllers: &[String]) -> Result<bool, Error> {
         mkdir(&self.dir)?;
-        enable_all(&self.dir, controllers)?;
+        let for_leaves: Vec<&String> = controllers
+            .iter()
+            .filter(|c| LEAF_CONTROLLERS.contains(&c.as_str()))
+            .collect();
+        enable_all(&self.dir, &for_leaves)?;
         let supervisor = mkdir(&self.supervisor)?;
         let service = mkdir(&self.service)?;
         Ok(supervisor && service)

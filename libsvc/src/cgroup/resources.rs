@@ -5,10 +5,14 @@
 //! weight divides among siblings, and a service's siblings are the other
 //! services, not its supervisor's leaf.
 //!
-//! A file that is not there means its controller is not enabled for the
-//! leaf (or the kernel lacks it, as `memory.swap.max` without swap
-//! accounting): that key is skipped with a warning and the service runs
-//! without it. Any other failure is an error naming the file and value.
+//! A leaf's file that is not there is first taken as its controller not
+//! yet enabled for the leaves (`cpu.max`: cpu is enabled only for services
+//! that declare it, see [`super::LEAF_CONTROLLERS`]): it is enabled in the
+//! service's cgroup and the write tried again. A file still not there
+//! means the controller is not available (or the kernel lacks the file, as
+//! `memory.swap.max` without swap accounting): that key is skipped with a
+//! warning and the service runs without it. Any other failure is an error
+//! naming the file and value.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -133,7 +137,17 @@ pub fn apply(leaf: &Path, limits: &CgroupLimits) -> Applied {
             _ => leaf,
         };
         let path = dir.join(s.file);
-        match write(&path, &s.value) {
+        let mut result = write(&path, &s.value);
+        if !s.between_services
+            && result
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            && let Some(service) = leaf.parent()
+            && super::enable(service, controller(s.file)).is_ok()
+        {
+            result = write(&path, &s.value);
+        }
+        match result {
             Ok(()) => done.written += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => done.skipped.push(format!(
                 "'{}' not applied: {} is missing (the {} controller is not enabled for {})",
