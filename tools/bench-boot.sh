@@ -366,15 +366,18 @@ variant_key() {
   openrc) extra=$OPENRC_PKGS ;;
   runit) extra=$RUNIT_PKGS ;;
   floor) extra=$(sha256sum <"$BENCH_SRC/floor-init") ;;
-  floor-early) extra=$(sha256sum <"$BENCH_SRC/floor-early-init")$(declare -f build_floor_early) ;;
+  floor-early) extra=$(cat "$BENCH_SRC/floor-early-init" "$BIN/svc-seedrng" | sha256sum)$(declare -f build_floor_early) ;;
   esac
   key "$base_key" "$v" "$(declare -f build_variant apt_in configure_tree build_images)" "$extra" \
     "$(sha256sum <"$PROBE")" "$DATA_UUID" "$HOSTNAME_SET"
 }
-# floor-early: the floor's tree with floor-early-init as /sbin/init.
+# floor-early: the floor's tree with floor-early-init as /sbin/init, and
+# svc-seedrng for its seed (a shell cannot credit one; without it the
+# script would do less than svc's early work, not the same).
 build_floor_early() {
   build_variant "$1" floor "$3" || return 1
-  install -m 0755 "$BENCH_SRC/floor-early-init" "$1/usr/sbin/init" || {
+  install -m 0755 "$BENCH_SRC/floor-early-init" "$1/usr/sbin/init" &&
+    install -D -m 0755 "$BIN/svc-seedrng" "$1/usr/local/sbin/svc-seedrng" || {
     guard "$1"
     rm -rf "$1"
     return 1

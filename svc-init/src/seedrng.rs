@@ -181,19 +181,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// The container markers svc-init and libexec/early go by, and a PID
-/// namespace of its own (its pid 2 is not the kernel's kthreadd).
+/// In a container as svc-init sees it (its markers, a PID namespace of
+/// its own), or as svc-init recorded it for its services.
 fn in_container() -> bool {
-    let markers = [
-        "/run/systemd/container",
-        "/run/.containerenv",
-        "/.dockerenv",
-        "/run/host/container-manager",
-    ];
-    if markers.iter().any(|m| Path::new(m).exists()) {
-        return true;
-    }
-    fs::read_to_string("/proc/2/comm").map_or(true, |c| c.trim_end() != "kthreadd")
+    crate::detect::probe(false).in_container() || Path::new(crate::CONTAINER_FILE).exists()
 }
 
 /// The seed in `path`, removed from disk (and the removal synced) before
@@ -270,8 +261,11 @@ fn getrandom(buf: &mut [u8], flags: libc::c_uint) -> io::Result<()> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];
+        // The system call, not libc's getrandom(): std declares that symbol
+        // weak, and in a static musl link the weak reference wins and is
+        // never resolved (the call went to address 0).
         // SAFETY: writes at most `rest.len()` bytes into `rest`.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), flags) };
+        let n = unsafe { libc::syscall(libc::SYS_getrandom, rest.as_mut_ptr(), rest.len(), flags) };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {
