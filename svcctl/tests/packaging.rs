@@ -13,12 +13,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const PROGRAMS: [&str; 5] = [
+const PROGRAMS: [&str; 6] = [
     "svc-init",
     "svc-manager",
     "svc-supervise",
     "svc-notify",
     "svcctl",
+    "svc-seedrng",
 ];
 
 fn repo() -> PathBuf {
@@ -209,6 +210,7 @@ fn make_install_then_uninstall_leaves_nothing() {
         "usr/share/zsh/site-functions/_svcctl",
         "usr/share/fish/vendor_completions.d/svcctl.fish",
         "usr/lib/svc/libexec/early",
+        "usr/lib/svc/libexec/svc-seedrng",
     ]
     .map(String::from)
     .into();
@@ -229,7 +231,11 @@ fn make_install_then_uninstall_leaves_nothing() {
     assert_eq!(early.permissions().mode() & 0o777, 0o755);
     assert!(dest.join("var/log/svc").is_dir(), "var/log/svc is missing");
     for p in PROGRAMS {
-        let dir = if p == "svcctl" { "usr/bin" } else { "usr/sbin" };
+        let dir = match p {
+            "svcctl" => "usr/bin",
+            "svc-seedrng" => "usr/lib/svc/libexec",
+            _ => "usr/sbin",
+        };
         let mode = std::fs::metadata(dest.join(dir).join(p))
             .unwrap()
             .permissions()
@@ -274,6 +280,12 @@ fn make_install_points_the_declarations_at_the_installed_script() {
     );
     assert!(!root.contains("/usr/lib/svc/libexec"), "{root}");
     assert!(dest.join("opt/svc/lib/svc/libexec/early").is_file());
+    let seed = std::fs::read_to_string(dest.join("opt/svc/lib/svc/services.d/seed.ini")).unwrap();
+    assert!(
+        seed.contains("exec = /opt/svc/lib/svc/libexec/svc-seedrng"),
+        "{seed}"
+    );
+    assert!(dest.join("opt/svc/lib/svc/libexec/svc-seedrng").is_file());
 }
 
 /// tools/run.sh running in the background; on drop (a failed test) its
