@@ -73,7 +73,15 @@ nix::ioctl_write_ptr!(rnd_add_entropy, b'R', 0x03, [libc::c_int; 2]);
 pub struct Options {
     pub dir: PathBuf,
     pub credit: bool,
+    /// `-h`/`--help`: print [`USAGE`] and do nothing else.
+    pub help: bool,
 }
+
+pub const USAGE: &str = "usage: svc-seedrng [-n] [-d DIRECTORY]
+Loads the saved random seeds into the kernel's pool (crediting seed.credit)
+and saves the next one, in DIRECTORY (default /var/lib/seedrng).
+  -n    credit nothing (also SEEDRNG_SKIP_CREDIT=1)
+  -d    the seed directory";
 
 /// The options from the environment and the arguments after the
 /// program's name.
@@ -83,11 +91,13 @@ pub fn options(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Opt
     let mut o = Options {
         dir: PathBuf::from(DEFAULT_DIR),
         credit: !skip_env,
+        help: false,
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         match a.to_str() {
             Some("-n") => o.credit = false,
+            Some("-h" | "--help") => o.help = true,
             Some("-d") => {
                 o.dir = args
                     .next()
@@ -96,7 +106,7 @@ pub fn options(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Opt
             }
             _ => {
                 return Err(format!(
-                    "unknown argument {}; usage: svc-seedrng [-n] [-d DIRECTORY]",
+                    "unknown argument {}; usage: svc-seedrng [-n] [-d DIRECTORY] (-h: help)",
                     a.to_string_lossy()
                 ));
             }
@@ -361,6 +371,8 @@ mod tests {
         assert!(e.contains("-d needs a directory"), "{e}");
         let e = options(args(&["--bogus"])).err().unwrap();
         assert!(e.contains("--bogus") && e.contains("usage"), "{e}");
+        assert!(options(args(&["--help"])).unwrap().help);
+        assert!(!options(args(&[])).unwrap().help);
     }
 
     #[test]

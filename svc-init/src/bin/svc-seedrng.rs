@@ -2,10 +2,18 @@
 
 use std::process::ExitCode;
 
-use svc_init::seedrng::{SAY, options, run};
+use svc_init::seedrng::{SAY, USAGE, options, run};
 
 fn main() -> ExitCode {
-    match options(std::env::args_os().skip(1)).and_then(|o| run(&o)) {
+    let result = options(std::env::args_os().skip(1)).and_then(|o| {
+        if o.help {
+            println!("{USAGE}");
+            Ok(())
+        } else {
+            run(&o)
+        }
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{SAY}: {e}");
