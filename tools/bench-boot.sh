@@ -351,7 +351,7 @@ build_svc_programs || die "cargo build failed: $BUILD_ERROR"
 BAD=$(not_static_programs)
 [ -z "$BAD" ] || die "not statically linked: $BAD"
 BIN=$TMP/bin
-bin_dir "$BIN" || die "the programs for make install are missing (svc-notify, svc-seedrng beside the four?)"
+bin_dir "$BIN" || die "a program for make install is missing (cp said which)"
 PROBE=$TMP/bench-probe
 rustc --edition 2024 -C opt-level=2 -C target-feature=+crt-static -C relocation-model=static \
   -C strip=symbols -o "$PROBE" "$BENCH_SRC/probe.rs" || die "the probe does not build"

@@ -147,7 +147,7 @@ INITRD=$(cached initramfs "$initramfs_key" build_initramfs "$DEBIAN_TREE") ||
 
 # svc as `make install` puts it, from the programs built above.
 BIN=$TMP/bin
-bin_dir "$BIN" || fail_all "the programs for make install are missing (svc-notify, svc-seedrng beside the four?)"
+bin_dir "$BIN" || fail_all "a program for make install is missing (cp said which)"
 
 # ---------------------------------------------------------------- images
 # make_images VARIANT TREE: root.img, data.img and swap.img in $TMP/VARIANT.

@@ -93,7 +93,7 @@ case $ROOT in "" | / | //*) fail_all "refusing root '$ROOT'" ;; esac
 cp -a "$BASE" "$ROOT" || fail_all "could not copy $BASE"
 
 # svc into the copy, the programs under test in one BIN_DIR for make.
-bin_dir "$TMP/bin" || fail_all "the programs for make install are missing (svc-notify, svc-seedrng beside the four?)"
+bin_dir "$TMP/bin" || fail_all "a program for make install is missing (cp said which)"
 make -s -C "$REPO_ROOT" install DESTDIR="$ROOT" PREFIX=/usr BIN_DIR="$TMP/bin" GEN_DIR="$TMP/gen" \
   >"$TMP/install.log" 2>&1 || fail_all "make install failed: $(tail -n 3 "$TMP/install.log" | tr '\n' '|')"
 # The shipped busybox daemons have no programs in a Debian tree.

@@ -144,6 +144,8 @@ build_svc_programs() {
   SVC_MANAGER_BIN=${SVC_MANAGER_PREBUILT:-$out/svc-manager}
   SVC_SUPERVISE_BIN=${SVC_SUPERVISE_PREBUILT:-$out/svc-supervise}
   SVCCTL_BIN=${SVCCTL_PREBUILT:-$out/svcctl}
+  # Built by cargo beside svc-init (a second program of its package).
+  SVC_SEEDRNG_BIN=$(dirname "$SVC_INIT_BIN")/svc-seedrng
   BUILD_ERROR=""
   if [ -n "${SVC_INIT_PREBUILT:-}" ] && [ -n "${SVC_MANAGER_PREBUILT:-}" ] &&
     [ -n "${SVC_SUPERVISE_PREBUILT:-}" ] && [ -n "${SVCCTL_PREBUILT:-}" ]; then
@@ -170,13 +172,13 @@ build_svc_programs() {
 }
 
 # bin_dir DIR: the programs `make install` takes, copied into DIR (its
-# BIN_DIR): the four, and svc-notify and svc-seedrng, which cargo builds
-# beside svc-supervise and svc-init.
+# BIN_DIR): the four, svc-notify (built beside svc-supervise) and
+# svc-seedrng. A missing one is named on stderr.
 bin_dir() {
   local b
   mkdir -p "$1" || return 1
   for b in "$SVC_INIT_BIN" "$SVC_MANAGER_BIN" "$SVC_SUPERVISE_BIN" "$SVCCTL_BIN" \
-    "$(dirname "$SVC_SUPERVISE_BIN")/svc-notify" "$(dirname "$SVC_INIT_BIN")/svc-seedrng"; do
+    "$(dirname "$SVC_SUPERVISE_BIN")/svc-notify" "$SVC_SEEDRNG_BIN"; do
     cp "$b" "$1/" || return 1
   done
 }
@@ -245,7 +247,7 @@ make_rootfs() {
   install -D -m 0755 "$REPO_ROOT/libexec/early" "$root/usr/lib/svc/libexec/early"
   install -d "$root/usr/lib/svc/libexec/early.d"
   install -m 0644 "$REPO_ROOT"/libexec/early.d/* "$root/usr/lib/svc/libexec/early.d/"
-  install -m 0755 "$(dirname "$SVC_INIT_BIN")/svc-seedrng" "$root/usr/lib/svc/libexec/"
+  install -m 0755 "$SVC_SEEDRNG_BIN" "$root/usr/lib/svc/libexec/"
   cp "$SYSTEST_DIR/image/svctest.ini" "$SYSTEST_DIR/image/svctest-hook.ini" "$root/$services/"
   install -m 0755 "$SYSTEST_DIR/image/svctest-service" "$SYSTEST_DIR/image/svctest-hook" "$root/bin/"
   for t in default rescue; do
